@@ -1,0 +1,31 @@
+# sskai — `make run` starts the platform, `make test` runs every test.
+BUILD_DIR ?= build
+DATA_DIR ?= ./var
+LISTEN ?= 127.0.0.1:8080
+JOBS ?= $(shell nproc)
+CTEST_ARGS ?=
+
+.PHONY: all deps build run test clean bench
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+$(BUILD_DIR)/CMakeCache.txt:
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release
+
+build: deps $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	$(BUILD_DIR)/apps/sskai/sskai server --listen $(LISTEN) --data-dir $(DATA_DIR)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+bench: build
+	./bench/run_all.sh
+
+clean:
+	rm -rf $(BUILD_DIR)

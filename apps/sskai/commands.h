@@ -1,0 +1,19 @@
+// apps/sskai/commands.h — the process roles of the one `sskai` binary.
+#pragma once
+
+#include <string>
+
+namespace sskai::app {
+
+struct ServerFlags {
+  std::string listen = "127.0.0.1:8080";
+  std::string data_dir = "./var";
+  std::string log_level = "info";
+  int io_threads = 2;
+  int max_running_jobs = 2;
+  int max_attempts = 3;
+  double max_upload_gib = 8;
+};
+int RunServer(const ServerFlags& flags);
+
+}  // namespace sskai::app

@@ -1,0 +1,79 @@
+// sskai — one binary: the server, the worker and replica processes it starts, and the CLI.
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
+
+#include "apps/sskai/commands.h"
+#include "cli/cli.h"
+#include "common/log.h"
+#include "jobs/jobs.h"
+#include "serving/serving.h"
+
+namespace {
+
+std::string EnvOr(const char* name, const std::string& def) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::string(v) : def;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"sskai — a self-hosted GenAIOps platform in one binary"};
+  app.require_subcommand(1);
+  app.fallthrough();  // global flags (--server, --token, --json) may follow the verb
+  int exit_code = 0;
+
+  sskai::app::ServerFlags sf;
+  auto* server = app.add_subcommand("server", "Run the API server on the embedded default");
+  server->add_option("--listen", sf.listen, "HOST:PORT to listen on (env SSKAI_LISTEN)")
+      ->capture_default_str()->envname("SSKAI_LISTEN");
+  server->add_option("--data-dir", sf.data_dir, "data directory: database, artifacts, logs (env SSKAI_DATA_DIR)")
+      ->capture_default_str()->envname("SSKAI_DATA_DIR");
+  server->add_option("--log-level", sf.log_level, "debug|info|warn|error")->capture_default_str();
+  server->add_option("--io-threads", sf.io_threads, "HTTP I/O threads")->capture_default_str();
+  server->add_option("--max-running-jobs", sf.max_running_jobs, "concurrent training workers")
+      ->capture_default_str();
+  server->add_option("--max-attempts", sf.max_attempts, "worker launches per job before it fails")
+      ->capture_default_str();
+  server->add_option("--max-upload-gib", sf.max_upload_gib, "largest accepted upload (GiB)")
+      ->capture_default_str();
+  server->callback([&] { exit_code = sskai::app::RunServer(sf); });
+
+  sskai::jobs::WorkerOptions wo;
+  auto* worker = app.add_subcommand("worker", "Run one training job (started by the server)");
+  worker->add_option("--server", wo.server_url, "API URL")->required();
+  worker->add_option("--job", wo.job_id, "job id")->required();
+  worker->add_option("--work-dir", wo.work_dir, "scratch directory");
+  worker->callback([&] {
+    sskai::ConfigureLogging("info");
+    wo.token = EnvOr("SSKAI_TOKEN", "");
+    if (wo.work_dir.empty()) {
+      wo.work_dir = EnvOr("TMPDIR", "/tmp") + "/sskai-worker-" + std::to_string(wo.job_id);
+    }
+    exit_code = sskai::jobs::RunWorker(wo);
+  });
+
+  sskai::serving::ReplicaOptions ro;
+  auto* replica = app.add_subcommand("replica", "Serve one model (started by the server)");
+  replica->add_option("--model", ro.model_path, "model artifact path")->required();
+  replica->add_option("--port", ro.port, "port (0 = ephemeral)");
+  replica->add_option("--port-file", ro.port_file, "write the bound port here");
+  replica->add_option("--threads", ro.threads, "HTTP threads");
+  replica->callback([&] {
+    sskai::ConfigureLogging("info");
+    exit_code = sskai::serving::RunReplica(ro);
+  });
+
+  sskai::cli::AddClientCommands(app, &exit_code);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {  // last resort for foreign input
+    std::cerr << "error: " << e.what() << "\n";
+    return 2;
+  }
+  return exit_code;
+}

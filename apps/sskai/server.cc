@@ -1,0 +1,176 @@
+// `sskai server`: the composition root of the platform on the embedded default (one machine,
+// SQLite, local processes).
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "api/api.h"
+#include "apps/sskai/commands.h"
+#include "artifacts/artifacts.h"
+#include "common/log.h"
+#include "common/thread_pool.h"
+#include "http/http.h"
+#include "jobs/jobs.h"
+#include "serving/serving.h"
+#include "store/store.h"
+
+namespace sskai::app {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+void OnSignal(int) { g_stop = true; }
+
+std::string SelfPath() {
+  std::error_code ec;
+  auto p = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string("sskai") : p.string();
+}
+
+struct Listen {
+  std::string host;
+  uint16_t port = 0;
+};
+
+Result<Listen> ParseListen(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos) {
+    return Status::InvalidArgument("--listen: expected HOST:PORT, got '" + text + "'");
+  }
+  Listen l;
+  l.host = text.substr(0, colon);
+  try {
+    int port = std::stoi(text.substr(colon + 1));
+    if (port < 0 || port > 65535) throw std::out_of_range("port");
+    l.port = static_cast<uint16_t>(port);
+  } catch (...) {
+    return Status::InvalidArgument("--listen: bad port in '" + text + "'");
+  }
+  if (l.host.empty()) l.host = "127.0.0.1";
+  return l;
+}
+
+}  // namespace
+
+int RunServer(const ServerFlags& flags) {
+  ConfigureLogging(flags.log_level);
+  auto listen = ParseListen(flags.listen);
+  if (!listen.ok()) {
+    std::cerr << listen.status().message() << "\n";
+    return 2;
+  }
+  std::error_code ec;
+  fs::path data_dir = fs::absolute(flags.data_dir);
+  for (const char* sub : {"", "logs/jobs", "logs/endpoints", "run"}) {
+    fs::create_directories(data_dir / sub, ec);
+    if (ec) {
+      std::cerr << "cannot create " << (data_dir / sub) << ": " << ec.message() << "\n";
+      return 2;
+    }
+  }
+  // One server per data directory.
+  std::string lock_path = (data_dir / "server.lock").string();
+  int lock_fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    std::cerr << "another sskai server is using " << data_dir << "\n";
+    return 2;
+  }
+
+  Clock& clock = SystemClock::Default();
+  auto store = store::Store::Open((data_dir / "sskai.db").string());
+  if (!store.ok()) {
+    std::cerr << "store: " << store.status().ToString() << "\n";
+    return 2;
+  }
+  auto blobs = artifacts::OpenLocalBlobStore((data_dir / "artifacts").string());
+  if (!blobs.ok()) {
+    std::cerr << "artifacts: " << blobs.status().ToString() << "\n";
+    return 2;
+  }
+  auto admin = api::BootstrapAdmin(**store, clock, (data_dir / "admin.token").string());
+  if (!admin.ok()) {
+    std::cerr << "bootstrap: " << admin.status().ToString() << "\n";
+    return 2;
+  }
+  if (!admin->empty()) {
+    std::cout << "Created user 'admin'. Its API token (shown once; also in "
+              << (data_dir / "admin.token").string() << ", mode 0600):\n  " << *admin << "\n"
+              << std::flush;
+  }
+
+  std::string host_for_workers = listen->host == "0.0.0.0" ? "127.0.0.1" : listen->host;
+  auto executor = jobs::MakeLocalExecutor();
+  store::Store& st = **store;
+  jobs::JobController::Options jo;
+  jo.binary = SelfPath();
+  jo.log_dir = (data_dir / "logs/jobs").string();
+  jo.max_running = flags.max_running_jobs;
+  jo.max_attempts = flags.max_attempts;
+  // server_url is set once the port is known (ephemeral ports in tests).
+  auto mint = [&st, &clock](const store::Job& job) {
+    return api::CreateToken(st, clock, job.owner_id, "worker:job:" + std::to_string(job.id));
+  };
+  auto revoke = [&st](const store::Job& job) {
+    IgnoreError(st.DeleteTokensByName(job.owner_id, "worker:job:" + std::to_string(job.id)).status());
+  };
+
+  serving::EndpointManager::Options eo;
+  eo.binary = jo.binary;
+  eo.run_dir = (data_dir / "run").string();
+  eo.log_dir = (data_dir / "logs/endpoints").string();
+
+  ThreadPool blocking(4);
+  auto endpoints = std::make_unique<serving::EndpointManager>(eo, st, **blobs, *executor, clock);
+  auto controller = std::make_unique<jobs::JobController>(jo, st, *executor, clock, mint, revoke);
+
+  api::ApiContext ctx{st, **blobs, *controller, *endpoints, clock, blocking};
+  auto router = api::BuildRouter(ctx);
+  http::Server::Options so;
+  so.host = listen->host;
+  so.port = listen->port;
+  so.io_threads = flags.io_threads;
+  so.temp_dir = (*blobs)->temp_dir();
+  so.max_stream_body_bytes = static_cast<uint64_t>(flags.max_upload_gib * (1ull << 30));
+  so.on_response = [](const http::Request& req, const http::RouteInfo* route, int status,
+                      double seconds) {
+    if (status >= 500) {
+      SSKAI_LOG_WARN("{} {} -> {} ({:.1f} ms)", req.method, req.path, status, seconds * 1000);
+    }
+  };
+  auto server = http::Server::Create(so, router);
+  if (!server.ok()) {
+    std::cerr << "http: " << server.status().ToString() << "\n";
+    return 2;
+  }
+  // Workers reach the API at the bound port (an ephemeral one in tests).
+  controller->set_server_url("http://" + host_for_workers + ":" +
+                             std::to_string((*server)->port()));
+
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  controller->Start();
+  endpoints->Start();
+  SSKAI_LOG_INFO("data dir {}", data_dir.string());
+  std::cout << "sskai server listening on http://" << listen->host << ":" << (*server)->port()
+            << std::endl;
+  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  SSKAI_LOG_INFO("shutting down");
+  (*server)->Stop();
+  endpoints->Stop();
+  controller->StopWorkers();
+  close(lock_fd);
+  return 0;
+}
+
+}  // namespace sskai::app

@@ -1,0 +1,75 @@
+// src/api/internal.h — helpers shared by the route files of the api module (not public).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "api/api.h"
+#include "http/http.h"
+#include "store/store.h"
+
+namespace sskai::api {
+
+using nlohmann::json;
+
+// Handler that runs after authentication with the caller's user.
+using AuthedSync = std::function<http::Response(http::Request&, const store::User&)>;
+using AuthedAsync =
+    std::function<void(http::Request&, const store::User&, http::Responder)>;
+
+// Resolves the bearer token. Errors: kUnauthenticated with a message saying what is wrong.
+Result<store::User> Authenticate(ApiContext& ctx, const http::Request& req);
+http::SyncHandler Authed(ApiContext& ctx, AuthedSync handler);
+http::Handler AuthedAsyncHandler(ApiContext& ctx, AuthedAsync handler);
+// Runs `work` on the blocking pool, answering with its response.
+void RunBlocking(ApiContext& ctx, http::Responder respond, std::function<http::Response()> work);
+
+http::Response JsonResponse(int status, const json& body);
+http::Response Error(const Status& status, const json& details = json::object());
+
+// Parses a JSON object body. Errors: kInvalidArgument naming the parse problem.
+Result<json> ParseObject(const std::string& body);
+// Field readers: kInvalidArgument "field 'x': expected a string" (missing required too).
+Result<std::string> StringField(const json& obj, const std::string& name, bool required,
+                                const std::string& def = "");
+Result<int64_t> IntField(const json& obj, const std::string& name, int64_t def, int64_t min,
+                         int64_t max);
+// ?limit=&after= ; errors name the parameter.
+Result<store::Page> PageFromQuery(const http::Request& req);
+// {"items":[...],"next_after":N|null}
+template <typename T, typename F>
+json ListJson(const std::vector<T>& items, int64_t next_after, F to_json) {
+  json arr = json::array();
+  for (const auto& item : items) arr.push_back(to_json(item));
+  return {{"items", arr}, {"next_after", next_after > 0 ? json(next_after) : json(nullptr)}};
+}
+// Parses the {version} path param ("latest" or a positive integer; 0 = latest).
+Result<int64_t> VersionParam(const http::Request& req);
+// Parses an id path param. Errors: kInvalidArgument.
+Result<int64_t> IdParam(const http::Request& req, const std::string& name);
+
+// JSON views of store rows.
+json UserJson(const store::User& u);
+json DatasetJson(const store::Dataset& d);
+json DatasetVersionJson(const store::DatasetVersion& v, const std::string& dataset_name);
+json ModelJson(const store::Model& m);
+json ModelVersionJson(ApiContext& ctx, const store::ModelVersion& v, const std::string& model_name);
+json JobJson(ApiContext& ctx, const store::Job& j);
+json EndpointJson(ApiContext& ctx, const store::Endpoint& e);
+json EventJson(const store::Event& e);
+json UsageJson(const store::UsageRecord& u);
+json ParseStoredJson(const std::string& text);  // "" or invalid -> {}
+
+void AddEvent(ApiContext& ctx, int64_t owner_id, const std::string& kind, int64_t subject_id,
+              const std::string& action, const std::string& message);
+
+// Route groups.
+void AddSystemRoutes(ApiContext& ctx, http::Router& router);
+void AddUserRoutes(ApiContext& ctx, http::Router& router);
+void AddDatasetRoutes(ApiContext& ctx, http::Router& router);
+void AddModelRoutes(ApiContext& ctx, http::Router& router);
+void AddJobRoutes(ApiContext& ctx, http::Router& router);
+void AddWorkerRoutes(ApiContext& ctx, http::Router& router);
+void AddEndpointRoutes(ApiContext& ctx, http::Router& router);
+
+}  // namespace sskai::api

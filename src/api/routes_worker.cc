@@ -1,0 +1,169 @@
+// Routes used by `sskai worker`: metrics, checkpoints, the trained model, completion.
+#include "api/internal.h"
+#include "artifacts/artifacts.h"
+#include "jobs/jobs.h"
+
+namespace sskai::api {
+
+namespace {
+
+// The caller's job, which must be running (workers of finished jobs are told so with 409).
+Result<store::Job> RunningJob(ApiContext& ctx, const http::Request& req, const store::User& u) {
+  SSKAI_ASSIGN_OR_RETURN(int64_t id, IdParam(req, "id"));
+  SSKAI_ASSIGN_OR_RETURN(store::Job job, ctx.store.GetJob(u.id, id));
+  if (job.state != jobs::kRunning) {
+    return Status::FailedPrecondition("job " + std::to_string(id) + " is " + job.state + ", not running");
+  }
+  return job;
+}
+
+}  // namespace
+
+void AddWorkerRoutes(ApiContext& ctx, http::Router& router) {
+  router.AddSync("POST", "/v1/jobs/{id}/metrics", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
+    auto job = RunningJob(ctx, req, u);
+    if (!job.ok()) return Error(job.status());
+    auto body = ParseObject(req.body);
+    if (!body.ok()) return Error(body.status());
+    auto epoch = IntField(*body, "epoch", 0, 0, 1'000'000'000);
+    if (!epoch.ok()) return Error(epoch.status());
+    json values = body->value("values", json::object());
+    if (!values.is_object()) return Error(Status::InvalidArgument("field 'values': expected an object"));
+    store::JobMetric m;
+    m.job_id = job->id;
+    m.step = *epoch;
+    m.values_json = values.dump();
+    m.created_at = ctx.clock.NowSeconds();
+    auto added = ctx.store.AddJobMetric(m);
+    if (!added.ok()) return Error(added.status());
+    json progress = {{"epoch", *epoch}, {"epochs", body->value("epochs", 0)}, {"values", values},
+                     {"updated_at", m.created_at}};
+    job->progress_json = progress.dump();
+    job->updated_at = m.created_at;
+    Status st = ctx.store.UpdateJob(*job);
+    if (!st.ok()) return Error(st);
+    return JsonResponse(200, {{"ok", true}});
+  }), {.summary = "Worker: report an epoch's metrics"});
+
+  router.Add("PUT", "/v1/jobs/{id}/checkpoint",
+             AuthedAsyncHandler(ctx, [&ctx](http::Request& req, const store::User& u, http::Responder respond) {
+    auto request = std::make_shared<http::Request>(req);  // outlives the handler call
+    RunBlocking(ctx, std::move(respond), [&ctx, request, u] {
+      http::Request& req = *request;
+      auto job = RunningJob(ctx, req, u);
+      if (!job.ok()) return Error(job.status());
+      char* end = nullptr;
+      std::string q = req.Query("epoch");
+      long epoch = std::strtol(q.c_str(), &end, 10);
+      if (q.empty() || *end != '\0' || epoch < 1) {
+        return Error(Status::InvalidArgument("query parameter 'epoch': expected a positive integer"));
+      }
+      if (req.body_size == 0) return Error(Status::InvalidArgument("empty checkpoint"));
+      auto sha = ctx.blobs.Adopt(req.body_file, req.body_sha256);
+      if (!sha.ok()) return Error(sha.status());
+      // Re-read: the job may have moved on while the upload streamed in.
+      auto fresh = ctx.store.GetJob(u.id, job->id);
+      if (!fresh.ok()) return Error(fresh.status());
+      if (epoch > fresh->checkpoint_epoch) {
+        fresh->checkpoint_epoch = static_cast<int>(epoch);
+        fresh->checkpoint_sha256 = *sha;
+        fresh->updated_at = ctx.clock.NowSeconds();
+        Status st = ctx.store.UpdateJob(*fresh);
+        if (!st.ok()) return Error(st);
+      }
+      return JsonResponse(200, {{"sha256", *sha}, {"epoch", epoch}});
+    });
+  }), {.stream_body = true, .summary = "Worker: upload the checkpoint of an epoch (?epoch=N)"});
+
+  router.AddSync("GET", "/v1/jobs/{id}/checkpoint", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
+    auto id = IdParam(req, "id");
+    if (!id.ok()) return Error(id.status());
+    auto job = ctx.store.GetJob(u.id, *id);
+    if (!job.ok()) return Error(job.status());
+    if (job->checkpoint_sha256.empty()) {
+      return Error(Status::NotFound("job " + std::to_string(*id) + " has no checkpoint yet"));
+    }
+    auto path = ctx.blobs.LocalPath(job->checkpoint_sha256);
+    if (!path.ok()) return Error(path.status());
+    http::Response resp;
+    resp.content_type = "application/octet-stream";
+    resp.file_path = *path;
+    resp.headers.push_back({"X-Sskai-Epoch", std::to_string(job->checkpoint_epoch)});
+    return resp;
+  }), {.summary = "Worker: download the latest checkpoint"});
+
+  router.Add("PUT", "/v1/jobs/{id}/model",
+             AuthedAsyncHandler(ctx, [&ctx](http::Request& req, const store::User& u, http::Responder respond) {
+    auto request = std::make_shared<http::Request>(req);  // outlives the handler call
+    RunBlocking(ctx, std::move(respond), [&ctx, request, u] {
+      auto job = RunningJob(ctx, *request, u);
+      if (!job.ok()) return Error(job.status());
+      if (request->body_size == 0) return Error(Status::InvalidArgument("empty model file"));
+      auto sha = ctx.blobs.Adopt(request->body_file, request->body_sha256);
+      if (!sha.ok()) return Error(sha.status());
+      return JsonResponse(200, {{"sha256", *sha}, {"size_bytes", request->body_size}});
+    });
+  }), {.stream_body = true, .summary = "Worker: upload the trained model artifact"});
+
+  router.AddSync("POST", "/v1/jobs/{id}/complete", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
+    auto job = RunningJob(ctx, req, u);
+    if (!job.ok()) return Error(job.status());
+    auto body = ParseObject(req.body);
+    if (!body.ok()) return Error(body.status());
+    auto sha = StringField(*body, "sha256", true);
+    if (!sha.ok()) return Error(sha.status());
+    if (!ctx.blobs.Exists(*sha)) {
+      return Error(Status::FailedPrecondition("model blob " + *sha + " was not uploaded"));
+    }
+    json metadata = body->value("metadata", json::object());
+    store::ModelVersion mv;
+    mv.kind = "trained";
+    mv.task = metadata.is_object() ? metadata.value("task", "") : "";
+    mv.blob_sha256 = *sha;
+    mv.dataset_version_id = job->dataset_version_id;
+    mv.job_id = job->id;
+    mv.metrics_json = body->value("metrics", json::object()).dump();
+    mv.spec_json = metadata.dump();
+    auto size = ctx.blobs.Size(*sha);
+    mv.size_bytes = size.ok() ? static_cast<int64_t>(*size) : 0;
+    mv.created_at = ctx.clock.NowSeconds();
+    auto added = ctx.store.AddModelVersion(u.id, job->output_model, mv);
+    if (!added.ok()) return Error(added.status());
+    auto moved = ctx.store.TransitionJob(job->id, jobs::kRunning, jobs::kSucceeded, "", mv.created_at);
+    if (!moved.ok()) return Error(moved.status());
+    auto fresh = ctx.store.GetJob(u.id, job->id);
+    if (fresh.ok()) {
+      fresh->model_version_id = added->id;
+      fresh->finished_at = mv.created_at;
+      IgnoreError(ctx.store.UpdateJob(*fresh));
+    }
+    std::string acc;
+    json metrics = ParseStoredJson(mv.metrics_json);
+    if (metrics.contains("val_accuracy")) acc = ", held-out accuracy " + metrics["val_accuracy"].dump();
+    AddEvent(ctx, u.id, "job", job->id, "succeeded",
+             "job " + std::to_string(job->id) + " succeeded: model '" + job->output_model + "' v" +
+                 std::to_string(added->version) + acc);
+    return JsonResponse(200, {{"model", job->output_model}, {"version", added->version}});
+  }), {.summary = "Worker: register the trained model and finish the job"});
+
+  router.AddSync("POST", "/v1/jobs/{id}/fail", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
+    auto job = RunningJob(ctx, req, u);
+    if (!job.ok()) return Error(job.status());
+    auto body = ParseObject(req.body);
+    if (!body.ok()) return Error(body.status());
+    auto reason = StringField(*body, "reason", true);
+    if (!reason.ok()) return Error(reason.status());
+    double now = ctx.clock.NowSeconds();
+    auto moved = ctx.store.TransitionJob(job->id, jobs::kRunning, jobs::kFailed, *reason, now);
+    if (!moved.ok()) return Error(moved.status());
+    auto fresh = ctx.store.GetJob(u.id, job->id);
+    if (fresh.ok()) {
+      fresh->finished_at = now;
+      IgnoreError(ctx.store.UpdateJob(*fresh));
+    }
+    AddEvent(ctx, u.id, "job", job->id, "failed", "job " + std::to_string(job->id) + " failed: " + *reason);
+    return JsonResponse(200, {{"ok", true}});
+  }), {.summary = "Worker: report a deterministic failure"});
+}
+
+}  // namespace sskai::api

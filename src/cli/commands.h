@@ -1,0 +1,21 @@
+// src/cli/commands.h — private to the cli module: one registration function per verb group.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <memory>
+
+#include "cli/client.h"
+
+namespace sskai::cli {
+
+// Wraps a command body: connects, runs, prints errors, sets *exit_code.
+std::function<void()> Wrap(std::shared_ptr<GlobalFlags> flags, int* exit_code,
+                           std::function<Status(Api&)> body);
+
+void AddDataCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit_code);
+void AddModelCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit_code);
+void AddJobCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit_code);
+void AddServeCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit_code);
+
+}  // namespace sskai::cli

@@ -1,0 +1,26 @@
+// Internal: the Boost.Beast/Asio includes for the http module, in one place.
+// GCC 12 + C++20: <utility> must come before any Boost include (boost/asio/awaitable.hpp).
+#pragma once
+
+#include <utility>
+
+#include <cstdint>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace sskai::http {
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace net = boost::asio;
+using tcp = boost::asio::ip::tcp;
+// Beast 1.74 compares the Content-Length with an optional limit, and boost::none compares as
+// smaller than any length: use a numeric "unlimited" instead of body_limit(boost::none).
+inline constexpr uint64_t kNoBodyLimit = ~uint64_t{0};
+}  // namespace sskai::http

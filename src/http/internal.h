@@ -1,0 +1,28 @@
+// Internal helpers shared by the http module's .cc files (not part of the public API).
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "http/http.h"
+
+namespace sskai::http::internal {
+
+// Splits "/a%20b/c?x=1&y=%2F" into the raw path "/a%20b/c" and decoded query {x:1, y:/}.
+// '+' in the query means a space.
+void ParseTarget(std::string_view target, std::string* raw_path,
+                 std::map<std::string, std::string>* query);
+
+// 405 in the uniform error shape (code "method_not_allowed") with an Allow header.
+Response MethodNotAllowed(const std::string& method, const std::string& path,
+                          const std::string& allow);
+
+// A random 16-hex-digit id for X-Request-Id.
+std::string NewRequestId();
+
+// Runs `handler` with last-resort exception handling: a throwing handler answers 500 (if it has
+// not answered yet) and never propagates.
+void InvokeHandler(const Handler& handler, Request& req, Responder respond);
+
+}  // namespace sskai::http::internal

@@ -1,0 +1,269 @@
+// src/ml/engine.cc — Engine and Predictor implementations, and the exported entry point.
+#include <mutex>
+#include <sstream>
+
+#include "data/data.h"
+#include "ml/container.h"
+#include "ml/train.h"
+
+namespace sskai::ml {
+
+using nlohmann::json;
+
+json NetConfigToJson(const NetConfig& c) {
+  json j = {{"kind", c.kind}, {"outputs", c.outputs}};
+  if (c.kind == "mlp") {
+    j["features"] = c.features;
+    j["hidden"] = c.hidden;
+  } else {
+    j["channels"] = c.channels;
+    j["height"] = c.height;
+    j["width"] = c.width;
+  }
+  return j;
+}
+
+Result<NetConfig> NetConfigFromJson(const json& j) {
+  NetConfig c;
+  try {
+    c.kind = j.at("kind").get<std::string>();
+    c.outputs = j.at("outputs").get<int64_t>();
+    if (c.kind == "mlp") {
+      c.features = j.at("features").get<int64_t>();
+      c.hidden = j.at("hidden").get<std::vector<int64_t>>();
+      if (c.features < 1 || c.hidden.empty()) return Status::InvalidArgument("model metadata: bad mlp shape");
+      for (int64_t h : c.hidden) {
+        if (h < 1 || h > 65536) return Status::InvalidArgument("model metadata: bad mlp hidden size");
+      }
+    } else if (c.kind == "cnn") {
+      c.channels = j.at("channels").get<int64_t>();
+      c.height = j.at("height").get<int64_t>();
+      c.width = j.at("width").get<int64_t>();
+      if (c.channels < 1 || c.channels > 4 || c.height < 4 || c.width < 4 || c.height > 65536 || c.width > 65536) {
+        return Status::InvalidArgument("model metadata: bad cnn input shape");
+      }
+    } else {
+      return Status::InvalidArgument("model metadata: unknown network kind '" + c.kind + "'");
+    }
+    if (c.outputs < 1 || c.outputs > 1000000) return Status::InvalidArgument("model metadata: bad output size");
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(std::string("model metadata: ") + e.what());
+  }
+  return c;
+}
+
+Result<std::shared_ptr<Net>> LoadNet(const NetConfig& config, const std::string& archive_bytes) {
+  try {
+    std::shared_ptr<Net> net = BuildNet(config);
+    torch::serialize::InputArchive archive;
+    archive.load_from(archive_bytes.data(), archive_bytes.size());
+    net->load(archive);
+    net->eval();
+    return net;
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(std::string("model weights do not load: ") + e.what());
+  }
+}
+
+Result<json> ParseMetadata(const std::string& metadata_json) {
+  json meta = json::parse(metadata_json, nullptr, /*allow_exceptions=*/false);
+  if (meta.is_discarded() || !meta.is_object() || meta.value("format", "") != "sskai-model") {
+    return Status::InvalidArgument("model file metadata is not valid");
+  }
+  return meta;
+}
+
+namespace {
+
+// Returns the list of instances: a bare array, or the array under "instances" / "inputs" / "rows".
+Result<json> Instances(const std::string& input_json) {
+  json in = json::parse(input_json, nullptr, /*allow_exceptions=*/false);
+  if (in.is_discarded()) return Status::InvalidArgument("input: not valid JSON");
+  if (in.is_object()) {
+    for (const char* key : {"instances", "inputs", "rows"}) {
+      if (in.contains(key)) {
+        in = in[key];
+        break;
+      }
+    }
+  }
+  if (!in.is_array()) {
+    return Status::InvalidArgument("input: expected a JSON array or an object with \"instances\" (an array)");
+  }
+  if (in.empty()) return Status::InvalidArgument("input: no instances");
+  return in;
+}
+
+// Appends the numbers of a (possibly nested) array; false on a non-number leaf.
+bool Flatten(const json& v, std::vector<float>* out, size_t limit) {
+  if (v.is_number()) {
+    out->push_back(v.get<float>());
+    return true;
+  }
+  if (!v.is_array()) return false;
+  for (const auto& e : v) {
+    if (out->size() > limit) return true;  // too many: the caller reports the size
+    if (!Flatten(e, out, limit)) return false;
+  }
+  return true;
+}
+
+class PredictorImpl : public Predictor {
+ public:
+  PredictorImpl(json meta, NetConfig config, std::shared_ptr<Net> net,
+                std::unique_ptr<data::TabularEncoder> encoder)
+      : meta_(std::move(meta)), metadata_json_(meta_.dump()), config_(std::move(config)), net_(std::move(net)),
+        encoder_(std::move(encoder)), classes_(meta_.value("classes", std::vector<std::string>{})),
+        regression_(meta_.value("task", "") == "regression") {
+    if (regression_ && meta_.contains("target")) {
+      y_mean_ = meta_["target"].value("mean", 0.0);
+      y_std_ = meta_["target"].value("std", 1.0);
+    }
+  }
+
+  Result<PredictOutput> PredictJson(const std::string& input_json) override {
+    try {
+      SSKAI_ASSIGN_OR_RETURN(torch::Tensor x, Encode(input_json));
+      torch::NoGradGuard no_grad;
+      torch::Tensor out = net_->forward(x);
+      return Decode(out);
+    } catch (const std::exception& e) {
+      return Status::Internal(std::string("prediction failed: ") + e.what());
+    }
+  }
+
+  std::string metadata_json() const override { return metadata_json_; }
+
+ private:
+  Result<torch::Tensor> Encode(const std::string& input_json) const {
+    if (config_.kind == "mlp" && encoder_) {
+      std::string rows = input_json;
+      json in = json::parse(input_json, nullptr, false);
+      if (in.is_object()) {
+        SSKAI_ASSIGN_OR_RETURN(json arr, Instances(input_json));
+        rows = arr.dump();
+      }
+      int64_t n_rows = 0;
+      SSKAI_ASSIGN_OR_RETURN(std::vector<float> feats, encoder_->EncodeRowsJson(rows, &n_rows));
+      if (n_rows < 1) return Status::InvalidArgument("input: no rows");
+      if (feats.size() != static_cast<size_t>(n_rows * config_.features)) {
+        return Status::InvalidArgument("input: encoder produced " + std::to_string(feats.size() / n_rows) +
+                                       " features per row, the model expects " + std::to_string(config_.features));
+      }
+      return torch::from_blob(feats.data(), {n_rows, config_.features}, torch::kFloat).clone();
+    }
+    SSKAI_ASSIGN_OR_RETURN(json instances, Instances(input_json));
+    const bool image = config_.kind == "cnn";
+    const int64_t width = image ? config_.channels * config_.height * config_.width : config_.features;
+    // A bare flat array of exactly one instance's numbers is one instance.
+    if (instances.size() == static_cast<size_t>(width) && instances[0].is_number()) instances = json::array({instances});
+    std::vector<float> values;
+    values.reserve(instances.size() * width);
+    for (size_t idx = 0; idx < instances.size(); ++idx) {
+      std::vector<float> one;
+      if (!Flatten(instances[idx], &one, width)) {
+        return Status::InvalidArgument("instance " + std::to_string(idx) + ": expected an array of numbers");
+      }
+      if (one.size() != static_cast<size_t>(width)) {
+        std::string shape = image ? " (" + std::to_string(config_.channels) + "x" + std::to_string(config_.height) +
+                                        "x" + std::to_string(config_.width) + ")"
+                                  : "";
+        return Status::InvalidArgument("instance " + std::to_string(idx) + ": expected " + std::to_string(width) +
+                                       " values" + shape + ", got " +
+                                       (one.size() > static_cast<size_t>(width) ? "more" : std::to_string(one.size())));
+      }
+      values.insert(values.end(), one.begin(), one.end());
+    }
+    const int64_t n = static_cast<int64_t>(instances.size());
+    std::vector<int64_t> shape = image ? std::vector<int64_t>{n, config_.channels, config_.height, config_.width}
+                                       : std::vector<int64_t>{n, config_.features};
+    return torch::from_blob(values.data(), shape, torch::kFloat).clone();
+  }
+
+  PredictOutput Decode(const torch::Tensor& out) const {
+    PredictOutput result;
+    result.classes = classes_;
+    const int64_t n = out.size(0);
+    if (regression_) {
+      auto v = out.squeeze(1).to(torch::kDouble).contiguous();
+      for (int64_t row = 0; row < n; ++row) result.values.push_back(v[row].item<double>() * y_std_ + y_mean_);
+      return result;
+    }
+    auto probs = torch::softmax(out, 1).to(torch::kDouble).contiguous();
+    auto best = probs.argmax(1);
+    const double* p = probs.data_ptr<double>();
+    const int64_t k = probs.size(1);
+    for (int64_t row = 0; row < n; ++row) {
+      result.probabilities.emplace_back(p + row * k, p + (row + 1) * k);
+      int64_t cls = best[row].item<int64_t>();
+      result.labels.push_back(cls < static_cast<int64_t>(classes_.size()) ? classes_[cls] : std::to_string(cls));
+    }
+    return result;
+  }
+
+  const json meta_;
+  const std::string metadata_json_;
+  const NetConfig config_;
+  const std::shared_ptr<Net> net_;  // eval mode; forward under NoGradGuard mutates nothing
+  const std::unique_ptr<data::TabularEncoder> encoder_;
+  const std::vector<std::string> classes_;
+  const bool regression_;
+  double y_mean_ = 0, y_std_ = 1;
+};
+
+class EngineImpl : public Engine {
+ public:
+  Result<TrainResult> TrainTabular(const data::TabularData& data, const TrainSpec& spec,
+                                   const std::string& resume_checkpoint, const std::string& work_dir,
+                                   const TrainCallbacks& callbacks) override {
+    std::lock_guard<std::mutex> lock(train_mu_);  // seeding and thread count are process-global
+    return RunTabularTraining(data, spec, resume_checkpoint, work_dir, callbacks);
+  }
+
+  Result<TrainResult> TrainImages(const data::ImageData& data, const TrainSpec& spec,
+                                  const std::string& resume_checkpoint, const std::string& work_dir,
+                                  const TrainCallbacks& callbacks) override {
+    std::lock_guard<std::mutex> lock(train_mu_);
+    return RunImageTraining(data, spec, resume_checkpoint, work_dir, callbacks);
+  }
+
+  Result<std::unique_ptr<Predictor>> LoadPredictor(const std::string& model_path) override {
+    auto c = ReadContainerFile(model_path);
+    if (!c.ok()) return c.status();
+    SSKAI_ASSIGN_OR_RETURN(json meta, ParseMetadata(c->metadata_json));
+    if (meta.value("kind", "") != "model") return Status::InvalidArgument(model_path + ": not a model artifact");
+    if (!meta.contains("net")) return Status::InvalidArgument(model_path + ": metadata has no network");
+    SSKAI_ASSIGN_OR_RETURN(NetConfig config, NetConfigFromJson(meta["net"]));
+    SSKAI_ASSIGN_OR_RETURN(std::shared_ptr<Net> net, LoadNet(config, c->payload));
+    std::unique_ptr<data::TabularEncoder> encoder;
+    if (meta.contains("encoder_json") && meta["encoder_json"].is_string() &&
+        !meta["encoder_json"].get<std::string>().empty()) {
+      auto enc = data::TabularEncoder::FromJson(meta["encoder_json"].get<std::string>());
+      if (!enc.ok()) return enc.status().WithPrefix(model_path + ": encoder");
+      encoder = std::make_unique<data::TabularEncoder>(std::move(enc).value());
+    }
+    return std::unique_ptr<Predictor>(
+        std::make_unique<PredictorImpl>(std::move(meta), std::move(config), std::move(net), std::move(encoder)));
+  }
+
+  Result<int> CheckpointEpoch(const std::string& checkpoint_path) override {
+    auto c = ReadContainerFile(checkpoint_path);
+    if (!c.ok()) return c.status();
+    SSKAI_ASSIGN_OR_RETURN(json meta, ParseMetadata(c->metadata_json));
+    if (meta.value("kind", "") != "checkpoint" || !meta.contains("epoch") || !meta["epoch"].is_number_integer()) {
+      return Status::InvalidArgument(checkpoint_path + ": not a checkpoint");
+    }
+    return meta["epoch"].get<int>();
+  }
+
+ private:
+  std::mutex train_mu_;
+};
+
+}  // namespace
+}  // namespace sskai::ml
+
+extern "C" sskai::ml::Engine* sskai_ml_engine() {
+  static sskai::ml::EngineImpl engine;
+  return &engine;
+}

@@ -1,0 +1,101 @@
+// src/ml/nets.h — the built-in networks (internal; includes torch, so only engine.cc and
+// train.cc include it).
+//
+// MLP: Linear-ReLU-Dropout(0.1) per hidden size, then Linear to `outputs`.
+// CNN: [conv3x3(16)-BN-ReLU-maxpool2] -> [conv3x3(32)-BN-ReLU-maxpool2] -> adaptive avg pool to at
+// most 7x7 -> Linear(128)-ReLU-Dropout(0.25) -> Linear(outputs). Pixels arrive as 0..255 floats;
+// the network scales them to [0, 1] and normalizes per channel with buffers fitted on the
+// training split, so the buffers travel with the weights.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sskai::ml {
+
+struct NetConfig {
+  std::string kind;              // "mlp" | "cnn"
+  int64_t features = 0;          // mlp input width
+  std::vector<int64_t> hidden;   // mlp hidden sizes
+  int64_t outputs = 1;           // classes, or 1 for regression
+  int64_t channels = 1, height = 0, width = 0;  // cnn input
+};
+
+class Net : public torch::nn::Module {
+ public:
+  virtual torch::Tensor forward(torch::Tensor x) = 0;
+};
+
+class MlpNet : public Net {
+ public:
+  explicit MlpNet(const NetConfig& c) {
+    int64_t in = c.features;
+    for (size_t idx = 0; idx < c.hidden.size(); ++idx) {
+      layers_.push_back(register_module("fc" + std::to_string(idx), torch::nn::Linear(in, c.hidden[idx])));
+      in = c.hidden[idx];
+    }
+    out_ = register_module("out", torch::nn::Linear(in, c.outputs));
+    dropout_ = register_module("dropout", torch::nn::Dropout(0.1));
+  }
+  torch::Tensor forward(torch::Tensor x) override {
+    for (auto& layer : layers_) x = dropout_->forward(torch::relu(layer->forward(x)));
+    return out_->forward(x);
+  }
+
+ private:
+  std::vector<torch::nn::Linear> layers_;
+  torch::nn::Linear out_{nullptr};
+  torch::nn::Dropout dropout_{nullptr};
+};
+
+class CnnNet : public Net {
+ public:
+  explicit CnnNet(const NetConfig& c)
+      : pooled_h_(std::min<int64_t>(c.height / 4, 7)), pooled_w_(std::min<int64_t>(c.width / 4, 7)) {
+    mean_ = register_buffer("pixel_mean", torch::zeros({1, c.channels, 1, 1}));
+    std_ = register_buffer("pixel_std", torch::ones({1, c.channels, 1, 1}));
+    conv1_ = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(c.channels, 16, 3).padding(1)));
+    bn1_ = register_module("bn1", torch::nn::BatchNorm2d(16));
+    conv2_ = register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(16, 32, 3).padding(1)));
+    bn2_ = register_module("bn2", torch::nn::BatchNorm2d(32));
+    fc1_ = register_module("fc1", torch::nn::Linear(32 * pooled_h_ * pooled_w_, 128));
+    fc2_ = register_module("fc2", torch::nn::Linear(128, c.outputs));
+    dropout_ = register_module("dropout", torch::nn::Dropout(0.25));
+  }
+  // Sets the per-channel normalization (of pixels scaled to [0, 1]).
+  void SetNormalization(const torch::Tensor& mean, const torch::Tensor& std) {
+    torch::NoGradGuard no_grad;
+    mean_.copy_(mean.reshape(mean_.sizes()));
+    std_.copy_(std.reshape(std_.sizes()));
+  }
+  torch::Tensor forward(torch::Tensor x) override {
+    x = (x / 255.0 - mean_) / std_;
+    x = torch::max_pool2d(torch::relu(bn1_->forward(conv1_->forward(x))), 2);
+    x = torch::max_pool2d(torch::relu(bn2_->forward(conv2_->forward(x))), 2);
+    if (x.size(2) != pooled_h_ || x.size(3) != pooled_w_) {
+      x = torch::adaptive_avg_pool2d(x, {pooled_h_, pooled_w_});
+    }
+    x = dropout_->forward(torch::relu(fc1_->forward(x.flatten(1))));
+    return fc2_->forward(x);
+  }
+
+ private:
+  int64_t pooled_h_, pooled_w_;
+  torch::Tensor mean_, std_;
+  torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr};
+  torch::nn::BatchNorm2d bn1_{nullptr}, bn2_{nullptr};
+  torch::nn::Linear fc1_{nullptr}, fc2_{nullptr};
+  torch::nn::Dropout dropout_{nullptr};
+};
+
+// REQUIRES: a valid config (mlp: features > 0; cnn: height, width >= 4, channels 1..4).
+inline std::shared_ptr<Net> BuildNet(const NetConfig& c) {
+  if (c.kind == "cnn") return std::make_shared<CnnNet>(c);
+  return std::make_shared<MlpNet>(c);
+}
+
+}  // namespace sskai::ml

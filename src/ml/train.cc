@@ -1,0 +1,386 @@
+// src/ml/train.cc — the training loop, resumable checkpoints and artifact writing.
+//
+// Determinism: the train/validation split is a Fisher-Yates shuffle seeded with spec.seed; each
+// epoch's batch order is seeded from (seed, epoch); torch's generator is seeded once before the
+// weights are initialized and its state is saved in every checkpoint; the intra-op thread count is
+// fixed. So a run resumed from the checkpoint of epoch k ends with the same weights as an
+// uninterrupted run.
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <random>
+#include <sstream>
+
+#include "common/sha256.h"
+#include "data/data.h"
+#include "ml/container.h"
+#include "ml/train.h"
+
+namespace sskai::ml {
+namespace {
+
+using nlohmann::json;
+
+// Everything the loop needs, independent of tabular vs image input.
+struct Problem {
+  NetConfig net;
+  std::string task;                  // "classification" | "regression"
+  std::vector<std::string> classes;
+  torch::Tensor x;                   // [n, features] float or [n, c, h, w] uint8
+  torch::Tensor y;                   // [n] int64 class index or float value
+  json input;                        // metadata "input"
+  std::string encoder_json;
+  std::string fingerprint;           // sha256 of the data, to refuse resuming on other data
+};
+
+struct Eval {
+  double loss = 0, accuracy = 0, rmse = 0, r2 = 0;
+};
+
+uint64_t MixSeed(uint64_t seed, uint64_t salt) {  // splitmix64 finalizer
+  uint64_t z = seed + 0x9e3779b97f4a7c15ull * (salt + 1);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+std::vector<int64_t> Permutation(int64_t n, uint64_t seed) {
+  std::vector<int64_t> order(n);
+  for (int64_t idx = 0; idx < n; ++idx) order[idx] = idx;
+  std::mt19937_64 rng(seed);
+  for (int64_t idx = n - 1; idx > 0; --idx) std::swap(order[idx], order[rng() % (idx + 1)]);
+  return order;
+}
+
+torch::Tensor IndexTensor(const int64_t* begin, int64_t count) {
+  return torch::from_blob(const_cast<int64_t*>(begin), {count}, torch::kInt64).clone();
+}
+
+std::string ArchiveBytes(torch::serialize::OutputArchive& archive) {
+  std::ostringstream out;
+  archive.save_to(out);
+  return out.str();
+}
+
+TrainSpec Resolve(TrainSpec spec, const Problem& p, int64_t n_train) {
+  spec.model = p.net.kind;
+  spec.task = p.task;
+  if (spec.threads <= 0) spec.threads = 1;
+  if (spec.epochs <= 0) {
+    if (p.net.kind == "cnn") {
+      spec.epochs = 5;
+    } else {  // tiny tables need many passes: aim for ~600 optimizer steps
+      int64_t steps = std::max<int64_t>(1, (n_train + spec.batch_size - 1) / spec.batch_size);
+      spec.epochs = static_cast<int>(std::clamp<int64_t>((600 + steps - 1) / steps, 10, 200));
+    }
+  }
+  return spec;
+}
+
+std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const TrainSpec& spec, Net& net) {
+  if (spec.optimizer == "sgd") {
+    return std::make_unique<torch::optim::SGD>(
+        net.parameters(), torch::optim::SGDOptions(spec.learning_rate).momentum(0.9).weight_decay(spec.weight_decay));
+  }
+  if (spec.optimizer == "adamw") {
+    return std::make_unique<torch::optim::AdamW>(
+        net.parameters(), torch::optim::AdamWOptions(spec.learning_rate).weight_decay(spec.weight_decay));
+  }
+  return std::make_unique<torch::optim::Adam>(
+      net.parameters(), torch::optim::AdamOptions(spec.learning_rate).weight_decay(spec.weight_decay));
+}
+
+torch::Tensor Loss(const Problem& p, const torch::Tensor& out, const torch::Tensor& y, bool sum) {
+  auto reduction = sum ? at::Reduction::Sum : at::Reduction::Mean;
+  if (p.task == "classification") return torch::nll_loss(torch::log_softmax(out, 1), y, {}, reduction);
+  return torch::mse_loss(out.squeeze(1), y, reduction);
+}
+
+// Evaluates on the held-out split. Regression: y is standardized; rmse/r2 in original units.
+Eval Evaluate(const Problem& p, Net& net, const torch::Tensor& x, const torch::Tensor& y, double y_mean,
+              double y_std) {
+  torch::NoGradGuard no_grad;
+  net.eval();
+  Eval e;
+  const int64_t n = x.size(0);
+  double loss_sum = 0, correct = 0, sse = 0;
+  for (int64_t start = 0; start < n; start += 1024) {
+    int64_t len = std::min<int64_t>(1024, n - start);
+    auto xb = x.narrow(0, start, len).to(torch::kFloat);
+    auto yb = y.narrow(0, start, len);
+    auto out = net.forward(xb);
+    loss_sum += Loss(p, out, yb, true).item<double>();
+    if (p.task == "classification") {
+      correct += out.argmax(1).eq(yb).sum().item<double>();
+    } else {
+      sse += (out.squeeze(1) - yb).mul(y_std).pow(2).sum().item<double>();
+    }
+  }
+  e.loss = loss_sum / n;
+  e.accuracy = correct / n;
+  if (p.task == "regression") {
+    auto y_orig = y.to(torch::kDouble) * y_std + y_mean;
+    double sst = (y_orig - y_orig.mean()).pow(2).sum().item<double>();
+    e.rmse = std::sqrt(sse / n);
+    e.r2 = sst > 0 ? 1.0 - sse / sst : 0.0;
+  }
+  return e;
+}
+
+std::map<std::string, double> MetricMap(const Problem& p, const Eval& e) {
+  if (p.task == "classification") return {{"val_accuracy", e.accuracy}, {"val_loss", e.loss}};
+  return {{"val_rmse", e.rmse}, {"val_r2", e.r2}, {"val_loss", e.loss}};
+}
+
+Status CheckResumable(const json& meta, const json& base) {
+  if (meta.value("kind", "") != "checkpoint") return Status::InvalidArgument("resume: not a checkpoint file");
+  if (meta.value("spec", json()) != base["spec"]) {
+    return Status::InvalidArgument("resume: checkpoint was written with different hyperparameters: " +
+                                   meta.value("spec", json()).dump());
+  }
+  if (meta.value("data_fingerprint", "") != base["data_fingerprint"]) {
+    return Status::InvalidArgument("resume: checkpoint was written for different training data");
+  }
+  if (meta.value("net", json()) != base["net"]) return Status::InvalidArgument("resume: different network");
+  return Status::Ok();
+}
+
+Result<TrainResult> Train(Problem& p, const TrainSpec& user_spec, const std::string& resume_checkpoint,
+                          const std::string& work_dir, const TrainCallbacks& callbacks) {
+  const int64_t n = p.x.size(0);
+  if (n < 2) return Status::InvalidArgument("training data: need at least 2 rows, got " + std::to_string(n));
+  int64_t n_val = std::clamp<int64_t>(std::llround(n * user_spec.validation_split), 1, n - 1);
+  int64_t n_train = n - n_val;
+  const TrainSpec spec = Resolve(user_spec, p, n_train);
+  torch::set_num_threads(spec.threads);
+
+  std::vector<int64_t> split = Permutation(n, MixSeed(spec.seed, 0x5eed));
+  auto train_idx = IndexTensor(split.data(), n_train);
+  auto val_idx = IndexTensor(split.data() + n_train, n_val);
+  torch::Tensor x_train = p.x.index_select(0, train_idx), y_train = p.y.index_select(0, train_idx);
+  torch::Tensor x_val = p.x.index_select(0, val_idx), y_val = p.y.index_select(0, val_idx);
+
+  double y_mean = 0, y_std = 1;
+  if (p.task == "regression") {
+    y_mean = y_train.to(torch::kDouble).mean().item<double>();
+    y_std = n_train > 1 ? y_train.to(torch::kDouble).std().item<double>() : 1.0;
+    if (!(y_std > 1e-12)) y_std = 1.0;
+    y_train = ((y_train.to(torch::kDouble) - y_mean) / y_std).to(torch::kFloat);
+    y_val = ((y_val.to(torch::kDouble) - y_mean) / y_std).to(torch::kFloat);
+  }
+
+  torch::manual_seed(spec.seed);
+  std::shared_ptr<Net> net = BuildNet(p.net);
+  if (p.net.kind == "cnn") {
+    auto flat = x_train.transpose(0, 1).reshape({p.net.channels, -1}).to(torch::kFloat).div_(255.0);
+    auto mean = flat.mean(1), std = flat.std(1).clamp_min(1e-3);
+    static_cast<CnnNet&>(*net).SetNormalization(mean, std);
+  }
+  auto optimizer = MakeOptimizer(spec, *net);
+
+  json base = {{"format", "sskai-model"},
+               {"model", p.net.kind},
+               {"task", p.task},
+               {"classes", p.classes},
+               {"input", p.input},
+               {"net", NetConfigToJson(p.net)},
+               {"spec", json::parse(TrainSpecToJson(spec))},
+               {"data_fingerprint", p.fingerprint},
+               {"split", {{"train_rows", n_train}, {"validation_rows", n_val}}}};
+  if (!p.encoder_json.empty()) base["encoder_json"] = p.encoder_json;
+  if (p.task == "regression") base["target"] = {{"mean", y_mean}, {"std", y_std}};
+
+  at::Generator gen = at::detail::getDefaultCPUGenerator();
+  int start_epoch = 1;
+  TrainResult result;
+  if (!resume_checkpoint.empty()) {
+    auto c = ReadContainerFile(resume_checkpoint);
+    if (!c.ok()) {
+      return c.status().code() == StatusCode::kNotFound ? Status::InvalidArgument(c.status().message())
+                                                          : c.status();
+    }
+    SSKAI_ASSIGN_OR_RETURN(json meta, ParseMetadata(c->metadata_json));
+    SSKAI_RETURN_IF_ERROR(CheckResumable(meta, base));
+    int epoch = meta.value("epoch", 0);
+    if (epoch < 1 || epoch > spec.epochs) return Status::InvalidArgument("resume: bad checkpoint epoch");
+    try {
+      torch::serialize::InputArchive root, model_archive, optim_archive;
+      root.load_from(c->payload.data(), c->payload.size());
+      root.read("model", model_archive);
+      root.read("optimizer", optim_archive);
+      net->load(model_archive);
+      optimizer->load(optim_archive);
+      torch::Tensor rng_state;
+      root.read("rng", rng_state);
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      gen.set_state(rng_state);
+    } catch (const std::exception& e) {
+      return Status::InvalidArgument(std::string("resume: checkpoint does not load: ") + e.what());
+    }
+    start_epoch = epoch + 1;
+    result.resumed_from_epoch = epoch;
+  }
+
+  std::error_code ec;
+  std::filesystem::create_directories(work_dir, ec);
+  const std::string checkpoint_path = (std::filesystem::path(work_dir) / kCheckpointFileName).string();
+  // Long runs of tiny epochs (small tables) checkpoint about 20 times, not every epoch.
+  const int checkpoint_every = std::max(1, spec.epochs / 20);
+  Eval eval;
+  double train_loss = 0;
+  bool evaluated = false;
+  for (int epoch = start_epoch; epoch <= spec.epochs; ++epoch) {
+    auto started = std::chrono::steady_clock::now();
+    net->train();
+    std::vector<int64_t> order = Permutation(n_train, MixSeed(spec.seed, static_cast<uint64_t>(epoch)));
+    double loss_sum = 0;
+    for (int64_t start = 0; start < n_train; start += spec.batch_size) {
+      if (callbacks.should_stop && callbacks.should_stop()) {
+        return Status::Cancelled("training stopped during epoch " + std::to_string(epoch));
+      }
+      int64_t len = std::min<int64_t>(spec.batch_size, n_train - start);
+      auto idx = IndexTensor(order.data() + start, len);
+      auto xb = x_train.index_select(0, idx).to(torch::kFloat);
+      auto yb = y_train.index_select(0, idx);
+      optimizer->zero_grad();
+      auto loss = Loss(p, net->forward(xb), yb, false);
+      loss.backward();
+      optimizer->step();
+      loss_sum += loss.item<double>() * len;
+    }
+    train_loss = loss_sum / n_train;
+    eval = Evaluate(p, *net, x_val, y_val, y_mean, y_std);
+    evaluated = true;
+    EpochMetrics m;
+    m.epoch = epoch;
+    m.epochs = spec.epochs;
+    m.train_loss = train_loss;
+    m.val_loss = eval.loss;
+    m.metrics = MetricMap(p, eval);
+    m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (callbacks.on_epoch) callbacks.on_epoch(m);
+    ++result.epochs_run;
+    if (epoch % checkpoint_every != 0 && epoch != spec.epochs) continue;
+
+    torch::serialize::OutputArchive root, model_archive, optim_archive;
+    net->save(model_archive);
+    optimizer->save(optim_archive);
+    root.write("model", model_archive);
+    root.write("optimizer", optim_archive);
+    {
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      root.write("rng", gen.get_state());
+    }
+    json meta = base;
+    meta["kind"] = "checkpoint";
+    meta["epoch"] = epoch;
+    meta["metrics"] = m.metrics;
+    SSKAI_RETURN_IF_ERROR(WriteContainerFile(checkpoint_path, {meta.dump(), ArchiveBytes(root)}));
+    if (callbacks.on_checkpoint) SSKAI_RETURN_IF_ERROR(callbacks.on_checkpoint(checkpoint_path, epoch));
+  }
+  if (!evaluated) eval = Evaluate(p, *net, x_val, y_val, y_mean, y_std);
+
+  result.metrics = MetricMap(p, eval);
+  if (evaluated) result.metrics["train_loss"] = train_loss;
+  json meta = base;
+  meta["kind"] = "model";
+  meta["epochs"] = spec.epochs;
+  meta["metrics"] = result.metrics;
+  torch::serialize::OutputArchive model_archive;
+  net->save(model_archive);
+  result.model_path = (std::filesystem::path(work_dir) / kModelFileName).string();
+  result.metadata_json = meta.dump();
+  SSKAI_RETURN_IF_ERROR(WriteContainerFile(result.model_path, {result.metadata_json, ArchiveBytes(model_archive)}));
+  return result;
+}
+
+Result<TrainResult> GuardedTrain(Problem& p, const TrainSpec& spec, const std::string& resume,
+                                 const std::string& work_dir, const TrainCallbacks& callbacks) {
+  try {
+    return Train(p, spec, resume, work_dir, callbacks);
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("training failed: ") + e.what());
+  }
+}
+
+std::string Fingerprint(const void* x, size_t x_bytes, const void* y, size_t y_bytes) {
+  Sha256 h;
+  h.Update(x, x_bytes);
+  h.Update(y, y_bytes);
+  return h.HexDigest();
+}
+
+}  // namespace
+
+Result<TrainResult> RunTabularTraining(const data::TabularData& d, const TrainSpec& spec,
+                                       const std::string& resume_checkpoint, const std::string& work_dir,
+                                       const TrainCallbacks& callbacks) {
+  if (spec.model == "cnn") return Status::InvalidArgument("model: cnn needs image data; use mlp for tables");
+  if (d.rows < 2 || d.features < 1 || d.x.size() != static_cast<size_t>(d.rows * d.features) ||
+      d.y.size() != static_cast<size_t>(d.rows)) {
+    return Status::InvalidArgument("training data: inconsistent tabular shape (rows " + std::to_string(d.rows) +
+                                   ", features " + std::to_string(d.features) + ")");
+  }
+  Problem p;
+  p.task = !spec.task.empty() ? spec.task : (d.classes.empty() ? "regression" : "classification");
+  p.classes = p.task == "classification" ? d.classes : std::vector<std::string>{};
+  if (p.task == "classification" && p.classes.size() < 2) {
+    return Status::InvalidArgument("task: classification needs at least 2 classes, the data has " +
+                                   std::to_string(d.classes.size()));
+  }
+  p.net = {.kind = "mlp", .features = d.features, .hidden = spec.hidden,
+           .outputs = p.task == "classification" ? static_cast<int64_t>(p.classes.size()) : 1};
+  p.x = torch::from_blob(const_cast<float*>(d.x.data()), {d.rows, d.features}, torch::kFloat).clone();
+  auto y = torch::from_blob(const_cast<float*>(d.y.data()), {d.rows}, torch::kFloat).clone();
+  if (p.task == "classification") {
+    p.y = y.to(torch::kInt64);
+    if (p.y.min().item<int64_t>() < 0 || p.y.max().item<int64_t>() >= p.net.outputs) {
+      return Status::InvalidArgument("training data: class index out of range");
+    }
+  } else {
+    p.y = y;
+  }
+  std::vector<std::string> columns;
+  if (!d.encoder_json.empty()) {
+    auto enc = data::TabularEncoder::FromJson(d.encoder_json);
+    if (!enc.ok()) return enc.status().WithPrefix("encoder_json");
+    columns = enc->columns();
+  }
+  p.input = {{"kind", "tabular"}, {"features", d.features}, {"columns", columns}};
+  p.encoder_json = d.encoder_json;
+  p.fingerprint = Fingerprint(d.x.data(), d.x.size() * sizeof(float), d.y.data(), d.y.size() * sizeof(float));
+  return GuardedTrain(p, spec, resume_checkpoint, work_dir, callbacks);
+}
+
+Result<TrainResult> RunImageTraining(const data::ImageData& d, const TrainSpec& spec,
+                                     const std::string& resume_checkpoint, const std::string& work_dir,
+                                     const TrainCallbacks& callbacks) {
+  if (spec.model == "mlp") return Status::InvalidArgument("model: mlp needs tabular data; use cnn for images");
+  if (spec.task == "regression") return Status::InvalidArgument("task: image models support only classification");
+  const int64_t per_image = d.channels * d.height * d.width;
+  if (d.count < 2 || d.channels < 1 || d.channels > 4 || d.height < 4 || d.width < 4 ||
+      d.pixels.size() != static_cast<size_t>(d.count * per_image) || d.labels.size() != static_cast<size_t>(d.count)) {
+    return Status::InvalidArgument("training data: inconsistent image shape (count " + std::to_string(d.count) +
+                                   ", " + std::to_string(d.channels) + "x" + std::to_string(d.height) + "x" +
+                                   std::to_string(d.width) + "; need channels 1-4 and at least 4x4)");
+  }
+  if (d.classes.size() < 2) return Status::InvalidArgument("training data: need at least 2 classes");
+  Problem p;
+  p.task = "classification";
+  p.classes = d.classes;
+  p.net = {.kind = "cnn", .features = 0, .hidden = {}, .outputs = static_cast<int64_t>(d.classes.size()),
+           .channels = d.channels, .height = d.height, .width = d.width};
+  p.x = torch::from_blob(const_cast<uint8_t*>(d.pixels.data()), {d.count, d.channels, d.height, d.width},
+                         torch::kUInt8).clone();
+  p.y = torch::from_blob(const_cast<int64_t*>(d.labels.data()), {d.count}, torch::kInt64).clone();
+  if (p.y.min().item<int64_t>() < 0 || p.y.max().item<int64_t>() >= p.net.outputs) {
+    return Status::InvalidArgument("training data: label out of range");
+  }
+  p.input = {{"kind", "image"}, {"channels", d.channels}, {"height", d.height}, {"width", d.width}};
+  p.fingerprint = Fingerprint(d.pixels.data(), d.pixels.size(), d.labels.data(), d.labels.size() * sizeof(int64_t));
+  return GuardedTrain(p, spec, resume_checkpoint, work_dir, callbacks);
+}
+
+}  // namespace sskai::ml

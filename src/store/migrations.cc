@@ -1,0 +1,169 @@
+#include "store/migrations.h"
+
+namespace sskai::store {
+namespace {
+
+// Id columns that may be "none" are NULL in the database (0 in the structs) so foreign keys hold.
+constexpr const char* kV1Catalog = R"sql(
+CREATE TABLE users (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL UNIQUE,
+  is_admin INTEGER NOT NULL DEFAULT 0,
+  created_at REAL NOT NULL
+);
+CREATE TABLE api_tokens (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  token_hash TEXT NOT NULL UNIQUE,
+  created_at REAL NOT NULL,
+  expires_at REAL NOT NULL DEFAULT 0
+);
+CREATE INDEX api_tokens_by_user ON api_tokens(user_id, id);
+CREATE TABLE datasets (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  owner_id INTEGER NOT NULL REFERENCES users(id),
+  name TEXT NOT NULL,
+  created_at REAL NOT NULL,
+  latest_version INTEGER NOT NULL DEFAULT 0,
+  description TEXT NOT NULL DEFAULT '',
+  UNIQUE (owner_id, name)
+);
+CREATE INDEX datasets_by_owner ON datasets(owner_id, id);
+CREATE TABLE dataset_versions (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+  version INTEGER NOT NULL,
+  blob_sha256 TEXT NOT NULL,
+  format TEXT NOT NULL DEFAULT '',
+  size_bytes INTEGER NOT NULL DEFAULT 0,
+  rows INTEGER NOT NULL DEFAULT 0,
+  schema_json TEXT NOT NULL DEFAULT '',
+  stats_json TEXT NOT NULL DEFAULT '',
+  original_filename TEXT NOT NULL DEFAULT '',
+  created_at REAL NOT NULL,
+  UNIQUE (dataset_id, version)
+);
+CREATE TABLE models (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  owner_id INTEGER NOT NULL REFERENCES users(id),
+  name TEXT NOT NULL,
+  created_at REAL NOT NULL,
+  latest_version INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (owner_id, name)
+);
+CREATE INDEX models_by_owner ON models(owner_id, id);
+)sql";
+
+constexpr const char* kV2Jobs = R"sql(
+CREATE TABLE jobs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  owner_id INTEGER NOT NULL REFERENCES users(id),
+  name TEXT NOT NULL DEFAULT '',
+  kind TEXT NOT NULL DEFAULT 'train',
+  state TEXT NOT NULL,
+  reason TEXT NOT NULL DEFAULT '',
+  spec_json TEXT NOT NULL DEFAULT '',
+  dataset_version_id INTEGER REFERENCES dataset_versions(id),
+  output_model TEXT NOT NULL DEFAULT '',
+  model_version_id INTEGER,
+  executor TEXT NOT NULL DEFAULT 'local',
+  worker_pid INTEGER NOT NULL DEFAULT 0,
+  worker_start_time TEXT NOT NULL DEFAULT '',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  checkpoint_sha256 TEXT NOT NULL DEFAULT '',
+  checkpoint_epoch INTEGER NOT NULL DEFAULT 0,
+  progress_json TEXT NOT NULL DEFAULT '',
+  created_at REAL NOT NULL,
+  started_at REAL NOT NULL DEFAULT 0,
+  finished_at REAL NOT NULL DEFAULT 0,
+  cancel_requested INTEGER NOT NULL DEFAULT 0,
+  updated_at REAL NOT NULL DEFAULT 0
+);
+CREATE INDEX jobs_by_owner ON jobs(owner_id, id);
+CREATE INDEX jobs_by_state ON jobs(state, id);
+CREATE INDEX jobs_by_dataset_version ON jobs(dataset_version_id);
+CREATE TABLE job_metrics (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+  step INTEGER NOT NULL,
+  values_json TEXT NOT NULL,
+  created_at REAL NOT NULL
+);
+CREATE INDEX job_metrics_by_job ON job_metrics(job_id, id);
+CREATE TABLE model_versions (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+  version INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  task TEXT NOT NULL DEFAULT '',
+  blob_sha256 TEXT NOT NULL DEFAULT '',
+  dataset_version_id INTEGER REFERENCES dataset_versions(id),
+  job_id INTEGER REFERENCES jobs(id),
+  metrics_json TEXT NOT NULL DEFAULT '',
+  spec_json TEXT NOT NULL DEFAULT '',
+  size_bytes INTEGER NOT NULL DEFAULT 0,
+  created_at REAL NOT NULL,
+  UNIQUE (model_id, version)
+);
+CREATE INDEX model_versions_by_dataset_version ON model_versions(dataset_version_id);
+CREATE INDEX model_versions_by_job ON model_versions(job_id);
+)sql";
+
+constexpr const char* kV3Serving = R"sql(
+CREATE TABLE endpoints (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  owner_id INTEGER NOT NULL REFERENCES users(id),
+  name TEXT NOT NULL,
+  model_version_id INTEGER REFERENCES model_versions(id),
+  state TEXT NOT NULL,
+  reason TEXT NOT NULL DEFAULT '',
+  config_json TEXT NOT NULL DEFAULT '',
+  replica_pid INTEGER NOT NULL DEFAULT 0,
+  replica_port INTEGER NOT NULL DEFAULT 0,
+  replica_start_time TEXT NOT NULL DEFAULT '',
+  restarts INTEGER NOT NULL DEFAULT 0,
+  created_at REAL NOT NULL,
+  updated_at REAL NOT NULL DEFAULT 0,
+  UNIQUE (owner_id, name)
+);
+CREATE INDEX endpoints_by_state ON endpoints(state, id);
+CREATE INDEX endpoints_by_model_version ON endpoints(model_version_id);
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  owner_id INTEGER NOT NULL DEFAULT 0,
+  kind TEXT NOT NULL,
+  subject_id INTEGER NOT NULL DEFAULT 0,
+  action TEXT NOT NULL DEFAULT '',
+  message TEXT NOT NULL DEFAULT '',
+  created_at REAL NOT NULL
+);
+CREATE INDEX events_by_owner ON events(owner_id, id);
+CREATE INDEX events_by_subject ON events(kind, subject_id, id);
+CREATE TABLE usage_records (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  owner_id INTEGER NOT NULL,
+  subject_kind TEXT NOT NULL,
+  subject_id INTEGER NOT NULL,
+  resource TEXT NOT NULL DEFAULT '',
+  count INTEGER NOT NULL DEFAULT 1,
+  spot INTEGER NOT NULL DEFAULT 0,
+  started_at REAL NOT NULL,
+  ended_at REAL NOT NULL DEFAULT 0
+);
+CREATE INDEX usage_by_owner ON usage_records(owner_id, id);
+CREATE INDEX usage_by_subject ON usage_records(subject_kind, subject_id, ended_at);
+)sql";
+
+}  // namespace
+
+const std::vector<Migration>& Migrations() {
+  static const std::vector<Migration> kMigrations = {
+      {1, "users, tokens, datasets, models", kV1Catalog},
+      {2, "jobs, job metrics, model versions", kV2Jobs},
+      {3, "endpoints, events, usage", kV3Serving},
+  };
+  return kMigrations;
+}
+
+}  // namespace sskai::store

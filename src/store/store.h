@@ -1,0 +1,244 @@
+// src/store/store.h — the SQLite metadata store: users, tokens, datasets, models, jobs, endpoints,
+// events and usage records, as plain structs.
+//
+// One SQLite file in WAL mode (foreign_keys=ON, busy_timeout 5000 ms, synchronous=NORMAL) with
+// versioned migrations applied by Open(). Blobs live in artifacts/; rows only name them by sha256.
+// The store never reads the clock: every timestamp (double seconds since the Unix epoch) is passed
+// in by the caller. JSON columns are opaque strings. Ids are int64 autoincrement (0 = none).
+//
+// Thread-safety: thread-safe (one connection behind a mutex; every call is atomic).
+// Errors common to all calls: kInternal (SQLite failure, message carries sqlite3_errmsg),
+// kUnavailable (database locked by another process for more than 5 s).
+// Owner scoping: calls taking `owner_id` only see that owner's rows; another owner's row is
+// kNotFound. Where noted, owner_id 0 means "any owner" (internal/admin use only).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace sskai::store {
+
+// Keyset pagination by id. limit <= 0 means 50; values above 1000 are clamped to 1000.
+// Ascending: rows with id > after_id. Descending (newest first): rows with id < after_id
+// (after_id 0 = start from the newest).
+struct Page {
+  int limit = 50;
+  int64_t after_id = 0;
+  bool descending = false;
+};
+
+// One page; pass next_after_id as Page::after_id to get the next one (0 = no more rows).
+template <typename T>
+struct ListResult {
+  std::vector<T> items;
+  int64_t next_after_id = 0;
+};
+
+struct User { int64_t id = 0; std::string name; bool is_admin = false; double created_at = 0; };
+
+struct ApiToken {
+  int64_t id = 0, user_id = 0;
+  std::string name, token_hash;  // token_hash: sha256 hex of the secret (unique)
+  double created_at = 0, expires_at = 0;  // expires_at 0 = never
+};
+
+struct Dataset {
+  int64_t id = 0, owner_id = 0;
+  std::string name;
+  double created_at = 0;
+  int64_t latest_version = 0;
+  std::string description;
+};
+
+struct DatasetVersion {
+  int64_t id = 0, dataset_id = 0, version = 0;  // version: 1, 2, 3… per dataset
+  std::string blob_sha256, format;
+  int64_t size_bytes = 0, rows = 0;
+  std::string schema_json, stats_json, original_filename;
+  double created_at = 0;
+};
+
+struct Model {
+  int64_t id = 0, owner_id = 0;
+  std::string name;
+  double created_at = 0;
+  int64_t latest_version = 0;
+};
+
+struct ModelVersion {
+  int64_t id = 0, model_id = 0, version = 0;
+  std::string kind, task;  // kind: "builtin" | "uploaded" | "trained"
+  std::string blob_sha256;
+  int64_t dataset_version_id = 0, job_id = 0;  // 0 = none
+  std::string metrics_json, spec_json;
+  int64_t size_bytes = 0;
+  double created_at = 0;
+};
+
+struct Job {
+  int64_t id = 0, owner_id = 0;
+  std::string name, kind = "train";
+  std::string state = "queued";  // queued|running|succeeded|failed|cancelled (not enforced here)
+  std::string reason, spec_json;
+  int64_t dataset_version_id = 0;  // 0 = none
+  std::string output_model;        // model name the job produces
+  int64_t model_version_id = 0;    // 0 = none yet
+  std::string executor = "local";
+  int64_t worker_pid = 0;
+  std::string worker_start_time;  // token that detects pid reuse
+  int64_t attempts = 0;
+  std::string checkpoint_sha256;  // "" = none
+  int64_t checkpoint_epoch = 0;
+  std::string progress_json;
+  double created_at = 0, started_at = 0, finished_at = 0;
+  bool cancel_requested = false;
+  double updated_at = 0;
+};
+
+struct JobMetric { int64_t id = 0, job_id = 0, step = 0; std::string values_json; double created_at = 0; };
+
+struct Endpoint {
+  int64_t id = 0, owner_id = 0;
+  std::string name;  // unique per owner
+  int64_t model_version_id = 0;
+  std::string state = "deploying";  // deploying|ready|failed|stopped
+  std::string reason, config_json;
+  int64_t replica_pid = 0, replica_port = 0;
+  std::string replica_start_time;
+  int64_t restarts = 0;
+  double created_at = 0, updated_at = 0;
+};
+
+struct Event {
+  int64_t id = 0, owner_id = 0;  // owner_id 0 = system
+  std::string kind;              // dataset|model|job|endpoint|system
+  int64_t subject_id = 0;
+  std::string action, message;
+  double created_at = 0;
+};
+struct EventFilter { std::string kind; int64_t subject_id = 0; };  // "" / 0 = any
+
+struct UsageRecord {
+  int64_t id = 0, owner_id = 0;
+  std::string subject_kind;  // job|endpoint
+  int64_t subject_id = 0;
+  std::string resource;      // e.g. "local-cpu"
+  int64_t count = 1;         // workers or replicas
+  bool spot = false;
+  double started_at = 0, ended_at = 0;  // ended_at 0 = still open
+};
+
+// OK when `name` is 1–64 chars of [A-Za-z0-9._-], does not start with '.' or '-' and has no "..".
+// Otherwise kInvalidArgument naming the problem ("name 'a/b' contains '/' ...").
+Status ValidateName(const std::string& name);
+
+class Store {
+ public:
+  // Opens (creating if needed) the database at `path` and applies pending migrations.
+  // Errors: kInternal (cannot open / migrate), kFailedPrecondition (schema newer than binary).
+  static Result<std::unique_ptr<Store>> Open(const std::string& path);
+  // Test seam: applies migrations only up to `max_version`.
+  static Result<std::unique_ptr<Store>> OpenForTesting(const std::string& path, int max_version);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  int SchemaVersion();         // highest applied migration
+  static int LatestSchemaVersion();  // highest migration this binary knows
+
+  // Users and tokens. Errors: kAlreadyExists (duplicate name / token hash), kNotFound.
+  Result<User> CreateUser(const std::string& name, bool is_admin, double now);
+  Result<User> GetUser(int64_t id);
+  Result<User> GetUserByName(const std::string& name);
+  Result<ListResult<User>> ListUsers(const Page& page);
+  Result<int64_t> CountUsers();
+  // token.id is ignored; returns the stored row. kFailedPrecondition if the user does not exist.
+  Result<ApiToken> CreateToken(const ApiToken& token);
+  Result<ApiToken> FindTokenByHash(const std::string& token_hash);  // expiry is the caller's check
+  Result<ListResult<ApiToken>> ListTokens(int64_t user_id, const Page& page);
+  Status DeleteToken(int64_t user_id, int64_t token_id);
+  // Deletes the user's tokens called `name` (worker tokens); returns how many.
+  Result<int64_t> DeleteTokensByName(int64_t user_id, const std::string& name);
+
+  // Datasets. AddDatasetVersion creates dataset `name` for the owner if missing and appends the
+  // next version number, atomically; `v.id/dataset_id/version` are ignored; a non-empty
+  // `description` replaces the dataset's. Returns the full stored row.
+  Result<DatasetVersion> AddDatasetVersion(int64_t owner_id, const std::string& name,
+                                           const DatasetVersion& v,
+                                           const std::string& description = "");
+  Result<Dataset> GetDataset(int64_t owner_id, const std::string& name);
+  Result<Dataset> GetDatasetById(int64_t id);  // any owner: internal use
+  Result<ListResult<Dataset>> ListDatasets(int64_t owner_id, const Page& page);
+  Result<DatasetVersion> GetDatasetVersion(int64_t dataset_id, int64_t version);  // 0 = latest
+  Result<DatasetVersion> GetDatasetVersionById(int64_t id);
+  Result<ListResult<DatasetVersion>> ListDatasetVersions(int64_t dataset_id, const Page& page);
+  // Deletes the dataset and all its versions (blobs are left for GC).
+  // kFailedPrecondition if a model version or a job references one of its versions.
+  Status DeleteDataset(int64_t owner_id, const std::string& name);
+
+  // Models: same create-or-append contract as datasets. kFailedPrecondition when
+  // dataset_version_id / job_id (non-zero) name no row.
+  Result<ModelVersion> AddModelVersion(int64_t owner_id, const std::string& model_name,
+                                       const ModelVersion& v);
+  Result<Model> GetModel(int64_t owner_id, const std::string& name);
+  Result<Model> GetModelById(int64_t id);  // any owner: internal use
+  Result<ListResult<Model>> ListModels(int64_t owner_id, const Page& page);
+  Result<ModelVersion> GetModelVersion(int64_t model_id, int64_t version);  // 0 = latest
+  Result<ModelVersion> GetModelVersionById(int64_t id);
+  Result<ListResult<ModelVersion>> ListModelVersions(int64_t model_id, const Page& page);
+
+  // Jobs. CreateJob ignores job.id and returns the stored row. owner_id 0 = any owner.
+  Result<Job> CreateJob(const Job& job);
+  Result<Job> GetJob(int64_t owner_id, int64_t id);
+  Result<ListResult<Job>> ListJobs(int64_t owner_id, const Page& page, const std::string& state = "");
+  Result<std::vector<Job>> ListJobsInStates(const std::vector<std::string>& states);  // all owners
+  Status UpdateJob(const Job& job);  // writes every column but id; kNotFound
+  // Compare-and-set: moves job `id` from `from_state` to `to_state`, sets reason and updated_at;
+  // started_at (if 0) when to_state is "running", finished_at for succeeded|failed|cancelled.
+  // Returns false (no change) when the job is not in `from_state`. kNotFound if no such job.
+  Result<bool> TransitionJob(int64_t id, const std::string& from_state, const std::string& to_state,
+                             const std::string& reason, double now);
+  Result<JobMetric> AddJobMetric(const JobMetric& metric);  // kFailedPrecondition: no such job
+  Result<ListResult<JobMetric>> ListJobMetrics(int64_t job_id, const Page& page);
+
+  // Endpoints. owner_id 0 = any owner in ListEndpoints.
+  Result<Endpoint> CreateEndpoint(const Endpoint& endpoint);  // kAlreadyExists (owner, name)
+  Result<Endpoint> GetEndpoint(int64_t owner_id, const std::string& name);
+  Result<Endpoint> GetEndpointById(int64_t id);
+  Result<ListResult<Endpoint>> ListEndpoints(int64_t owner_id, const Page& page);
+  Result<std::vector<Endpoint>> ListEndpointsInStates(const std::vector<std::string>& states);
+  Status UpdateEndpoint(const Endpoint& endpoint);  // writes every column but id; kNotFound
+  Status DeleteEndpoint(int64_t owner_id, const std::string& name);
+
+  // Events (activity feed). owner_id 0 = any owner.
+  Result<Event> AddEvent(const Event& event);
+  Result<ListResult<Event>> ListEvents(int64_t owner_id, const Page& page,
+                                       const EventFilter& filter = {});
+
+  // Usage (metering). OpenUsage ignores record.id and ended_at.
+  Result<UsageRecord> OpenUsage(const UsageRecord& record);
+  Status CloseUsage(int64_t id, double ended_at);  // no-op if already closed; kNotFound
+  // Closes every open record of the subject; returns how many were closed.
+  Result<int64_t> CloseOpenUsage(const std::string& subject_kind, int64_t subject_id,
+                                 double ended_at);
+  // Records overlapping [from, to) (to <= 0 = unbounded); open records overlap everything after
+  // their start. owner_id 0 = any owner.
+  Result<ListResult<UsageRecord>> ListUsage(int64_t owner_id, const Page& page, double from,
+                                            double to);
+
+  // Every non-empty blob sha256 referenced by dataset versions, model versions and job checkpoints.
+  Result<std::set<std::string>> ReferencedBlobs();
+
+  struct Impl;  // private; public only so the implementation files can share it
+
+ private:
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sskai::store

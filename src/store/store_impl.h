@@ -1,0 +1,102 @@
+// src/store/store_impl.h — private: the connection, statement cache and query helpers shared by
+// the store's implementation files.
+// Thread-safety: Impl is externally synchronized: every Store method holds `mu` while using it.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "store/stmt.h"
+#include "store/store.h"
+
+namespace sskai::store {
+
+struct Store::Impl {
+  ~Impl();
+
+  // A cached prepared statement for `sql`, with `args` bound.
+  Result<Stmt> Query(const std::string& sql, const std::vector<SqlArg>& args);
+  // Runs a statement that returns no rows; returns sqlite3_changes().
+  Result<int64_t> Exec(const std::string& sql, const std::vector<SqlArg>& args = {});
+  // Runs an INSERT; returns the new rowid.
+  Result<int64_t> Insert(const std::string& sql, const std::vector<SqlArg>& args);
+  // Runs a multi-statement script (migrations), uncached.
+  Status ExecScript(const std::string& sql);
+
+  // The first row read by `read`, or kNotFound(not_found).
+  template <typename Reader>
+  auto GetOne(const std::string& sql, const std::vector<SqlArg>& args, Reader read,
+              const std::string& not_found) -> Result<decltype(read(std::declval<Stmt&>()))> {
+    SSKAI_ASSIGN_OR_RETURN(Stmt stmt, Query(sql, args));
+    SSKAI_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return Status::NotFound(not_found);
+    return read(stmt);
+  }
+
+  template <typename Reader>
+  auto GetAll(const std::string& sql, const std::vector<SqlArg>& args, Reader read)
+      -> Result<std::vector<decltype(read(std::declval<Stmt&>()))>> {
+    std::vector<decltype(read(std::declval<Stmt&>()))> out;
+    SSKAI_ASSIGN_OR_RETURN(Stmt stmt, Query(sql, args));
+    while (true) {
+      SSKAI_ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      out.push_back(read(stmt));
+    }
+    return out;
+  }
+
+  // One page of `select` ("SELECT cols FROM table") filtered by `where` (may be empty; its
+  // parameters are `args`), keyed on the `id` column.
+  template <typename Reader>
+  auto ListPage(const std::string& select, const std::string& where, std::vector<SqlArg> args,
+                const Page& page, Reader read)
+      -> Result<ListResult<decltype(read(std::declval<Stmt&>()))>> {
+    const int64_t limit = page.limit <= 0 ? 50 : (page.limit > 1000 ? 1000 : page.limit);
+    std::string sql = select + " WHERE ";
+    if (!where.empty()) sql += "(" + where + ") AND ";
+    if (page.descending) {
+      sql += "id < ? ORDER BY id DESC LIMIT ?";
+      args.emplace_back(page.after_id > 0 ? page.after_id : INT64_MAX);
+    } else {
+      sql += "id > ? ORDER BY id ASC LIMIT ?";
+      args.emplace_back(page.after_id);
+    }
+    args.emplace_back(limit + 1);
+    ListResult<decltype(read(std::declval<Stmt&>()))> out;
+    SSKAI_ASSIGN_OR_RETURN(out.items, GetAll(sql, args, read));
+    if (static_cast<int64_t>(out.items.size()) > limit) {
+      out.items.pop_back();
+      out.next_after_id = out.items.back().id;
+    }
+    return out;
+  }
+
+  sqlite3* db = nullptr;
+  std::mutex mu;  // guards everything in Impl; held by every public Store method
+  std::unordered_map<std::string, sqlite3_stmt*> cache;
+};
+
+// "?, ?, ?" with `n` placeholders (n >= 1).
+std::string Placeholders(size_t n);
+
+// A write transaction (BEGIN IMMEDIATE); rolls back on destruction unless committed.
+class Txn {
+ public:
+  explicit Txn(Store::Impl& impl) : impl_(impl) {}
+  ~Txn();
+  Txn(const Txn&) = delete;
+  Txn& operator=(const Txn&) = delete;
+  Status Begin();
+  Status Commit();
+
+ private:
+  Store::Impl& impl_;
+  bool active_ = false;
+};
+
+}  // namespace sskai::store

@@ -1,0 +1,87 @@
+#include "store/store_fixture.h"
+
+namespace sskai::store {
+namespace {
+
+class EndpointTest : public StoreTest {
+ protected:
+  void SetUp() override {
+    StoreTest::SetUp();
+    ModelVersion v;
+    v.kind = "builtin";
+    auto added = store_->AddModelVersion(alice_, "m", v);
+    ASSERT_TRUE(added.ok());
+    model_version_id_ = added->id;
+  }
+  Endpoint MakeEndpoint(int64_t owner, const std::string& name) {
+    Endpoint e;
+    e.owner_id = owner;
+    e.name = name;
+    e.model_version_id = model_version_id_;
+    e.config_json = R"({"replicas":1})";
+    e.created_at = 10;
+    e.updated_at = 10;
+    return e;
+  }
+  int64_t model_version_id_ = 0;
+};
+
+TEST_F(EndpointTest, CreateGetUpdateDelete) {
+  auto created = store_->CreateEndpoint(MakeEndpoint(alice_, "web"));
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  auto got = store_->GetEndpoint(alice_, "web");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->id, created->id);
+  EXPECT_EQ(got->state, "deploying");
+  EXPECT_EQ(got->model_version_id, model_version_id_);
+  EXPECT_EQ(got->config_json, R"({"replicas":1})");
+
+  Endpoint update = *got;
+  update.state = "ready";
+  update.replica_pid = 777;
+  update.replica_port = 18081;
+  update.replica_start_time = "999";
+  update.restarts = 1;
+  update.updated_at = 20;
+  ASSERT_TRUE(store_->UpdateEndpoint(update).ok());
+  auto by_id = store_->GetEndpointById(created->id);
+  ASSERT_TRUE(by_id.ok());
+  EXPECT_EQ(by_id->state, "ready");
+  EXPECT_EQ(by_id->replica_pid, 777);
+  EXPECT_EQ(by_id->replica_port, 18081);
+  EXPECT_EQ(by_id->replica_start_time, "999");
+  EXPECT_EQ(by_id->restarts, 1);
+  EXPECT_DOUBLE_EQ(by_id->updated_at, 20);
+
+  auto ready = store_->ListEndpointsInStates({"ready", "deploying"});
+  ASSERT_TRUE(ready.ok());
+  EXPECT_EQ(ready->size(), 1u);
+  EXPECT_TRUE(store_->ListEndpointsInStates({"failed"})->empty());
+
+  EXPECT_EQ(store_->DeleteEndpoint(bob_, "web").code(), StatusCode::kNotFound);
+  ASSERT_TRUE(store_->DeleteEndpoint(alice_, "web").ok());
+  auto gone = store_->GetEndpoint(alice_, "web");
+  EXPECT_EQ(gone.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(gone.status().message(), "endpoint 'web' not found");
+  update.id = created->id;
+  EXPECT_EQ(store_->UpdateEndpoint(update).code(), StatusCode::kNotFound);
+}
+
+TEST_F(EndpointTest, NamesAreUniquePerOwner) {
+  ASSERT_TRUE(store_->CreateEndpoint(MakeEndpoint(alice_, "web")).ok());
+  auto dup = store_->CreateEndpoint(MakeEndpoint(alice_, "web"));
+  EXPECT_EQ(dup.status().code(), StatusCode::kAlreadyExists);
+  EXPECT_TRUE(store_->CreateEndpoint(MakeEndpoint(bob_, "web")).ok());
+  EXPECT_EQ(store_->GetEndpoint(bob_, "web")->owner_id, bob_);
+  EXPECT_EQ(store_->ListEndpoints(alice_, Page{})->items.size(), 1u);
+  EXPECT_EQ(store_->ListEndpoints(0, Page{})->items.size(), 2u);
+}
+
+TEST_F(EndpointTest, MissingModelVersionIsRefused) {
+  Endpoint e = MakeEndpoint(alice_, "bad");
+  e.model_version_id = 4242;
+  EXPECT_EQ(store_->CreateEndpoint(e).status().code(), StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace sskai::store
