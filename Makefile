@@ -4,6 +4,9 @@ DATA_DIR ?= ./var
 LISTEN ?= 127.0.0.1:8080
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
+# ccache: paths relative to the checkout, so clones in other folders share cached objects.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 
 .PHONY: all deps build run test clean bench
 

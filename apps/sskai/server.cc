@@ -164,7 +164,20 @@ int RunServer(const ServerFlags& flags) {
   SSKAI_LOG_INFO("data dir {}", data_dir.string());
   std::cout << "sskai server listening on http://" << listen->host << ":" << (*server)->port()
             << std::endl;
-  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // Unreferenced blobs (replaced checkpoints, failed uploads) are collected every 10 minutes
+  // once they are an hour old.
+  auto next_gc = clock.Monotonic() + std::chrono::seconds(30);
+  while (!g_stop) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (clock.Monotonic() < next_gc) continue;
+    next_gc = clock.Monotonic() + std::chrono::minutes(10);
+    auto refs = st.ReferencedBlobs();
+    if (!refs.ok()) continue;
+    auto gc = (*blobs)->CollectGarbage(*refs, 3600);
+    if (gc.ok() && gc->removed > 0) {
+      SSKAI_LOG_INFO("gc: removed {} unreferenced blobs ({} bytes)", gc->removed, gc->bytes);
+    }
+  }
   SSKAI_LOG_INFO("shutting down");
   (*server)->Stop();
   endpoints->Stop();
