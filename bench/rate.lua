@@ -1,5 +1,7 @@
 -- wrk script: adds the bearer token and, when RATE is set, paces each connection so the whole run
--- offers about RATE requests per second (open-loop approximation: think time between requests).
+-- offers about RATE requests per second: each connection waits an exponentially distributed
+-- think time (mean CONNECTIONS/RATE) before its next request, so the merged arrivals are close to
+-- a Poisson stream at RATE (wrk has no constant-rate mode; wrk2 is not packaged in Debian).
 -- Env: TOKEN, RATE (req/s, optional), CONNECTIONS (must match wrk -c), METHOD, BODY_FILE.
 local token = os.getenv("TOKEN")
 local rate = tonumber(os.getenv("RATE") or "0")
@@ -9,7 +11,7 @@ local body_file = os.getenv("BODY_FILE")
 wrk.method = os.getenv("METHOD") or "GET"
 wrk.headers["Authorization"] = "Bearer " .. (token or "")
 wrk.headers["Content-Type"] = "application/json"
-if body_file then
+if body_file and body_file ~= "" then
   local f = io.open(body_file, "r")
   wrk.body = f:read("*a")
   f:close()
@@ -17,8 +19,14 @@ end
 
 if rate > 0 then
   local gap_ms = connections * 1000.0 / rate
+  function setup(thread)
+    thread:set("seed", math.random(1, 1000000))
+  end
+  function init(args)
+    math.randomseed(seed or os.time())
+  end
   function delay()
-    return gap_ms
+    return -gap_ms * math.log(1 - math.random())
   end
 end
 

@@ -39,9 +39,12 @@ Result<store::Page> PageFromQuery(const http::Request& req);
 // {"items":[...],"next_after":N|null}
 template <typename T, typename F>
 json ListJson(const std::vector<T>& items, int64_t next_after, F to_json) {
-  json arr = json::array();
+  json out = json::object();
+  json& arr = out["items"] = json::array();
+  arr.get_ref<json::array_t&>().reserve(items.size());
   for (const auto& item : items) arr.push_back(to_json(item));
-  return {{"items", arr}, {"next_after", next_after > 0 ? json(next_after) : json(nullptr)}};
+  out["next_after"] = next_after > 0 ? json(next_after) : json(nullptr);
+  return out;
 }
 // Parses the {version} path param ("latest" or a positive integer; 0 = latest).
 Result<int64_t> VersionParam(const http::Request& req);
@@ -54,7 +57,8 @@ json DatasetJson(const store::Dataset& d);
 json DatasetVersionJson(const store::DatasetVersion& v, const std::string& dataset_name);
 json ModelJson(const store::Model& m);
 json ModelVersionJson(ApiContext& ctx, const store::ModelVersion& v, const std::string& model_name);
-json JobJson(ApiContext& ctx, const store::Job& j);
+// `memo` (optional) caches dataset-version lookups across the rows of one list response.
+json JobJson(ApiContext& ctx, const store::Job& j, std::map<int64_t, json>* memo = nullptr);
 json EndpointJson(ApiContext& ctx, const store::Endpoint& e);
 json EventJson(const store::Event& e);
 json UsageJson(const store::UsageRecord& u);

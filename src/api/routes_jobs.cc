@@ -106,8 +106,9 @@ void AddJobRoutes(ApiContext& ctx, http::Router& router) {
     if (!page.ok()) return Error(page.status());
     auto list = ctx.store.ListJobs(u.id, *page, req.Query("state"));
     if (!list.ok()) return Error(list.status());
+    std::map<int64_t, json> memo;
     return JsonResponse(200, ListJson(list->items, list->next_after_id, [&](const store::Job& j) {
-      return JobJson(ctx, j);
+      return JobJson(ctx, j, &memo);
     }));
   }), {.summary = "List the caller's jobs (?state=running)"});
 

@@ -56,7 +56,21 @@ json ModelVersionJson(ApiContext& ctx, const store::ModelVersion& v, const std::
           {"created_at", v.created_at}};
 }
 
-json JobJson(ApiContext& ctx, const store::Job& j) {
+namespace {
+
+json DatasetRef(ApiContext& ctx, int64_t dataset_version_id) {
+  auto dv = ctx.store.GetDatasetVersionById(dataset_version_id);
+  if (!dv.ok()) return nullptr;
+  auto ds = ctx.store.GetDatasetById(dv->dataset_id);
+  return {{"name", ds.ok() ? ds->name : ""},
+          {"version", dv->version},
+          {"format", dv->format},
+          {"sha256", dv->blob_sha256}};
+}
+
+}  // namespace
+
+json JobJson(ApiContext& ctx, const store::Job& j, std::map<int64_t, json>* memo) {
   json out = {{"id", j.id},
               {"name", j.name},
               {"kind", j.kind},
@@ -71,14 +85,14 @@ json JobJson(ApiContext& ctx, const store::Job& j) {
               {"created_at", j.created_at},
               {"started_at", j.started_at},
               {"finished_at", j.finished_at}};
-  auto dv = ctx.store.GetDatasetVersionById(j.dataset_version_id);
-  if (dv.ok()) {
-    auto ds = ctx.store.GetDatasetById(dv->dataset_id);
-    out["dataset"] = {{"name", ds.ok() ? ds->name : ""},
-                      {"version", dv->version},
-                      {"format", dv->format},
-                      {"sha256", dv->blob_sha256}};
+  json dataset;
+  if (memo != nullptr && memo->count(j.dataset_version_id) > 0) {
+    dataset = (*memo)[j.dataset_version_id];
+  } else {
+    dataset = DatasetRef(ctx, j.dataset_version_id);
+    if (memo != nullptr) (*memo)[j.dataset_version_id] = dataset;
   }
+  if (!dataset.is_null()) out["dataset"] = std::move(dataset);
   if (j.model_version_id > 0) {
     auto mv = ctx.store.GetModelVersionById(j.model_version_id);
     if (mv.ok()) out["model_version"] = {{"name", j.output_model}, {"version", mv->version}};
