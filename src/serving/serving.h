@@ -67,7 +67,7 @@ class EndpointManager {
   // Stops the endpoint's replica (after the row was deleted or stopped).
   void Forget(int64_t endpoint_id);
   // Forwards a predict body to the endpoint's ready replica; `done` gets the replica's answer,
-  // or 503 + Retry-After when no replica is ready, 502 when the replica failed mid-request.
+  // or 503 + Retry-After when no replica is ready, 503 when the replica failed mid-request.
   void Predict(int64_t endpoint_id, std::string body, std::function<void(http::Response)> done);
   // One supervision pass (also used by tests).
   void RunOnce();

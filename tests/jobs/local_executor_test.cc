@@ -1,0 +1,234 @@
+// LocalExecutor with real short-lived processes (integration: fork/exec, /proc, signals).
+#include <signal.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "jobs/jobs.h"
+#include "testing/scratch_dir.h"
+
+namespace sskai::jobs {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Polls until the process exits or `limit` passes (real time: these are real processes).
+ExitInfo WaitExit(Executor& ex, const WorkerHandle& h, std::chrono::milliseconds limit = 5000ms) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  ExitInfo info = ex.Poll(h);
+  while (!info.exited && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+    info = ex.Poll(h);
+  }
+  return info;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+LaunchSpec Shell(const std::string& script, const std::string& log_path = "") {
+  LaunchSpec spec;
+  spec.argv = {"/bin/sh", "-c", script};
+  spec.log_path = log_path;
+  return spec;
+}
+
+TEST(LocalExecutorTest, ReportsTheExitCode) {
+  auto ex = MakeLocalExecutor();
+  EXPECT_EQ(ex->name(), "local");
+  auto h = ex->Launch(Shell("exit 3"));
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  EXPECT_GT(h->pid, 0);
+  ExitInfo info = WaitExit(*ex, *h);
+  ASSERT_TRUE(info.exited);
+  EXPECT_FALSE(info.unknown);
+  EXPECT_EQ(info.exit_code, 3);
+  EXPECT_EQ(info.signal, 0);
+  EXPECT_EQ(info.Describe(), "exit code 3");
+}
+
+TEST(LocalExecutorTest, GracefulSignalStopsAWorkerWithSigterm) {
+  auto ex = MakeLocalExecutor();
+  LaunchSpec spec;
+  spec.argv = {"/bin/sleep", "5"};
+  auto h = ex->Launch(spec);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  EXPECT_FALSE(h->start_time.empty());
+  EXPECT_FALSE(ex->Poll(*h).exited);
+  auto started = std::chrono::steady_clock::now();
+  ex->Signal(*h, /*force=*/false);
+  ExitInfo info = WaitExit(*ex, *h);
+  ASSERT_TRUE(info.exited);
+  EXPECT_EQ(info.signal, SIGTERM);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
+}
+
+TEST(LocalExecutorTest, ForcedSignalKillsAWorkerThatIgnoresSigterm) {
+  testing::ScratchDir dir;
+  std::string log = dir.path() + "/trap.log";
+  auto ex = MakeLocalExecutor();
+  // The shell ignores TERM; `exec` keeps the same pid, and the ignore disposition survives exec.
+  auto h = ex->Launch(Shell("trap '' TERM; echo trapped; exec /bin/sleep 5", log));
+  ASSERT_TRUE(h.ok());
+  auto deadline = std::chrono::steady_clock::now() + 5s;  // wait until the trap is installed
+  while (ReadFile(log).empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(2ms);
+  }
+  ex->Signal(*h, /*force=*/false);
+  EXPECT_FALSE(WaitExit(*ex, *h, 200ms).exited);
+  ex->Signal(*h, /*force=*/true);
+  ExitInfo info = WaitExit(*ex, *h);
+  ASSERT_TRUE(info.exited);
+  EXPECT_EQ(info.signal, SIGKILL);
+}
+
+TEST(LocalExecutorTest, SignalIgnoresAHandleWhoseStartTimeDoesNotMatch) {
+  auto ex = MakeLocalExecutor();
+  LaunchSpec spec;
+  spec.argv = {"/bin/sleep", "5"};
+  auto h = ex->Launch(spec);
+  ASSERT_TRUE(h.ok());
+  WorkerHandle stale{h->pid, "1"};  // same pid, another process (pid reuse)
+  ex->Signal(stale, /*force=*/true);
+  EXPECT_FALSE(WaitExit(*ex, *h, 200ms).exited);
+  ex->Signal(*h, /*force=*/true);
+  EXPECT_TRUE(WaitExit(*ex, *h).exited);
+}
+
+TEST(LocalExecutorTest, WorkerLeadsItsOwnSession) {
+  auto ex = MakeLocalExecutor();
+  LaunchSpec spec;
+  spec.argv = {"/bin/sleep", "5"};
+  auto h = ex->Launch(spec);
+  ASSERT_TRUE(h.ok());
+  // setsid() runs in the child after fork: wait for it.
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (getsid(h->pid) != h->pid && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(2ms);
+  }
+  EXPECT_EQ(getsid(h->pid), h->pid);
+  EXPECT_NE(getsid(h->pid), getsid(0));
+  ex->Signal(*h, /*force=*/true);
+  EXPECT_TRUE(WaitExit(*ex, *h).exited);
+}
+
+TEST(LocalExecutorTest, AppendsStdoutAndStderrToTheLogFile) {
+  testing::ScratchDir dir;
+  std::string log = dir.path() + "/worker.log";
+  auto ex = MakeLocalExecutor();
+  auto h1 = ex->Launch(Shell("echo out-line; echo err-line >&2", log));
+  ASSERT_TRUE(h1.ok());
+  ASSERT_EQ(WaitExit(*ex, *h1).exit_code, 0);
+  auto h2 = ex->Launch(Shell("echo second-run", log));
+  ASSERT_TRUE(h2.ok());
+  ASSERT_EQ(WaitExit(*ex, *h2).exit_code, 0);
+  EXPECT_EQ(ReadFile(log), "out-line\nerr-line\nsecond-run\n");
+}
+
+TEST(LocalExecutorTest, UnwritableLogIsUnavailable) {
+  auto ex = MakeLocalExecutor();
+  auto h = ex->Launch(Shell("exit 0", "/nonexistent-dir/x/worker.log"));
+  ASSERT_FALSE(h.ok());
+  EXPECT_EQ(h.status().code(), StatusCode::kUnavailable);
+}
+
+TEST(LocalExecutorTest, PassesEnvironmentAddingToAndOverridingTheServers) {
+  testing::ScratchDir dir;
+  std::string log = dir.path() + "/env.log";
+  ASSERT_EQ(setenv("SSKAI_UNIT_INHERITED", "from-parent", 1), 0);
+  ASSERT_EQ(setenv("SSKAI_UNIT_OVERRIDDEN", "old", 1), 0);
+  auto ex = MakeLocalExecutor();
+  LaunchSpec spec = Shell(
+      "echo \"$SSKAI_TOKEN|$SSKAI_UNIT_INHERITED|$SSKAI_UNIT_OVERRIDDEN\"; "
+      "env | grep -c '^SSKAI_UNIT_OVERRIDDEN='",
+      log);
+  spec.env["SSKAI_TOKEN"] = "sk_secret";
+  spec.env["SSKAI_UNIT_OVERRIDDEN"] = "new";
+  auto h = ex->Launch(spec);
+  ASSERT_TRUE(h.ok());
+  ASSERT_EQ(WaitExit(*ex, *h).exit_code, 0);
+  // The override replaces the variable rather than adding a second copy.
+  EXPECT_EQ(ReadFile(log), "sk_secret|from-parent|new\n1\n");
+  unsetenv("SSKAI_UNIT_INHERITED");
+  unsetenv("SSKAI_UNIT_OVERRIDDEN");
+}
+
+TEST(LocalExecutorTest, MissingExecutableIsNotFound) {
+  auto ex = MakeLocalExecutor();
+  LaunchSpec spec;
+  spec.argv = {"/nonexistent/sskai-worker", "worker"};
+  auto h = ex->Launch(spec);
+  ASSERT_FALSE(h.ok());
+  EXPECT_EQ(h.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(h.status().message().find("/nonexistent/sskai-worker"), std::string::npos);
+}
+
+TEST(LocalExecutorTest, NonExecutableFileIsNotFound) {
+  testing::ScratchDir dir;
+  std::string path = dir.path() + "/not-exec";
+  std::ofstream(path) << "#!/bin/sh\nexit 0\n";
+  auto ex = MakeLocalExecutor();
+  LaunchSpec spec;
+  spec.argv = {path};
+  auto h = ex->Launch(spec);
+  ASSERT_FALSE(h.ok());
+  EXPECT_EQ(h.status().code(), StatusCode::kNotFound);
+}
+
+TEST(LocalExecutorTest, EmptyArgvIsInvalid) {
+  auto ex = MakeLocalExecutor();
+  auto h = ex->Launch(LaunchSpec{});
+  ASSERT_FALSE(h.ok());
+  EXPECT_EQ(h.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(LocalExecutorTest, ProcessStartTimeOfSelfAndOfDeadPids) {
+  std::string self = ProcessStartTime(getpid());
+  EXPECT_FALSE(self.empty());
+  EXPECT_EQ(self.find_first_not_of("0123456789"), std::string::npos) << self;
+  EXPECT_EQ(ProcessStartTime(getpid()), self);  // stable
+  EXPECT_EQ(ProcessStartTime(0), "");
+  EXPECT_EQ(ProcessStartTime(-1), "");
+
+  auto ex = MakeLocalExecutor();
+  auto h = ex->Launch(Shell("exit 0"));
+  ASSERT_TRUE(h.ok());
+  // Before it is reaped the child is a zombie: it no longer counts as alive.
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (!ProcessStartTime(h->pid).empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(ProcessStartTime(h->pid), "");
+  ExitInfo info = WaitExit(*ex, *h);
+  EXPECT_TRUE(info.exited);
+  EXPECT_EQ(info.exit_code, 0);
+  EXPECT_EQ(ProcessStartTime(h->pid), "");  // reaped: gone
+}
+
+TEST(LocalExecutorTest, PollOfAReattachedProcessUsesProc) {
+  auto ex = MakeLocalExecutor();
+  // Not our child (ourselves): alive while the start time matches.
+  WorkerHandle self{getpid(), ProcessStartTime(getpid())};
+  EXPECT_FALSE(ex->Poll(self).exited);
+  // Same pid, different start time: the worker is gone and the pid was reused.
+  WorkerHandle reused{getpid(), "1"};
+  ExitInfo info = ex->Poll(reused);
+  EXPECT_TRUE(info.exited);
+  EXPECT_TRUE(info.unknown);
+  // No pid at all.
+  ExitInfo none = ex->Poll(WorkerHandle{});
+  EXPECT_TRUE(none.exited);
+  EXPECT_TRUE(none.unknown);
+}
+
+}  // namespace
+}  // namespace sskai::jobs
