@@ -13,7 +13,11 @@ struct ServerFlags {
   int max_running_jobs = 2;
   int max_attempts = 3;
   double max_upload_gib = 8;
+  std::string catalog_dir;  // planner catalog; "" = DefaultCatalogDir()
 };
+// SSKAI_DEFAULT_CATALOG_DIR when set at build time and present, else <exe dir>/../../data/catalog
+// when present, else ./data/catalog.
+std::string DefaultCatalogDir();
 int RunServer(const ServerFlags& flags);
 
 }  // namespace sskai::app

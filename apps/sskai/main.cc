@@ -38,6 +38,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   server->add_option("--max-upload-gib", sf.max_upload_gib, "largest accepted upload (GiB)")
       ->capture_default_str();
+  server->add_option("--catalog-dir", sf.catalog_dir,
+                     "planner catalog directory (default: " + sskai::app::DefaultCatalogDir() + ")");
   server->callback([&] { exit_code = sskai::app::RunServer(sf); });
 
   sskai::jobs::WorkerOptions wo;

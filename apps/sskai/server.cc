@@ -16,6 +16,7 @@
 #include "common/thread_pool.h"
 #include "http/http.h"
 #include "jobs/jobs.h"
+#include "planner/planner.h"
 #include "serving/serving.h"
 #include "store/store.h"
 
@@ -33,6 +34,20 @@ std::string SelfPath() {
   auto p = fs::read_symlink("/proc/self/exe", ec);
   return ec ? std::string("sskai") : p.string();
 }
+
+}  // namespace
+
+std::string DefaultCatalogDir() {
+  std::error_code ec;
+#ifdef SSKAI_DEFAULT_CATALOG_DIR
+  if (fs::is_directory(SSKAI_DEFAULT_CATALOG_DIR, ec)) return SSKAI_DEFAULT_CATALOG_DIR;
+#endif
+  fs::path beside = fs::path(SelfPath()).parent_path() / ".." / ".." / "data" / "catalog";
+  if (fs::is_directory(beside, ec)) return beside.lexically_normal().string();
+  return "./data/catalog";
+}
+
+namespace {
 
 struct Listen {
   std::string host;
@@ -131,6 +146,17 @@ int RunServer(const ServerFlags& flags) {
   auto controller = std::make_unique<jobs::JobController>(jo, st, *executor, clock, mint, revoke);
 
   api::ApiContext ctx{st, **blobs, *controller, *endpoints, clock, blocking};
+  // The planner catalog is optional: without it the server runs and plan requests answer 503.
+  std::string catalog_dir = flags.catalog_dir.empty() ? DefaultCatalogDir() : flags.catalog_dir;
+  auto catalog = planner::LoadCatalog(catalog_dir);
+  if (catalog.ok()) {
+    ctx.catalog = &*catalog;
+    SSKAI_LOG_INFO("planner catalog {} ({} offerings, prices {})", catalog_dir,
+                   catalog->offerings.size(), catalog->prices_date);
+  } else {
+    ctx.catalog_error = catalog_dir + ": " + catalog.status().message();
+    SSKAI_LOG_WARN("planner catalog not loaded, /v1/plans will answer 503: {}", ctx.catalog_error);
+  }
   auto router = api::BuildRouter(ctx);
   http::Server::Options so;
   so.host = listen->host;

@@ -31,6 +31,9 @@ class Router;
 namespace sskai {
 class ThreadPool;
 }
+namespace sskai::planner {
+struct Catalog;
+}
 
 namespace sskai::api {
 
@@ -42,6 +45,10 @@ struct ApiContext {
   Clock& clock;
   ThreadPool& blocking;           // runs inspection and other slow handler work
   std::string version = "0.1.0";
+  // The planner's catalog for /v1/plans and /v1/catalog; nullptr when it failed to load, in
+  // which case those routes answer 503 with `catalog_error`.
+  const planner::Catalog* catalog = nullptr;
+  std::string catalog_error = "no catalog loaded";
 };
 
 // Builds every route of the API on a new router.

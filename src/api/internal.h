@@ -75,5 +75,6 @@ void AddModelRoutes(ApiContext& ctx, http::Router& router);
 void AddJobRoutes(ApiContext& ctx, http::Router& router);
 void AddWorkerRoutes(ApiContext& ctx, http::Router& router);
 void AddEndpointRoutes(ApiContext& ctx, http::Router& router);
+void AddPlanRoutes(ApiContext& ctx, http::Router& router);   // /v1/plans, /v1/catalog
 
 }  // namespace sskai::api

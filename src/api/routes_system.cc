@@ -188,6 +188,7 @@ std::shared_ptr<http::Router> BuildRouter(ApiContext& ctx) {
   AddJobRoutes(ctx, *router);
   AddWorkerRoutes(ctx, *router);
   AddEndpointRoutes(ctx, *router);
+  AddPlanRoutes(ctx, *router);
   return router;
 }
 

@@ -17,5 +17,6 @@ void AddDataCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exi
 void AddModelCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit_code);
 void AddJobCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit_code);
 void AddServeCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit_code);
+void AddPlanCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit_code);
 
 }  // namespace sskai::cli
