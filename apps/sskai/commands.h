@@ -14,7 +14,12 @@ struct ServerFlags {
   int max_attempts = 3;
   double max_upload_gib = 8;
   std::string catalog_dir;  // planner catalog; "" = DefaultCatalogDir()
+  // Price of this machine as a planner offering named kLocalOffering: "zero", "rate:<usd/h>" or
+  // "same-as:<instance type>[@<region>]".
+  std::string local_price = "zero";
 };
+// The offering name of this machine in the catalog and in usage records.
+inline constexpr const char* kLocalOffering = "this-machine";
 // SSKAI_DEFAULT_CATALOG_DIR when set at build time and present, else <exe dir>/../../data/catalog
 // when present, else ./data/catalog.
 std::string DefaultCatalogDir();

@@ -40,6 +40,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   server->add_option("--catalog-dir", sf.catalog_dir,
                      "planner catalog directory (default: " + sskai::app::DefaultCatalogDir() + ")");
+  server->add_option("--local-price", sf.local_price,
+                     "what an hour of this machine costs: zero | rate:<usd/h> | "
+                     "same-as:<instance type>[@<region>]")
+      ->capture_default_str();
   server->callback([&] { exit_code = sskai::app::RunServer(sf); });
 
   sskai::jobs::WorkerOptions wo;

@@ -72,6 +72,37 @@ Result<Listen> ParseListen(const std::string& text) {
   return l;
 }
 
+// This machine as a local offering priced per --local-price.
+Result<planner::LocalCompute> LocalComputeFromFlag(const std::string& flag) {
+  planner::LocalCompute lc;
+  lc.name = kLocalOffering;
+  lc.vcpus = std::max(1u, std::thread::hardware_concurrency());
+  lc.memory_gib = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE) /
+                  (1024.0 * 1024 * 1024);
+  if (flag == "zero" || flag.empty()) {
+    lc.pricing = planner::LocalCompute::Pricing::kZero;
+  } else if (flag.rfind("rate:", 0) == 0) {
+    lc.pricing = planner::LocalCompute::Pricing::kRate;
+    try {
+      size_t used = 0;
+      lc.usd_per_hour = std::stod(flag.substr(5), &used);
+      if (used != flag.size() - 5) throw std::invalid_argument("trailing");
+    } catch (...) {
+      return Status::InvalidArgument("expected rate:<usd per hour>, got '" + flag + "'");
+    }
+  } else if (flag.rfind("same-as:", 0) == 0) {
+    lc.pricing = planner::LocalCompute::Pricing::kSameAs;
+    std::string rest = flag.substr(8);
+    auto at = rest.find('@');
+    lc.same_as_instance_type = rest.substr(0, at);
+    if (at != std::string::npos) lc.same_as_region = rest.substr(at + 1);
+  } else {
+    return Status::InvalidArgument("expected zero, rate:<usd/h> or same-as:<type>[@<region>], got '" +
+                                   flag + "'");
+  }
+  return lc;
+}
+
 }  // namespace
 
 int RunServer(const ServerFlags& flags) {
@@ -128,6 +159,7 @@ int RunServer(const ServerFlags& flags) {
   jo.log_dir = (data_dir / "logs/jobs").string();
   jo.max_running = flags.max_running_jobs;
   jo.max_attempts = flags.max_attempts;
+  jo.resource = kLocalOffering;
   // server_url is set once the port is known (ephemeral ports in tests).
   auto mint = [&st, &clock](const store::Job& job) {
     return api::CreateToken(st, clock, job.owner_id, "worker:job:" + std::to_string(job.id));
@@ -149,8 +181,21 @@ int RunServer(const ServerFlags& flags) {
   // The planner catalog is optional: without it the server runs and plan requests answer 503.
   std::string catalog_dir = flags.catalog_dir.empty() ? DefaultCatalogDir() : flags.catalog_dir;
   auto catalog = planner::LoadCatalog(catalog_dir);
+  planner::CatalogHolder catalogs;
+  ctx.catalogs = &catalogs;
   if (catalog.ok()) {
-    ctx.catalog = &*catalog;
+    auto local = LocalComputeFromFlag(flags.local_price);
+    if (!local.ok()) {
+      std::cerr << "--local-price: " << local.status().message() << "\n";
+      return 2;
+    }
+    auto with_local = planner::AddLocalCompute(*catalog, {*local});
+    if (!with_local.ok()) {
+      std::cerr << "--local-price: " << with_local.status().message() << "\n";
+      return 2;
+    }
+    catalog = std::move(with_local);
+    catalogs.Set(std::make_shared<const planner::Catalog>(*catalog));
     SSKAI_LOG_INFO("planner catalog {} ({} offerings, prices {})", catalog_dir,
                    catalog->offerings.size(), catalog->prices_date);
   } else {

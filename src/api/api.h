@@ -33,6 +33,7 @@ class ThreadPool;
 }
 namespace sskai::planner {
 struct Catalog;
+class CatalogHolder;
 }
 
 namespace sskai::api {
@@ -45,9 +46,9 @@ struct ApiContext {
   Clock& clock;
   ThreadPool& blocking;           // runs inspection and other slow handler work
   std::string version = "0.1.0";
-  // The planner's catalog for /v1/plans and /v1/catalog; nullptr when it failed to load, in
-  // which case those routes answer 503 with `catalog_error`.
-  const planner::Catalog* catalog = nullptr;
+  // The planner's catalog for /v1/plans and /v1/catalog (swapped whole by a refresh); nullptr or
+  // empty when it failed to load, in which case those routes answer 503 with `catalog_error`.
+  planner::CatalogHolder* catalogs = nullptr;
   std::string catalog_error = "no catalog loaded";
 };
 

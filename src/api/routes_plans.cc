@@ -260,24 +260,30 @@ http::Response Plan(const planner::Catalog& catalog, const json& body) {
   return Error(Status::InvalidArgument("field 'kind': expected 'train' or 'serve', got '" + *kind + "'"));
 }
 
+std::shared_ptr<const planner::Catalog> CurrentCatalog(const ApiContext& ctx) {
+  return ctx.catalogs == nullptr ? nullptr : ctx.catalogs->Get();
+}
+
 }  // namespace
 
 void AddPlanRoutes(ApiContext& ctx, http::Router& router) {
   router.AddSync("POST", "/v1/plans", Authed(ctx, [&ctx](http::Request& req, const store::User&) {
-    if (ctx.catalog == nullptr) {
+    auto catalog = CurrentCatalog(ctx);
+    if (catalog == nullptr) {
       return Error(Status::Unavailable("the planner catalog is not loaded: " + ctx.catalog_error));
     }
     auto body = ParseObject(req.body);
     if (!body.ok()) return Error(body.status());
-    return Plan(*ctx.catalog, *body);
+    return Plan(*catalog, *body);
   }), {.summary = "Plan the cheapest way to train {kind:train, workload, deadline_hours, ...} or serve "
                   "{kind:serve, traffic, request_gflops, model_memory_gib, ...}"});
 
   router.AddSync("GET", "/v1/catalog", Authed(ctx, [&ctx](http::Request&, const store::User&) {
-    if (ctx.catalog == nullptr) {
+    auto catalog = CurrentCatalog(ctx);
+    if (catalog == nullptr) {
       return Error(Status::Unavailable("the planner catalog is not loaded: " + ctx.catalog_error));
     }
-    const planner::Catalog& c = *ctx.catalog;
+    const planner::Catalog& c = *catalog;
     std::set<std::string> regions;
     for (const auto& o : c.offerings) regions.insert(o.region);
     json gpus = json::array();

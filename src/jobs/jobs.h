@@ -94,7 +94,7 @@ class JobController {
     int max_attempts = 3;                    // launches per job before it fails
     std::chrono::milliseconds interval{500}; // reconcile period
     std::chrono::seconds cancel_grace{10};   // SIGTERM -> SIGKILL
-    std::string resource = "local-cpu";      // usage record resource name
+    std::string resource = "this-machine";   // usage record resource: a catalog offering name
   };
   // Creates a worker token for a job; returns the plaintext (only the hash is stored).
   using TokenMinter = std::function<Result<std::string>(const store::Job&)>;

@@ -18,6 +18,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -76,6 +78,24 @@ struct Catalog {
 
   const GpuSpec* FindGpu(std::string_view name) const;  // nullptr when unknown
   bool HasInstanceType(std::string_view instance_type) const;
+};
+
+// The catalog in force: a refresh builds a new Catalog and swaps it in whole, so readers holding
+// the old one (a plan in progress) keep a consistent snapshot. Thread-safe.
+class CatalogHolder {
+ public:
+  std::shared_ptr<const Catalog> Get() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return catalog_;
+  }
+  void Set(std::shared_ptr<const Catalog> catalog) {
+    std::lock_guard<std::mutex> lock(mu_);
+    catalog_ = std::move(catalog);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<const Catalog> catalog_;  // nullptr = none loaded
 };
 
 // Loads <dir>/{manifest.txt, offerings.csv, gpu_specs.csv, serverless.csv} (data/catalog/).

@@ -51,7 +51,7 @@ class EndpointManager {
     int max_restarts = 5;                        // consecutive failed starts -> endpoint failed
     int proxy_threads = 8;                       // blocking calls to replicas run here
     std::chrono::milliseconds predict_timeout{30000};
-    std::string resource = "local-cpu";
+    std::string resource = "this-machine";  // catalog offering name
   };
 
   EndpointManager(Options options, store::Store& store, artifacts::BlobStore& blobs,

@@ -127,7 +127,7 @@ struct UsageRecord {
   int64_t id = 0, owner_id = 0;
   std::string subject_kind;  // job|endpoint
   int64_t subject_id = 0;
-  std::string resource;      // e.g. "local-cpu"
+  std::string resource;      // catalog offering: a local name ("this-machine") or instance type
   int64_t count = 1;         // workers or replicas
   bool spot = false;
   double started_at = 0, ended_at = 0;  // ended_at 0 = still open

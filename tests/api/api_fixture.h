@@ -59,7 +59,8 @@ class ApiRouterTest : public ::testing::Test {
     auto catalog = planner::LoadCatalog(SSKAI_TEST_CATALOG_DIR);
     ASSERT_TRUE(catalog.ok()) << catalog.status().ToString();
     catalog_ = std::move(catalog).value();
-    ctx_->catalog = &catalog_;
+    catalogs_.Set(std::make_shared<const planner::Catalog>(catalog_));
+    ctx_->catalogs = &catalogs_;
     router_ = BuildRouter(*ctx_);
 
     token_path_ = dir_.path() + "/admin.token";
@@ -147,6 +148,7 @@ class ApiRouterTest : public ::testing::Test {
   std::unique_ptr<jobs::JobController> jobs_;
   std::unique_ptr<serving::EndpointManager> endpoints_;
   planner::Catalog catalog_;
+  planner::CatalogHolder catalogs_;
   std::unique_ptr<ApiContext> ctx_;
   std::shared_ptr<http::Router> router_;
   std::string token_path_;

@@ -115,7 +115,7 @@ TEST_F(ApiRouterTest, ImpossiblePlansSayWhy) {
 }
 
 TEST_F(ApiRouterTest, PlansWithoutACatalogAre503) {
-  ctx_->catalog = nullptr;
+  catalogs_.Set(nullptr);
   ctx_->catalog_error = "/nowhere: manifest.txt not found";
   http::Response r = Call("POST", "/v1/plans", admin_token_, TrainPlanBody().dump());
   EXPECT_EQ(r.status, 503);

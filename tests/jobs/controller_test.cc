@@ -122,7 +122,7 @@ TEST_F(JobControllerTest, LaunchesAQueuedJob) {
   ASSERT_EQ(usage.size(), 1u);
   EXPECT_EQ(usage[0].subject_kind, "job");
   EXPECT_EQ(usage[0].subject_id, id);
-  EXPECT_EQ(usage[0].resource, "local-cpu");
+  EXPECT_EQ(usage[0].resource, "this-machine");
   EXPECT_EQ(usage[0].ended_at, 0);  // open
 
   auto actions = EventActions(id);
