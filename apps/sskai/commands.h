@@ -1,7 +1,10 @@
 // apps/sskai/commands.h — the process roles of the one `sskai` binary.
 #pragma once
 
+#include <chrono>
 #include <string>
+
+#include "common/status.h"
 
 namespace sskai::app {
 
@@ -24,5 +27,14 @@ inline constexpr const char* kLocalOffering = "this-machine";
 // when present, else ./data/catalog.
 std::string DefaultCatalogDir();
 int RunServer(const ServerFlags& flags);
+
+// `sskai profile-model`: profiles a model artifact with the ML engine and prints the profile JSON
+// (exit 0), or the error on stderr (exit 3: bad input, 2: the model failed to run).
+int RunProfileModel(const std::string& model_path, const std::string& options_json);
+// Runs `binary profile-model ...` as a child process (the server never loads libtorch) and
+// returns its JSON. Errors: kInvalidArgument (bad options / not a model), kInternal (the model
+// failed to run, with its stderr), kDeadlineExceeded (killed after `timeout`), kUnavailable.
+Result<std::string> RunProfilerProcess(const std::string& binary, const std::string& model_path,
+                                       const std::string& options_json, std::chrono::seconds timeout);
 
 }  // namespace sskai::app

@@ -71,6 +71,12 @@ int main(int argc, char** argv) {
     exit_code = sskai::serving::RunReplica(ro);
   });
 
+  std::string profile_model, profile_options = "{}";
+  auto* profile = app.add_subcommand("profile-model", "Profile a model artifact on this machine (used by the server)");
+  profile->add_option("--model", profile_model, "model artifact path")->required();
+  profile->add_option("--options", profile_options, "JSON: batch_sizes, warmup, repeats, threads");
+  profile->callback([&] { exit_code = sskai::app::RunProfileModel(profile_model, profile_options); });
+
   sskai::cli::AddClientCommands(app, &exit_code);
 
   try {

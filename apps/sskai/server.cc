@@ -4,6 +4,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <iostream>
@@ -195,6 +196,23 @@ int RunServer(const ServerFlags& flags) {
       return 2;
     }
     catalog = std::move(with_local);
+    // Price files applied by earlier refreshes, in arrival order.
+    ctx.catalog_prices_dir = (data_dir / "catalog-prices").string();
+    std::vector<fs::path> price_files;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(ctx.catalog_prices_dir, ec)) {
+      if (entry.is_regular_file() && entry.path().extension() != ".tmp") price_files.push_back(entry.path());
+    }
+    std::sort(price_files.begin(), price_files.end());
+    for (const auto& file : price_files) {
+      auto applied = planner::ApplyPriceFile(*catalog, file.string());
+      if (!applied.ok()) {
+        SSKAI_LOG_WARN("kept price file {} no longer applies, skipped: {}", file.string(),
+                       applied.status().message());
+        continue;
+      }
+      catalog = std::move(applied);
+    }
     catalogs.Set(std::make_shared<const planner::Catalog>(*catalog));
     SSKAI_LOG_INFO("planner catalog {} ({} offerings, prices {})", catalog_dir,
                    catalog->offerings.size(), catalog->prices_date);
@@ -202,6 +220,9 @@ int RunServer(const ServerFlags& flags) {
     ctx.catalog_error = catalog_dir + ": " + catalog.status().message();
     SSKAI_LOG_WARN("planner catalog not loaded, /v1/plans will answer 503: {}", ctx.catalog_error);
   }
+  ctx.profile_model = [binary = jo.binary](const std::string& model_path, const std::string& options) {
+    return RunProfilerProcess(binary, model_path, options, std::chrono::seconds(300));
+  };
   auto router = api::BuildRouter(ctx);
   http::Server::Options so;
   so.host = listen->host;

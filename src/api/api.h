@@ -7,6 +7,7 @@
 // writes of large uploads, proxying) runs off the I/O threads.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -50,6 +51,12 @@ struct ApiContext {
   // empty when it failed to load, in which case those routes answer 503 with `catalog_error`.
   planner::CatalogHolder* catalogs = nullptr;
   std::string catalog_error = "no catalog loaded";
+  // Where refreshed price files are kept so a restart re-applies them ("" = not persisted).
+  std::string catalog_prices_dir;
+  // Profiles a model artifact (path) with options JSON and returns the profile JSON; the server
+  // runs it in a child process. nullptr = profiling unavailable (503).
+  std::function<Result<std::string>(const std::string& model_path, const std::string& options_json)>
+      profile_model;
 };
 
 // Builds every route of the API on a new router.

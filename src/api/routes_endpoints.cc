@@ -23,12 +23,14 @@ void AddEndpointRoutes(ApiContext& ctx, http::Router& router) {
       return Error(Status::NotFound("field 'version': model '" + *model_name + "' has no version " +
                                     std::to_string(*version)));
     }
+    auto plan = PlanReference(ctx, *body, u.id, "serve");
+    if (!plan.ok()) return Error(plan.status());
     store::Endpoint ep;
     ep.owner_id = u.id;
     ep.name = *name;
     ep.model_version_id = mv->id;
     ep.state = serving::kDeploying;
-    ep.config_json = json{{"mode", "dedicated"}, {"replicas", 1}}.dump();
+    ep.config_json = json{{"mode", "dedicated"}, {"replicas", 1}, {"plan", *plan}}.dump();
     ep.created_at = ctx.clock.NowSeconds();
     ep.updated_at = ep.created_at;
     auto created = ctx.store.CreateEndpoint(ep);

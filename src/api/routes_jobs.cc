@@ -56,6 +56,7 @@ Result<store::Job> ParseTrainRequest(ApiContext& ctx, const json& body, const st
                                      dataset + "' v" + std::to_string(dv->version) + "; columns are: " + list);
     }
   }
+  SSKAI_ASSIGN_OR_RETURN(json plan, PlanReference(ctx, body, u.id, "train"));
   store::Job job;
   job.owner_id = u.id;
   job.name = name;
@@ -66,7 +67,8 @@ Result<store::Job> ParseTrainRequest(ApiContext& ctx, const json& body, const st
   job.spec_json = json{{"task", task},
                        {"target", target},
                        {"model", arch},
-                       {"hyperparameters", ParseStoredJson(ml::TrainSpecToJson(*spec))}}
+                       {"hyperparameters", ParseStoredJson(ml::TrainSpecToJson(*spec))},
+                       {"plan", plan}}
                       .dump();
   job.executor = "local";
   job.created_at = ctx.clock.NowSeconds();

@@ -59,6 +59,60 @@ void AddModelRoutes(ApiContext& ctx, http::Router& router) {
     resp.file_path = *path;
     return resp;
   }), {.summary = "Download the model artifact"});
+
+  // Profiles run in a child process (libtorch) on the blocking pool; the result is kept on the
+  // model version. A model that fails to run is an error, never a partial profile.
+  router.Add("POST", "/v1/models/{name}/versions/{version}/profile",
+             AuthedAsyncHandler(ctx, [&ctx](http::Request& req, const store::User& u, http::Responder respond) {
+    auto model = ctx.store.GetModel(u.id, req.params.at("name"));
+    if (!model.ok()) return respond(Error(model.status()));
+    auto version = VersionParam(req);
+    if (!version.ok()) return respond(Error(version.status()));
+    auto mv = ctx.store.GetModelVersion(model->id, *version);
+    if (!mv.ok()) return respond(Error(mv.status()));
+    if (!ctx.profile_model) return respond(Error(Status::Unavailable("profiling is not available on this server")));
+    std::string options = "{}";
+    if (!req.body.empty()) {
+      auto body = ParseObject(req.body);
+      if (!body.ok()) return respond(Error(body.status()));
+      options = body->dump();
+    }
+    auto path = ctx.blobs.LocalPath(mv->blob_sha256);
+    if (!path.ok()) return respond(Error(path.status()));
+    int64_t mv_id = mv->id;
+    std::string label = model->name + " v" + std::to_string(mv->version);
+    int64_t owner = u.id;
+    RunBlocking(ctx, std::move(respond), [&ctx, mv_id, owner, label, model_path = *path, options] {
+      auto profile = ctx.profile_model(model_path, options);
+      if (!profile.ok()) {
+        AddEvent(ctx, owner, "model", mv_id, "profile_failed", label + ": " + profile.status().message());
+        return Error(profile.status().WithPrefix("profiling " + label));
+      }
+      json parsed = json::parse(*profile, nullptr, false);
+      if (parsed.is_discarded()) return Error(Status::Internal("profiling " + label + ": the profiler printed no JSON"));
+      parsed["model"] = label;
+      parsed["profiled_at"] = ctx.clock.NowSeconds();
+      Status put = ctx.store.PutModelProfile(mv_id, parsed.dump(), ctx.clock.NowSeconds());
+      if (!put.ok()) return Error(put);
+      AddEvent(ctx, owner, "model", mv_id, "profiled", label + " profiled");
+      return JsonResponse(200, parsed);
+    });
+  }), {.summary = "Measure the model on this machine (params, FLOPs, memory, latency) and keep the profile"});
+
+  router.AddSync("GET", "/v1/models/{name}/versions/{version}/profile", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
+    auto model = ctx.store.GetModel(u.id, req.params.at("name"));
+    if (!model.ok()) return Error(model.status());
+    auto version = VersionParam(req);
+    if (!version.ok()) return Error(version.status());
+    auto mv = ctx.store.GetModelVersion(model->id, *version);
+    if (!mv.ok()) return Error(mv.status());
+    auto profile = ctx.store.GetModelProfile(mv->id);
+    if (!profile.ok()) {
+      return Error(Status::NotFound(model->name + " v" + std::to_string(mv->version) +
+                                    " has no profile yet; POST to this URL to measure one"));
+    }
+    return JsonResponse(200, ParseStoredJson(*profile));
+  }), {.summary = "The model version's stored profile"});
 }
 
 }  // namespace sskai::api

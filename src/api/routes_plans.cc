@@ -1,5 +1,9 @@
 // Cost planning: POST /v1/plans (train or serve) and GET /v1/catalog, over the planner module.
 #include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
 #include <optional>
 #include <set>
 
@@ -264,19 +268,189 @@ std::shared_ptr<const planner::Catalog> CurrentCatalog(const ApiContext& ctx) {
   return ctx.catalogs == nullptr ? nullptr : ctx.catalogs->Get();
 }
 
+// A plan request may name a profiled model instead of giving numbers: {"model": {"name", "version",
+// "samples", "epochs"}} fills workload.params/tokens (train: one sample = one "token" of
+// 6 x params training FLOPs, micro_batch = the profiled batch, fp32) or request_gflops and
+// model_memory_gib (serve) from the stored profile. Explicit fields win.
+Result<json> ExpandModelProfile(ApiContext& ctx, json body, int64_t owner_id) {
+  auto it = body.find("model");
+  if (it == body.end() || it->is_null()) return body;
+  if (!it->is_object()) return Status::InvalidArgument("field 'model': expected {name, version?, samples?, epochs?}");
+  json m = *it;
+  SSKAI_ASSIGN_OR_RETURN(std::string name, StringField(m, "name", true));
+  SSKAI_ASSIGN_OR_RETURN(int64_t version, IntField(m, "version", 0, 0, 1'000'000'000));
+  auto model = ctx.store.GetModel(owner_id, name);
+  if (!model.ok()) return Status::NotFound("field 'model.name': model '" + name + "' not found");
+  auto mv = ctx.store.GetModelVersion(model->id, version);
+  if (!mv.ok()) return Status::NotFound("field 'model.version': model '" + name + "' has no version " + std::to_string(version));
+  auto stored = ctx.store.GetModelProfile(mv->id);
+  if (!stored.ok()) {
+    return Status::FailedPrecondition("field 'model': " + name + " v" + std::to_string(mv->version) +
+                                      " has no profile yet; run `sskai models profile " + name + "` first");
+  }
+  json profile = ParseStoredJson(*stored);
+  double params = profile.value("parameters", 0.0);
+  double forward_flops = profile.value("flops", json::object()).value("forward_per_sample", 0.0);
+  const json& memory = profile.value("memory_bytes", json::object());
+  if (body.value("kind", "") == "train") {
+    SSKAI_ASSIGN_OR_RETURN(std::optional<double> samples, NumberField(m, "model", "samples", true));
+    SSKAI_ASSIGN_OR_RETURN(std::optional<double> epochs, NumberField(m, "model", "epochs", false));
+    if (*samples <= 0) return Status::InvalidArgument("field 'model.samples': must be > 0");
+    if (epochs && *epochs <= 0) return Status::InvalidArgument("field 'model.epochs': must be > 0");
+    json w = body.value("workload", json::object());
+    if (!w.contains("params")) w["params"] = params;
+    if (!w.contains("tokens")) w["tokens"] = *samples * epochs.value_or(1);
+    if (!w.contains("seq_len")) w["seq_len"] = 1;
+    if (!w.contains("micro_batch")) w["micro_batch"] = memory.value("batch", 64);
+    if (!w.contains("precision")) w["precision"] = "fp32";
+    body["workload"] = w;
+  } else {
+    if (!body.contains("request_gflops")) body["request_gflops"] = std::max(forward_flops / 1e9, 1e-9);
+    if (!body.contains("model_memory_gib")) {
+      body["model_memory_gib"] = std::max(memory.value("inference", 0.0) / (1024.0 * 1024 * 1024), 1e-6);
+    }
+  }
+  body.erase("model");
+  return body;
+}
+
+// Applies every file of {files:[{name, text}]} in order to the current catalog; swaps the result
+// in only when all apply, then keeps the files so a restart applies them again.
+Result<json> RefreshCatalog(ApiContext& ctx, const json& body) {
+  auto current = CurrentCatalog(ctx);
+  if (current == nullptr) {
+    return Status::Unavailable("the planner catalog is not loaded: " + ctx.catalog_error);
+  }
+  if (!body.contains("files") || !body["files"].is_array() || body["files"].empty()) {
+    return Status::InvalidArgument("field 'files': expected a non-empty array of {name, text}");
+  }
+  static std::mutex refresh_mu;  // one refresh at a time: each builds on the one before
+  std::lock_guard<std::mutex> lock(refresh_mu);
+  planner::Catalog next = *CurrentCatalog(ctx);
+  std::vector<std::pair<std::string, std::string>> files;
+  for (size_t i = 0; i < body["files"].size(); ++i) {
+    const json& f = body["files"][i];
+    std::string where = "field 'files[" + std::to_string(i) + "]'";
+    if (!f.is_object() || !f.contains("text") || !f["text"].is_string()) {
+      return Status::InvalidArgument(where + ": expected {name, text} with the file's text");
+    }
+    std::string base = "prices-" + std::to_string(i) + ".csv";
+    if (f.contains("name")) {
+      if (!f["name"].is_string()) return Status::InvalidArgument(where + ".name: expected a string");
+      std::string name = std::filesystem::path(f["name"].get<std::string>()).filename().string();
+      if (store::ValidateName(name).ok()) base = name;  // only a safe file name is kept on disk
+    }
+    auto applied = planner::ApplyPriceText(next, f["text"].get<std::string>(), base);
+    if (!applied.ok()) return applied.status();
+    next = std::move(applied).value();
+    files.emplace_back(base, f["text"].get<std::string>());
+  }
+  if (!ctx.catalog_prices_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(ctx.catalog_prices_dir, ec);
+    for (const auto& [name, text] : files) {
+      // Sortable by arrival so a restart applies them in the same order.
+      char stamp[32];
+      std::snprintf(stamp, sizeof stamp, "%017.6f-", ctx.clock.NowSeconds());
+      auto path = std::filesystem::path(ctx.catalog_prices_dir) / (stamp + name);
+      std::ofstream out(path.string() + ".tmp", std::ios::binary);
+      out << text;
+      out.close();
+      if (!out) return Status::Internal("cannot keep price file " + path.string());
+      std::filesystem::rename(path.string() + ".tmp", path, ec);
+      if (ec) return Status::Internal("cannot keep price file " + path.string() + ": " + ec.message());
+    }
+  }
+  ctx.catalogs->Set(std::make_shared<const planner::Catalog>(next));
+  return json{{"catalog_date", next.catalog_date},
+              {"prices_date", next.prices_date},
+              {"files_applied", files.size()},
+              {"offerings", next.offerings.size()}};
+}
+
 }  // namespace
 
+Result<json> PlanReference(ApiContext& ctx, const json& body, int64_t owner_id, const std::string& kind) {
+  if (!body.contains("plan_id") || body["plan_id"].is_null()) return json(nullptr);
+  if (!body["plan_id"].is_number_integer() || body["plan_id"].get<int64_t>() < 1) {
+    return Status::InvalidArgument("field 'plan_id': expected the id of a plan from POST /v1/plans");
+  }
+  int64_t id = body["plan_id"].get<int64_t>();
+  auto plan = ctx.store.GetPlan(owner_id, id);
+  if (!plan.ok()) return Status::NotFound("field 'plan_id': plan " + std::to_string(id) + " not found");
+  if (plan->kind != kind) {
+    return Status::InvalidArgument("field 'plan_id': plan " + std::to_string(id) + " is a '" + plan->kind +
+                                   "' plan; expected a '" + kind + "' plan");
+  }
+  json result = ParseStoredJson(plan->result_json);
+  json best = result.value("best", json::object());
+  return json{{"plan_id", id},
+              {"catalog", plan->catalog_date},
+              {"choice", best},
+              {"reason", result.value("reason", "")}};
+}
+
 void AddPlanRoutes(ApiContext& ctx, http::Router& router) {
-  router.AddSync("POST", "/v1/plans", Authed(ctx, [&ctx](http::Request& req, const store::User&) {
+  router.AddSync("POST", "/v1/plans", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
     auto catalog = CurrentCatalog(ctx);
     if (catalog == nullptr) {
       return Error(Status::Unavailable("the planner catalog is not loaded: " + ctx.catalog_error));
     }
     auto body = ParseObject(req.body);
     if (!body.ok()) return Error(body.status());
-    return Plan(*catalog, *body);
+    auto expanded = ExpandModelProfile(ctx, *body, u.id);
+    if (!expanded.ok()) return Error(expanded.status());
+    http::Response resp = Plan(*catalog, *expanded);
+    if (resp.status != 200) return resp;
+    // Keep the plan so a job or endpoint can say which plan it was created from (plan_id).
+    json result = json::parse(resp.body);
+    store::StoredPlan plan;
+    plan.owner_id = u.id;
+    plan.kind = result.value("kind", "");
+    plan.request_json = expanded->dump();
+    plan.result_json = resp.body;
+    plan.catalog_date = catalog->catalog_date + " (prices " + catalog->prices_date + ")";
+    plan.created_at = ctx.clock.NowSeconds();
+    auto stored = ctx.store.CreatePlan(plan);
+    if (!stored.ok()) return Error(stored.status());
+    result["id"] = stored->id;
+    return JsonResponse(200, result);
   }), {.summary = "Plan the cheapest way to train {kind:train, workload, deadline_hours, ...} or serve "
-                  "{kind:serve, traffic, request_gflops, model_memory_gib, ...}"});
+                  "{kind:serve, traffic, request_gflops, model_memory_gib, ...}; the plan is kept (id)"});
+
+  router.AddSync("GET", "/v1/plans", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
+    auto page = PageFromQuery(req);
+    if (!page.ok()) return Error(page.status());
+    page->descending = true;
+    auto list = ctx.store.ListPlans(u.id, *page);
+    if (!list.ok()) return Error(list.status());
+    return JsonResponse(200, ListJson(list->items, list->next_after_id, [](const store::StoredPlan& p) {
+      json result = ParseStoredJson(p.result_json);
+      return json{{"id", p.id}, {"kind", p.kind}, {"created_at", p.created_at},
+                  {"catalog", p.catalog_date}, {"reason", result.value("reason", "")}};
+    }));
+  }), {.summary = "My plans, newest first"});
+
+  router.AddSync("GET", "/v1/plans/{id}", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
+    auto id = IdParam(req, "id");
+    if (!id.ok()) return Error(id.status());
+    auto plan = ctx.store.GetPlan(u.id, *id);
+    if (!plan.ok()) return Error(plan.status());
+    json result = ParseStoredJson(plan->result_json);
+    result["id"] = plan->id;
+    result["request"] = ParseStoredJson(plan->request_json);
+    result["created_at"] = plan->created_at;
+    return JsonResponse(200, result);
+  }), {.summary = "One stored plan with its request"});
+
+  router.AddSync("POST", "/v1/catalog/refresh", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
+    if (!u.is_admin) return Error(Status::PermissionDenied("only an admin can refresh the catalog"));
+    auto body = ParseObject(req.body);
+    if (!body.ok()) return Error(body.status());
+    auto refreshed = RefreshCatalog(ctx, *body);
+    if (!refreshed.ok()) return Error(refreshed.status());
+    return JsonResponse(200, *refreshed);
+  }), {.summary = "Apply newer price files {files:[{name, text}]} to the catalog (all or nothing; admin)"});
 
   router.AddSync("GET", "/v1/catalog", Authed(ctx, [&ctx](http::Request&, const store::User&) {
     auto catalog = CurrentCatalog(ctx);

@@ -123,6 +123,7 @@ json EndpointJson(ApiContext& ctx, const store::Endpoint& e) {
                     {"ready", it->second.ready}});
   }
   out["replicas"] = reps;
+  out["plan"] = ParseStoredJson(e.config_json).value("plan", json(nullptr));
   return out;
 }
 

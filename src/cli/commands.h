@@ -18,5 +18,8 @@ void AddModelCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* ex
 void AddJobCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit_code);
 void AddServeCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit_code);
 void AddPlanCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit_code);
+void AddCatalogCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit_code);
+// `sskai models profile`, added under the `models` group.
+void AddProfileCommand(CLI::App& models, std::shared_ptr<GlobalFlags> flags, int* exit_code);
 
 }  // namespace sskai::cli

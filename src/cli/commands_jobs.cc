@@ -80,7 +80,7 @@ void AddJobCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit
     std::string dataset, model, task, target, architecture = "auto", optimizer;
     int dataset_version = 0, epochs = 0, batch_size = 0;
     double learning_rate = 0, validation_split = 0;
-    int64_t seed = -1;
+    int64_t seed = -1, plan = 0;
     bool wait = false;
   };
   auto ta = std::make_shared<TrainArgs>();
@@ -98,6 +98,7 @@ void AddJobCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit
   train->add_option("--validation-split", ta->validation_split, "held-out share, e.g. 0.2");
   train->add_option("--seed", ta->seed, "random seed");
   train->add_flag("--wait,-w", ta->wait, "wait and show progress until the job ends");
+  train->add_option("--plan", ta->plan, "id of the train plan (sskai plan train) this job follows");
   train->callback(Wrap(flags, exit_code, [flags, ta](Api& api) -> Status {
     json hyper = json::object();
     if (ta->epochs > 0) hyper["epochs"] = ta->epochs;
@@ -111,6 +112,7 @@ void AddJobCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit
     if (ta->dataset_version > 0) body["dataset_version"] = ta->dataset_version;
     if (!ta->task.empty()) body["task"] = ta->task;
     if (!ta->target.empty()) body["target"] = ta->target;
+    if (ta->plan > 0) body["plan_id"] = ta->plan;
     SSKAI_ASSIGN_OR_RETURN(json job, api.Call("POST", "/v1/jobs", body));
     int64_t id = job.value("id", 0);
     if (!ta->wait) {

@@ -13,16 +13,18 @@ void PrintJson(const json& j) { std::cout << j.dump(2) << "\n"; }
 }  // namespace
 
 void AddServeCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit_code) {
-  struct DeployArgs { std::string model, name; int version = 0; bool wait = false; };
+  struct DeployArgs { std::string model, name; int version = 0; int64_t plan = 0; bool wait = false; };
   auto da = std::make_shared<DeployArgs>();
   auto* deploy = app.add_subcommand("deploy", "Deploy a model version as an endpoint");
   deploy->add_option("--model,-m", da->model, "model name")->required();
   deploy->add_option("--version,-v", da->version, "model version (default latest)");
   deploy->add_option("--name,-n", da->name, "endpoint name (default: the model name)");
   deploy->add_flag("--wait,-w", da->wait, "wait until the endpoint is ready");
+  deploy->add_option("--plan", da->plan, "id of the serve plan (sskai plan serve) this endpoint follows");
   deploy->callback(Wrap(flags, exit_code, [flags, da](Api& api) -> Status {
     json body = {{"name", da->name.empty() ? da->model : da->name}, {"model", da->model}};
     if (da->version > 0) body["version"] = da->version;
+    if (da->plan > 0) body["plan_id"] = da->plan;
     SSKAI_ASSIGN_OR_RETURN(json ep, api.Call("POST", "/v1/endpoints", body));
     std::string name = ep.value("name", "");
     for (int idx = 0; da->wait && idx < 1200 && ep.value("state", "") == "deploying"; ++idx) {

@@ -256,6 +256,11 @@ class EngineImpl : public Engine {
     return meta["epoch"].get<int>();
   }
 
+  Result<std::string> ProfileJson(const std::string& model_path, const std::string& options_json) override {
+    std::lock_guard<std::mutex> lock(train_mu_);  // thread count and seed are process-global
+    return ProfileModelJson(model_path, options_json);
+  }
+
  private:
   std::mutex train_mu_;
 };

@@ -109,6 +109,14 @@ class Engine {
   virtual Result<std::unique_ptr<Predictor>> LoadPredictor(const std::string& model_path) = 0;
   // Reads a checkpoint's epoch without loading it (for verification). kInvalidArgument if torn.
   virtual Result<int> CheckpointEpoch(const std::string& checkpoint_path) = 0;
+  // Profiles a model artifact on this machine and returns the profile as JSON: parameters,
+  // FLOPs per sample (forward and training), memory (weights, gradients, optimizer state,
+  // activations at the training batch), checkpoint bytes, and per batch size the median,
+  // p10/p90 and spread of inference and training-step time after warm-up, on random inputs of
+  // the model's declared input spec. `options_json`: {"batch_sizes":[..], "warmup", "repeats",
+  // "threads"} (all optional; "" = defaults). Errors: kInvalidArgument (bad options, not a
+  // model artifact), kInternal (the model failed to run: reported, never a partial profile).
+  virtual Result<std::string> ProfileJson(const std::string& model_path, const std::string& options_json) = 0;
 };
 
 // dlopen()s libsskai_ml.so (env SSKAI_ML_LIBRARY, else next to the running executable) once

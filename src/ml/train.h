@@ -26,6 +26,9 @@ Result<std::shared_ptr<Net>> LoadNet(const NetConfig& config, const std::string&
 // Parses a container's metadata JSON. Errors: kInvalidArgument.
 Result<nlohmann::json> ParseMetadata(const std::string& metadata_json);
 
+// Engine::ProfileJson (profile.cc).
+Result<std::string> ProfileModelJson(const std::string& model_path, const std::string& options_json);
+
 Result<TrainResult> RunTabularTraining(const data::TabularData& data, const TrainSpec& spec,
                                        const std::string& resume_checkpoint, const std::string& work_dir,
                                        const TrainCallbacks& callbacks);

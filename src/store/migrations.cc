@@ -155,6 +155,24 @@ CREATE INDEX usage_by_owner ON usage_records(owner_id, id);
 CREATE INDEX usage_by_subject ON usage_records(subject_kind, subject_id, ended_at);
 )sql";
 
+constexpr const char* kV4PlansProfiles = R"sql(
+CREATE TABLE plans (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  owner_id INTEGER NOT NULL REFERENCES users(id),
+  kind TEXT NOT NULL,
+  request_json TEXT NOT NULL,
+  result_json TEXT NOT NULL,
+  catalog_date TEXT NOT NULL DEFAULT '',
+  created_at REAL NOT NULL
+);
+CREATE INDEX plans_by_owner ON plans(owner_id, id);
+CREATE TABLE model_profiles (
+  model_version_id INTEGER PRIMARY KEY REFERENCES model_versions(id) ON DELETE CASCADE,
+  profile_json TEXT NOT NULL,
+  created_at REAL NOT NULL
+);
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -162,6 +180,7 @@ const std::vector<Migration>& Migrations() {
       {1, "users, tokens, datasets, models", kV1Catalog},
       {2, "jobs, job metrics, model versions", kV2Jobs},
       {3, "endpoints, events, usage", kV3Serving},
+      {4, "plans, model profiles", kV4PlansProfiles},
   };
   return kMigrations;
 }

@@ -133,6 +133,15 @@ struct UsageRecord {
   double started_at = 0, ended_at = 0;  // ended_at 0 = still open
 };
 
+// A plan as returned by POST /v1/plans; jobs and endpoints name the plan they were created from.
+struct StoredPlan {
+  int64_t id = 0, owner_id = 0;
+  std::string kind;                      // "train" | "serve"
+  std::string request_json, result_json;
+  std::string catalog_date;              // catalog (and prices) the plan was made from
+  double created_at = 0;
+};
+
 // OK when `name` is 1–64 chars of [A-Za-z0-9._-], does not start with '.' or '-' and has no "..".
 // Otherwise kInvalidArgument naming the problem ("name 'a/b' contains '/' ...").
 Status ValidateName(const std::string& name);
@@ -230,6 +239,16 @@ class Store {
   // their start. owner_id 0 = any owner.
   Result<ListResult<UsageRecord>> ListUsage(int64_t owner_id, const Page& page, double from,
                                             double to);
+
+  // Plans. owner_id 0 = any owner. kNotFound.
+  Result<StoredPlan> CreatePlan(const StoredPlan& plan);  // plan.id ignored
+  Result<StoredPlan> GetPlan(int64_t owner_id, int64_t id);
+  Result<ListResult<StoredPlan>> ListPlans(int64_t owner_id, const Page& page);
+
+  // Measured model profiles (one per model version; a new profile replaces the old one).
+  // Errors: kNotFound (no such model version / no profile yet).
+  Status PutModelProfile(int64_t model_version_id, const std::string& profile_json, double now);
+  Result<std::string> GetModelProfile(int64_t model_version_id);
 
   // Every non-empty blob sha256 referenced by dataset versions, model versions and job checkpoints.
   Result<std::set<std::string>> ReferencedBlobs();

@@ -110,6 +110,32 @@ TEST_F(FlowTest, CliDrivesTheWholeFlow) {
   json mv = json::parse(out);
   EXPECT_GE(mv["metrics"]["val_accuracy"].get<double>(), 0.94) << out;
 
+  // Profile the trained model on this machine, then plan its next training run from the profile.
+  ASSERT_EQ(server_->RunCli({"models", "profile", "wine-mlp", "--repeats", "5", "--batch-size", "1",
+                             "--batch-size", "64"}, &out, &err), 0) << out << err;
+  EXPECT_NE(out.find("train_step"), std::string::npos) << out;
+  EXPECT_NE(out.find("inference"), std::string::npos) << out;
+  ASSERT_EQ(server_->RunCli({"models", "profile", "wine-mlp", "--show", "--json"}, &out, &err), 0) << err;
+  json profile = json::parse(out);
+  EXPECT_GT(profile["parameters"].get<double>(), 1000);
+  EXPECT_EQ(profile["measurements"].size(), 4u);  // 2 batch sizes x (inference, train step)
+  for (const auto& m : profile["measurements"]) {
+    EXPECT_EQ(m["repeats"], 5);
+    EXPECT_GT(m["median_ms"].get<double>(), 0);
+    EXPECT_LE(m["p10_ms"].get<double>(), m["p90_ms"].get<double>());
+  }
+  EXPECT_GT(profile["checkpoint_bytes"].get<double>(), profile["parameters"].get<double>() * 4);
+  EXPECT_NE(server_->RunCli({"models", "profile", "wine-mlp", "--repeats", "100000"}, &out, &err), 0);
+  EXPECT_NE(err.find("repeats"), std::string::npos) << err;
+  ASSERT_EQ(server_->RunCli({"--json", "plan", "train", "--model", "wine-mlp", "--samples", "178", "--epochs",
+                             "50", "--deadline-hours", "1"}, &out, &err), 0) << out << err;
+  json plan = json::parse(out);
+  EXPECT_EQ(plan["best"]["instance_type"], "this-machine") << plan["table"];  // free and fast enough
+  ASSERT_EQ(server_->RunCli({"train", "--dataset", "wine", "--model", "wine-mlp-2", "--plan",
+                             std::to_string(plan["id"].get<int64_t>())}, &out, &err), 0) << out << err;
+  ASSERT_EQ(server_->RunCli({"jobs", "show", "2", "--json"}, &out, &err), 0) << err;
+  EXPECT_EQ(json::parse(out)["spec"]["plan"]["plan_id"], plan["id"]) << out;
+
   ASSERT_EQ(server_->RunCli({"jobs", "list"}, &out, &err), 0) << err;
   EXPECT_NE(out.find("succeeded"), std::string::npos) << out;
   ASSERT_EQ(server_->RunCli({"jobs", "logs", "1"}, &out, &err), 0) << err;
