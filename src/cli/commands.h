@@ -18,5 +18,7 @@ void AddModelCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* ex
 void AddJobCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit_code);
 void AddServeCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit_code);
 void AddPlanCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit_code);
+// Local verbs that need no server: tokenize, detokenize.
+void AddTokenizeCommands(CLI::App& app, int* exit_code);
 
 }  // namespace sskai::cli
