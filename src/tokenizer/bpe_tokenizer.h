@@ -54,6 +54,9 @@ class BpeTokenizer final : public Tokenizer {
   // Appends the ids of one pre-token (raw bytes).
   Status EncodeWord(std::string_view bytes, std::vector<TokenId>* out,
                     std::vector<TokenId>* scratch) const;
+  // Pre-tokens longer than this many bytes merge through a heap instead of GPT-2's rescans.
+  static constexpr size_t kLongWord = 48;
+  void MergeLongWord(std::vector<TokenId>* word) const;
   Status EncodeText(std::string_view text, std::vector<TokenId>* out) const;
   // Position and index of the leftmost-longest added token at or after `from`, or npos.
   std::pair<size_t, int> FindAdded(std::string_view text, size_t from) const;
