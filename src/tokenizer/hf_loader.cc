@@ -176,8 +176,10 @@ Result<std::unique_ptr<Tokenizer>> LoadHfImpl(std::string_view json_text) {
   if (model_type.empty() && model.contains("merges")) model_type = "BPE";  // old files omit it
   if (model_type != "BPE") return Unsupported("model.type", model_type);
   if (model.value("byte_fallback", false)) return Unsupported("model.byte_fallback", "true");
-  if (model.contains("continuing_subword_prefix") && !model["continuing_subword_prefix"].is_null()) {
-    return Unsupported("model.continuing_subword_prefix", model["continuing_subword_prefix"].dump());
+  for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {  // Qwen2 writes ""
+    if (model.contains(key) && !model[key].is_null() && model[key] != "") {
+      return Unsupported(std::string("model.") + key, model[key].dump());
+    }
   }
   BpeConfig config;
   SSKAI_RETURN_IF_ERROR(ReadVocab(model.contains("vocab") ? model["vocab"] : json(), &config));

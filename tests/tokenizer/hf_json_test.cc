@@ -1,5 +1,7 @@
 // Hugging Face tokenizer.json: Llama-3's pre-tokenizer regex, added/special tokens, the
 // post-processor, NFC, and clear errors for kinds we do not support.
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "testdata.h"
@@ -37,6 +39,13 @@ TEST(Llama3RegexTest, NewlinesAndSpaces) {
   EXPECT_EQ(SplitWith(internal::kLlama3Pattern, "hello   world  "), (Pieces{"hello", "  ", " world", "  "}));
   EXPECT_EQ(SplitWith(internal::kLlama3Pattern, "(été)"), (Pieces{"(été", ")"}));
   EXPECT_EQ(SplitWith(internal::kLlama3Pattern, "  \n  x"), (Pieces{"  \n", " ", " x"}));
+}
+
+TEST(QwenRegexTest, SplitsDigitsOneByOne) {
+  // Qwen2's pattern differs from Llama-3's only in \p{N} (one digit per piece).
+  constexpr std::string_view kQwen2Pattern =
+      R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+  EXPECT_EQ(SplitWith(kQwen2Pattern, "x 2024"), (Pieces{"x", " ", "2", "0", "2", "4"}));
 }
 
 // A tiny byte-level vocabulary: the 256 byte tokens, a few merges, Llama-3-style added tokens.
@@ -102,6 +111,21 @@ TEST(HfTokenizerJsonTest, MergesAddedTokensAndPostProcessor) {
   EXPECT_EQ(*(*tok)->Encode("he<|eot_id|>", false), (std::vector<TokenId>{256, 302}));
 }
 
+TEST(HfTokenizerJsonTest, ModelDirectoryAppliesTokenizerConfigSpecials) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("sskai_tokdir_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  testing::WriteAll(dir / "tokenizer.json", TinyTokenizerJson(false));
+  testing::WriteAll(dir / "tokenizer_config.json",
+                    R"({"bos_token": "<|begin_of_text|>", "eos_token": {"content": "<|eot_id|>"}, "pad_token": null})");
+  auto tok = LoadTokenizer(dir.string());
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  EXPECT_EQ((*tok)->Special().bos, 300);
+  EXPECT_EQ((*tok)->Special().eos, 302);
+  EXPECT_FALSE((*tok)->Special().pad.has_value());
+  fs::remove_all(dir);
+}
+
 TEST(HfTokenizerJsonTest, NfcNormalizerComposes) {
   auto nfc = LoadHfTokenizerJson(TinyTokenizerJson(true));
   auto raw = LoadHfTokenizerJson(TinyTokenizerJson(false));
@@ -124,6 +148,13 @@ TEST(HfTokenizerJsonTest, UnsupportedKindsAreClearErrors) {
   doc = nlohmann::json::parse(TinyTokenizerJson(false));
   doc["model"]["merges"].push_back("x yz");
   EXPECT_NE(LoadHfTokenizerJson(doc.dump()).status().message().find("model.merges[6]"), std::string::npos);
+  doc = nlohmann::json::parse(TinyTokenizerJson(false));
+  doc["model"]["continuing_subword_prefix"] = "";  // as Qwen2's file has it: fine
+  doc["model"]["end_of_word_suffix"] = "";
+  EXPECT_TRUE(LoadHfTokenizerJson(doc.dump()).ok());
+  doc["model"]["continuing_subword_prefix"] = "##";
+  EXPECT_NE(LoadHfTokenizerJson(doc.dump()).status().message().find("continuing_subword_prefix"),
+            std::string::npos);
   EXPECT_EQ(LoadHfTokenizerJson("{not json").status().code(), StatusCode::kInvalidArgument);
   doc = nlohmann::json::parse(TinyTokenizerJson(false));
   doc["model"]["vocab"] = "oops";
