@@ -2,6 +2,9 @@
 // post-processor, NFC, and clear errors for kinds we do not support.
 #include <unistd.h>
 
+#include <atomic>
+#include <thread>
+
 #include <nlohmann/json.hpp>
 
 #include "testdata.h"
@@ -124,6 +127,24 @@ TEST(HfTokenizerJsonTest, ModelDirectoryAppliesTokenizerConfigSpecials) {
   EXPECT_EQ((*tok)->Special().eos, 302);
   EXPECT_FALSE((*tok)->Special().pad.has_value());
   fs::remove_all(dir);
+}
+
+TEST(HfTokenizerJsonTest, ConcurrentEncodesAgree) {
+  auto tok = LoadHfTokenizerJson(TinyTokenizerJson(true));
+  ASSERT_TRUE(tok.ok());
+  const std::string text = "hello world<|eot_id|> héllo wo 12345\n\n";
+  const auto expected = *(*tok)->Encode(text, true);
+  std::vector<std::thread> threads;
+  std::atomic<int> mismatches{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int round = 0; round < 500; ++round) {
+        if (*(*tok)->Encode(text, true) != expected) ++mismatches;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 TEST(HfTokenizerJsonTest, NfcNormalizerComposes) {
