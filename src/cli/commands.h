@@ -21,5 +21,7 @@ void AddPlanCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exi
 void AddCatalogCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit_code);
 // `sskai models profile`, added under the `models` group.
 void AddProfileCommand(CLI::App& models, std::shared_ptr<GlobalFlags> flags, int* exit_code);
+// Local verbs that need no server: tokenize, detokenize.
+void AddTokenizeCommands(CLI::App& app, int* exit_code);
 
 }  // namespace sskai::cli
