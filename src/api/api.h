@@ -50,6 +50,10 @@ struct ApiContext {
   // empty when it failed to load, in which case those routes answer 503 with `catalog_error`.
   planner::CatalogHolder* catalogs = nullptr;
   std::string catalog_error = "no catalog loaded";
+  // The built web console (index.html + assets/), served at / with single-page-app fallback for
+  // GETs outside /v1, /v2, /healthz, /readyz and /metrics; "" or a directory without index.html
+  // answers a short page saying how to build it.
+  std::string web_dir;
 };
 
 // Builds every route of the API on a new router.

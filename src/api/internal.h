@@ -76,5 +76,9 @@ void AddJobRoutes(ApiContext& ctx, http::Router& router);
 void AddWorkerRoutes(ApiContext& ctx, http::Router& router);
 void AddEndpointRoutes(ApiContext& ctx, http::Router& router);
 void AddPlanRoutes(ApiContext& ctx, http::Router& router);   // /v1/plans, /v1/catalog
+// GET /{path...}: the web console's files (registered last: every other route wins).
+void AddStaticRoutes(ApiContext& ctx, http::Router& router);
+// Content type for a file name by extension ("application/octet-stream" when unknown).
+std::string ContentTypeFor(const std::string& filename);
 
 }  // namespace sskai::api
