@@ -38,3 +38,9 @@ export function savingsPercent(total: number, ondemand: number): number | null {
 function round4(v: number): number {
   return Math.round((v ?? 0) * 10000) / 10000;
 }
+
+// The job id of a cost group key from group_by=job ("12", "job:12", "job-12", "#12"), else null.
+export function jobIdFromCostKey(key: string): number | null {
+  const m = /^(?:job[:\-#]?|#)?(\d+)$/.exec(key.trim());
+  return m ? Number(m[1]) : null;
+}

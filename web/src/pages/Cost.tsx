@@ -1,7 +1,9 @@
 import { Anchor, Button, Card, Group, SegmentedControl, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { useState } from 'react';
+import { Link } from 'react-router-dom';
 import { getToken } from '../api/client';
 import type { CostReport } from '../api/types';
+import { jobIdFromCostKey } from '../lib/charts';
 import { CostByDayChart, CostStats, CostUnavailable, costUnavailable } from '../components/cost';
 import { Empty, ErrorState, Loading } from '../components/states';
 import { formatDuration, formatUsd } from '../lib/format';
@@ -91,7 +93,7 @@ export function CostPage() {
                     {report.data.groups.map((g) => (
                       <Table.Tr key={g.key}>
                         <Table.Td>
-                          {groupBy === 'job' && /^\d+$/.test(g.key) ? <Anchor href={`/jobs/${g.key}`}>job #{g.key}</Anchor> : groupBy === 'endpoint' ? <Anchor href={`/inference/${g.key}`}>{g.key}</Anchor> : g.key}
+                          {groupBy === 'job' && jobIdFromCostKey(g.key) !== null ? <Anchor component={Link} to={`/jobs/${jobIdFromCostKey(g.key)}`}>job #{jobIdFromCostKey(g.key)}</Anchor> : groupBy === 'endpoint' ? <Anchor component={Link} to={`/inference/${encodeURIComponent(g.key)}`}>{g.key}</Anchor> : g.key}
                         </Table.Td>
                         <Table.Td>{formatUsd(g.cost_usd)}</Table.Td>
                         <Table.Td>{formatUsd(g.ondemand_usd)}</Table.Td>

@@ -6,7 +6,7 @@ import type { CostReport, Event, Job, JobMetric, List } from '../api/types';
 import { costUnavailable } from '../components/cost';
 import { StateBadge } from '../components/StateBadge';
 import { Async, ConfirmButton, Empty, ErrorState, Loading } from '../components/states';
-import { metricSeries, splitLossKeys } from '../lib/charts';
+import { jobIdFromCostKey, metricSeries, splitLossKeys } from '../lib/charts';
 import { TERMINAL_JOB_STATES, formatDuration, formatNumber, formatTime, formatUsd, timeAgo } from '../lib/format';
 import { useApi } from '../lib/useApi';
 
@@ -46,7 +46,7 @@ function JobCost({ id }: { id: number }) {
   if (costUnavailable(cost.error)) return <Text c="dimmed" size="sm">Cost is not available on this server yet.</Text>;
   if (cost.error && !cost.data) return <ErrorState error={cost.error} onRetry={cost.reload} />;
   if (!cost.data) return <Loading />;
-  const g = cost.data.groups.find((x) => x.key === String(id) || x.key === `job-${id}` || x.key.endsWith(`#${id}`));
+  const g = cost.data.groups.find((x) => jobIdFromCostKey(x.key) === id);
   return (
     <Stack gap={2}>
       <Text size="xl" fw={700} data-testid="job-cost">

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { costByDayRows, metricSeries, savingsPercent, splitLossKeys } from '../../src/lib/charts';
+import { costByDayRows, jobIdFromCostKey, metricSeries, savingsPercent, splitLossKeys } from '../../src/lib/charts';
 import { mlpParams, parseHidden, trainPlanRequest } from '../../src/lib/plan';
 
 describe('chart data', () => {
@@ -24,6 +24,13 @@ describe('chart data', () => {
     ]);
     expect(savingsPercent(6, 10)).toBe(40);
     expect(savingsPercent(1, 0)).toBeNull();
+  });
+  it('reads job ids from cost group keys', () => {
+    expect(jobIdFromCostKey('12')).toBe(12);
+    expect(jobIdFromCostKey('job:7')).toBe(7);
+    expect(jobIdFromCostKey('job-7')).toBe(7);
+    expect(jobIdFromCostKey('#3')).toBe(3);
+    expect(jobIdFromCostKey('endpoint:iris')).toBeNull();
   });
 });
 
