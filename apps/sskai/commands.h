@@ -17,6 +17,7 @@ struct ServerFlags {
   int max_attempts = 3;
   double max_upload_gib = 8;
   std::string catalog_dir;  // planner catalog; "" = DefaultCatalogDir()
+  std::string web_dir;      // built web console; "" = DefaultWebDir()
   // Price of this machine as a planner offering named kLocalOffering: "zero", "rate:<usd/h>" or
   // "same-as:<instance type>[@<region>]".
   std::string local_price = "zero";
@@ -26,6 +27,9 @@ inline constexpr const char* kLocalOffering = "this-machine";
 // SSKAI_DEFAULT_CATALOG_DIR when set at build time and present, else <exe dir>/../../data/catalog
 // when present, else ./data/catalog.
 std::string DefaultCatalogDir();
+// The built web console: <exe dir>/../web (build/web beside build/apps/sskai/sskai) when it has an
+// index.html, else ./build/web.
+std::string DefaultWebDir();
 int RunServer(const ServerFlags& flags);
 
 // `sskai profile-model`: profiles a model artifact with the ML engine and prints the profile JSON

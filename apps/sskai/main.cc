@@ -40,6 +40,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   server->add_option("--catalog-dir", sf.catalog_dir,
                      "planner catalog directory (default: " + sskai::app::DefaultCatalogDir() + ")");
+  server->add_option("--web-dir", sf.web_dir,
+                     "built web console served at / (default: " + sskai::app::DefaultWebDir() + ")");
   server->add_option("--local-price", sf.local_price,
                      "what an hour of this machine costs: zero | rate:<usd/h> | "
                      "same-as:<instance type>[@<region>]")

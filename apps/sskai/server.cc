@@ -48,6 +48,13 @@ std::string DefaultCatalogDir() {
   return "./data/catalog";
 }
 
+std::string DefaultWebDir() {
+  std::error_code ec;
+  fs::path beside = fs::path(SelfPath()).parent_path() / ".." / "web";
+  if (fs::is_regular_file(beside / "index.html", ec)) return beside.lexically_normal().string();
+  return "./build/web";
+}
+
 namespace {
 
 struct Listen {
@@ -223,6 +230,11 @@ int RunServer(const ServerFlags& flags) {
   ctx.profile_model = [binary = jo.binary](const std::string& model_path, const std::string& options) {
     return RunProfilerProcess(binary, model_path, options, std::chrono::seconds(300));
   };
+  ctx.web_dir = flags.web_dir.empty() ? DefaultWebDir() : flags.web_dir;
+  std::error_code web_ec;
+  if (!fs::is_regular_file(fs::path(ctx.web_dir) / "index.html", web_ec)) {
+    SSKAI_LOG_INFO("web console not built ({} has no index.html): `make web` builds it", ctx.web_dir);
+  }
   auto router = api::BuildRouter(ctx);
   http::Server::Options so;
   so.host = listen->host;

@@ -57,6 +57,10 @@ struct ApiContext {
   // runs it in a child process. nullptr = profiling unavailable (503).
   std::function<Result<std::string>(const std::string& model_path, const std::string& options_json)>
       profile_model;
+  // The built web console (index.html + assets/), served at / with single-page-app fallback for
+  // GETs outside /v1, /v2, /healthz, /readyz and /metrics; "" or a directory without index.html
+  // answers a short page saying how to build it.
+  std::string web_dir;
 };
 
 // Builds every route of the API on a new router.

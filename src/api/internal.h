@@ -75,9 +75,13 @@ void AddModelRoutes(ApiContext& ctx, http::Router& router);
 void AddJobRoutes(ApiContext& ctx, http::Router& router);
 void AddWorkerRoutes(ApiContext& ctx, http::Router& router);
 void AddEndpointRoutes(ApiContext& ctx, http::Router& router);
-void AddPlanRoutes(ApiContext& ctx, http::Router& router);
 // The plan a job ("train") or endpoint ("serve") is created from: body's optional "plan_id" →
 // {plan_id, catalog, choice, reason}, or null when absent. Errors name the field.
-Result<json> PlanReference(ApiContext& ctx, const json& body, int64_t owner_id, const std::string& kind);   // /v1/plans, /v1/catalog
+Result<json> PlanReference(ApiContext& ctx, const json& body, int64_t owner_id, const std::string& kind);
+void AddPlanRoutes(ApiContext& ctx, http::Router& router);   // /v1/plans, /v1/catalog
+// GET /{path...}: the web console's files (registered last: every other route wins).
+void AddStaticRoutes(ApiContext& ctx, http::Router& router);
+// Content type for a file name by extension ("application/octet-stream" when unknown).
+std::string ContentTypeFor(const std::string& filename);
 
 }  // namespace sskai::api

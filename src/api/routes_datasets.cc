@@ -17,6 +17,21 @@ Result<std::pair<store::Dataset, store::DatasetVersion>> FindVersion(ApiContext&
   return std::make_pair(ds, dv);
 }
 
+// {"line": N, "column": M} from a validation message "line N: column M ..." (either may be
+// absent), so clients can point at the spot without parsing prose.
+json LocationDetails(const std::string& message) {
+  json details = json::object();
+  for (const char* key : {"line", "column"}) {
+    std::string word = std::string(key) + " ";
+    size_t pos = message.find(word);
+    if (pos == std::string::npos || (pos > 0 && std::isalpha(static_cast<unsigned char>(message[pos - 1])))) continue;
+    size_t start = pos + word.size(), end = start;
+    while (end < message.size() && std::isdigit(static_cast<unsigned char>(message[end]))) ++end;
+    if (end > start && end - start < 12) details[key] = std::stoll(message.substr(start, end - start));
+  }
+  return details;
+}
+
 http::Response Upload(ApiContext& ctx, http::Request& req, const store::User& u) {
   const std::string& name = req.params.at("name");
   Status valid = store::ValidateName(name);
@@ -30,7 +45,8 @@ http::Response Upload(ApiContext& ctx, http::Request& req, const store::User& u)
   auto info = data::Inspect(req.body_file, options);
   if (!info.ok()) {
     std::string filename = req.Query("filename");
-    return Error(info.status().WithPrefix(filename.empty() ? "upload" : "'" + filename + "'"));
+    return Error(info.status().WithPrefix(filename.empty() ? "upload" : "'" + filename + "'"),
+                 LocationDetails(info.status().message()));
   }
   auto sha = ctx.blobs.Adopt(req.body_file, req.body_sha256);
   if (!sha.ok()) return Error(sha.status());

@@ -28,6 +28,7 @@ std::string Lower(std::string s) {
 json OpenApi(const http::Router& router, const std::string& version) {
   json paths = json::object();
   for (const auto& route : router.routes()) {
+    if (route.pattern.rfind("/{", 0) == 0) continue;  // the console's catch-all is not API
     std::string path = std::regex_replace(route.pattern, std::regex(R"(\.\.\.\})"), "}");
     json op = {{"summary", route.summary},
                {"responses",
@@ -189,6 +190,7 @@ std::shared_ptr<http::Router> BuildRouter(ApiContext& ctx) {
   AddWorkerRoutes(ctx, *router);
   AddEndpointRoutes(ctx, *router);
   AddPlanRoutes(ctx, *router);
+  AddStaticRoutes(ctx, *router);  // last: the console's catch-all
   return router;
 }
 
