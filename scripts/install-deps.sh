@@ -12,6 +12,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   wrk curl procps
   python3-sklearn dataset-fashion-mnist
+  python3-torch  # reference forward + safetensors reader for the LM tests (tests/ml/reference)
 )
 
 missing=()
