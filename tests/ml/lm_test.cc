@@ -60,13 +60,32 @@ double MaxAbsDiff(const std::vector<float>& a, const std::vector<double>& b) {
   return worst;
 }
 
-class ReferenceTest : public ::testing::TestWithParam<const char*> {};
+const char* const kVariants[] = {"llama3_gqa", "llama_linear_bf16", "llama_dynamic", "qwen2_tied", "qwen3_qknorm"};
+
+// All reference models, made by one Python run (importing torch costs seconds) and shared.
+class ReferenceTest : public ::testing::TestWithParam<const char*> {
+ protected:
+  static void SetUpTestSuite() {
+    if (!HavePythonTorch()) return;
+    dir_ = new TempDir();
+    std::string cmd = kRef + " make " + dir_->Sub("");
+    for (const char* v : kVariants) cmd += std::string(" ") + v;
+    made_ = std::system(cmd.c_str()) == 0;
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    dir_ = nullptr;
+  }
+  static TempDir* dir_;
+  static bool made_;
+};
+TempDir* ReferenceTest::dir_ = nullptr;
+bool ReferenceTest::made_ = false;
 
 TEST_P(ReferenceTest, LogitsMatchPythonReference) {
   if (!HavePythonTorch()) GTEST_SKIP() << "python3-torch not installed";
-  TempDir dir;
-  std::string model_dir = dir.Sub("model");
-  ASSERT_EQ(std::system((kRef + " make " + GetParam() + " " + model_dir).c_str()), 0);
+  ASSERT_TRUE(made_);
+  std::string model_dir = dir_->Sub(GetParam());
   auto lm = GetEngine()->LoadLm(model_dir, {});
   ASSERT_TRUE(lm.ok()) << lm.status().ToString();
   json expected = json::parse(ReadFile(model_dir + "/expected.json"));
@@ -75,9 +94,7 @@ TEST_P(ReferenceTest, LogitsMatchPythonReference) {
   EXPECT_LT(MaxAbsDiff(*logits, expected["logits"].get<std::vector<double>>()), 1e-4);
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, ReferenceTest,
-                         ::testing::Values("llama3_gqa", "llama_linear_bf16", "llama_dynamic", "qwen2_tied",
-                                           "qwen3_qknorm"));
+INSTANTIATE_TEST_SUITE_P(Families, ReferenceTest, ::testing::ValuesIn(kVariants));
 
 TEST(LmTest, SavedModelLoadsInPythonReferenceAndBack) {
   if (!HavePythonTorch()) GTEST_SKIP() << "python3-torch not installed";

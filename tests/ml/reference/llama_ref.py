@@ -6,7 +6,8 @@ modeling_qwen3 and modeling_rope_utils, in float64, with torch (Debian python3-t
 transformers or the safetensors package: the safetensors reader/writer here is written from the
 format description (u64 LE header length, JSON header, data buffer).
 
-  llama_ref.py make VARIANT OUTDIR   tiny random model (config.json + safetensors) + expected.json
+  llama_ref.py make OUTDIR VARIANT...   tiny random models (OUTDIR/VARIANT: config.json, safetensors,
+                                        expected.json with ids and reference logits)
   llama_ref.py logits MODELDIR IDS_JSON OUT_JSON   reference logits of a model dir
   llama_ref.py dump FILE.safetensors   JSON summary {name: {dtype, shape, sum, values[:4]}}
 """
@@ -227,7 +228,8 @@ def make(variant, out):
 def main():
     cmd = sys.argv[1]
     if cmd == "make":
-        make(sys.argv[2], sys.argv[3])
+        for variant in sys.argv[3:]:
+            make(variant, os.path.join(sys.argv[2], variant))
     elif cmd == "logits":
         cfg, W = load_dir(sys.argv[2])
         with open(sys.argv[3]) as f:
