@@ -4,6 +4,7 @@
 
 #include "data/data.h"
 #include "ml/container.h"
+#include "ml/lm_model.h"
 #include "ml/train.h"
 
 namespace sskai::ml {
@@ -244,6 +245,14 @@ class EngineImpl : public Engine {
     }
     return std::unique_ptr<Predictor>(
         std::make_unique<PredictorImpl>(std::move(meta), std::move(config), std::move(net), std::move(encoder)));
+  }
+
+  Result<std::unique_ptr<LanguageModel>> LoadLm(const std::string& dir, const LmLoadOptions& options) override {
+    return OpenLanguageModel(dir, options);
+  }
+  Result<std::unique_ptr<LanguageModel>> CreateLm(const LmConfig& config, uint64_t seed,
+                                                  const LmLoadOptions& options) override {
+    return NewLanguageModel(config, seed, options);
   }
 
   Result<int> CheckpointEpoch(const std::string& checkpoint_path) override {

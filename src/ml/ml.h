@@ -88,6 +88,177 @@ class Predictor {
   virtual std::string metadata_json() const = 0;
 };
 
+// ---- Language models (Llama family) -------------------------------------------------------
+//
+// A decoder-only transformer configured from a Hugging Face config.json: Llama (1/2/3, with
+// rope_scaling linear / dynamic / llama3), Mistral-shaped (no sliding window), Qwen2 (q/k/v bias)
+// and Qwen3 (per-head q/k RMSNorm). Weights load by Hugging Face tensor names from
+// model.safetensors or a sharded index (see ml/safetensors.h). Models work on token ids; text
+// goes through the tokenizer module.
+
+struct LmConfig {
+  std::string model_type = "llama";   // "llama" | "mistral" | "qwen2" | "qwen3"
+  int64_t vocab_size = 0;
+  int64_t hidden_size = 0;
+  int64_t intermediate_size = 0;
+  int64_t num_hidden_layers = 0;
+  int64_t num_attention_heads = 0;
+  int64_t num_key_value_heads = 0;    // = num_attention_heads when absent
+  int64_t head_dim = 0;               // = hidden_size / num_attention_heads when absent
+  int64_t max_position_embeddings = 2048;
+  double rms_norm_eps = 1e-6;
+  double rope_theta = 10000.0;
+  std::string rope_type = "default";  // "default" | "linear" | "dynamic" | "llama3"
+  double rope_factor = 1.0;
+  double rope_low_freq_factor = 1.0, rope_high_freq_factor = 4.0;  // llama3
+  int64_t rope_original_max_position = 0;                          // llama3 (0 = max_position)
+  bool tie_word_embeddings = false;
+  bool attention_bias = false;        // q/k/v (and o for llama's attention_bias) biases
+  bool qk_norm = false;               // qwen3
+  std::string torch_dtype = "float32";  // as on disk; informational
+  std::vector<int64_t> eos_token_ids;
+  int64_t bos_token_id = -1;
+  int64_t NumParameters() const;
+};
+
+// Parses config.json text. Errors: kInvalidArgument naming the missing/bad field or an
+// unsupported model_type / rope_scaling type. Torch-free.
+Result<LmConfig> LmConfigFromJson(const std::string& json);
+std::string LmConfigToJson(const LmConfig& config);  // Hugging Face layout
+
+struct SamplingParams {
+  int max_tokens = 128;               // new tokens at most
+  double temperature = 1.0;           // 0 = greedy
+  int top_k = 0;                      // 0 = off
+  double top_p = 1.0;                 // 1 = off
+  double repetition_penalty = 1.0;    // 1 = off (CTRL-style, over prompt + generated ids)
+  uint64_t seed = 0;                  // same seed + same input = same output
+  std::vector<int64_t> stop_tokens;   // generation ends after emitting one (it is included)
+};
+
+struct GenerateRequest {
+  std::vector<int64_t> prompt;        // non-empty
+  SamplingParams sampling;
+};
+
+struct GenerateResult {
+  std::vector<int64_t> tokens;        // generated ids (without the prompt)
+  std::string finish_reason;          // "stop" | "length" | "cancelled"
+  int64_t prompt_tokens = 0;
+};
+
+// Called once per generated token: (index of the request in the batch, token id). Returning
+// false stops that request ("cancelled").
+using TokenCallback = std::function<bool(size_t request, int64_t token)>;
+
+struct LmLoss {
+  double loss = 0;                    // mean negative log-likelihood per target token (nats)
+  double perplexity = 0;
+  int64_t tokens = 0;                 // target tokens counted
+};
+
+// One training/evaluation sequence: ids, and per id whether it is a target (predicted) token.
+// An empty `target` means every position after the first is a target.
+struct LmExample {
+  std::vector<int64_t> ids;
+  std::vector<uint8_t> target;
+};
+
+struct LoraSpec {
+  int rank = 8;
+  double alpha = 16;
+  double dropout = 0.0;
+  std::vector<std::string> target_modules = {"q_proj", "k_proj", "v_proj", "o_proj"};
+};
+
+struct LmTrainSpec {
+  bool lora = true;                   // false = full fine-tuning
+  LoraSpec lora_spec;
+  int steps = 100;                    // optimizer steps
+  int batch_size = 4;                 // sequences per micro-batch
+  int grad_accum = 1;                 // micro-batches per optimizer step
+  int max_seq_len = 512;              // longer examples are truncated
+  double learning_rate = 2e-4;
+  double min_lr_ratio = 0.1;          // cosine decays to learning_rate × this
+  int warmup_steps = 0;               // linear warmup from 0
+  double weight_decay = 0.0;          // AdamW, on 2-D weights only
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  double grad_clip = 1.0;             // max global L2 norm; 0 = off
+  uint64_t seed = 42;                 // data order, LoRA init, dropout
+  int checkpoint_every = 0;           // steps; 0 = only at the end
+};
+
+struct LmStepMetrics {
+  int step = 0;                       // completed optimizer steps
+  int steps = 0;
+  double loss = 0;                    // mean target-token loss of this step
+  double learning_rate = 0;
+  double grad_norm = 0;               // before clipping
+  int64_t tokens = 0;                 // target tokens in this step
+};
+
+struct LmTrainCallbacks {
+  std::function<void(const LmStepMetrics&)> on_step;
+  // After each checkpoint directory is complete (work_dir/checkpoint, replaced atomically).
+  std::function<Status(const std::string& checkpoint_dir, int step)> on_checkpoint;
+  std::function<bool()> should_stop;  // polled per step; true → kCancelled after a checkpoint
+};
+
+struct LmTrainResult {
+  int steps_run = 0;
+  int resumed_from_step = 0;
+  double final_loss = 0;
+  int64_t trainable_parameters = 0;
+};
+
+struct LmSaveOptions {
+  std::string dtype = "float32";      // "float32" | "bfloat16" | "float16"
+  uint64_t max_shard_bytes = 0;       // 0 = one file
+  bool merge_lora = true;             // fold adapters into the saved weights
+};
+
+// A loaded model. Not thread-safe: callers serialize calls (a serving batcher owns one).
+class LanguageModel {
+ public:
+  virtual ~LanguageModel() = default;
+  virtual const LmConfig& config() const = 0;
+  // Logits for every position: ids.size() × vocab_size floats, row-major. kInvalidArgument for
+  // empty input, ids outside the vocabulary, or more ids than max_position_embeddings.
+  virtual Result<std::vector<float>> Logits(const std::vector<int64_t>& ids) = 0;
+  // Generates for several requests at once (batched decode with a KV cache); on_token may be
+  // empty. Results are in request order. kInvalidArgument as for Logits (prompt + max_tokens
+  // must fit max_position_embeddings).
+  virtual Result<std::vector<GenerateResult>> Generate(const std::vector<GenerateRequest>& requests,
+                                                       const TokenCallback& on_token) = 0;
+  // Mean loss over target tokens of the examples (no gradients).
+  virtual Result<LmLoss> Evaluate(const std::vector<LmExample>& examples, int batch_size) = 0;
+  // Adds fresh LoRA adapters (B = 0, so outputs are unchanged). kFailedPrecondition if present.
+  virtual Status AddLora(const LoraSpec& spec, uint64_t seed) = 0;
+  // PEFT layout: dir/adapter_model.safetensors + dir/adapter_config.json.
+  virtual Status SaveAdapter(const std::string& dir) const = 0;
+  virtual Status LoadAdapter(const std::string& dir) = 0;
+  // Folds adapters into the base weights and drops them.
+  virtual Status MergeLora() = 0;
+  // Writes dir/config.json and the weights (model.safetensors or shards + index).
+  virtual Status Save(const std::string& dir, const LmSaveOptions& options) const = 0;
+  // Fine-tunes in place (LoRA adapters are added when spec.lora and none exist). `resume_dir`:
+  // a checkpoint directory from an earlier run with the same spec and data, or "": the
+  // continuation is bit-identical to an uninterrupted run. Errors: kInvalidArgument (empty data,
+  // bad spec, mismatched checkpoint), kCancelled, on_checkpoint's status.
+  virtual Result<LmTrainResult> Train(const std::vector<LmExample>& data, const LmTrainSpec& spec,
+                                      const std::string& resume_dir, const std::string& work_dir,
+                                      const LmTrainCallbacks& callbacks) = 0;
+  // Base parameters (adapters excluded).
+  virtual int64_t NumParameters() const = 0;
+};
+
+struct LmLoadOptions {
+  std::string device = "cpu";         // "cpu" | "cuda" | "cuda:N"
+  std::string dtype = "auto";         // compute dtype: "auto" (fp32 on CPU, bf16 on CUDA),
+                                      // "float32" | "bfloat16" | "float16"
+  int threads = 0;                    // intra-op threads; 0 = leave as is
+};
+
 class Engine {
  public:
   virtual ~Engine() = default;
@@ -117,6 +288,18 @@ class Engine {
   // "threads"} (all optional; "" = defaults). Errors: kInvalidArgument (bad options, not a
   // model artifact), kInternal (the model failed to run: reported, never a partial profile).
   virtual Result<std::string> ProfileJson(const std::string& model_path, const std::string& options_json) = 0;
+  // Loads config.json + safetensors from `dir`. Errors: kNotFound, kInvalidArgument naming the
+  // file/field/tensor (missing or misshaped tensor, bad config), kUnavailable (device).
+  virtual Result<std::unique_ptr<LanguageModel>> LoadLm(const std::string& dir, const LmLoadOptions& options) {
+    (void)dir; (void)options;
+    return Status::Unavailable("this engine has no language models");
+  }
+  // A randomly initialised model (normal(0, 0.02) weights, unit norms), for tests and benchmarks.
+  virtual Result<std::unique_ptr<LanguageModel>> CreateLm(const LmConfig& config, uint64_t seed,
+                                                          const LmLoadOptions& options) {
+    (void)config; (void)seed; (void)options;
+    return Status::Unavailable("this engine has no language models");
+  }
 };
 
 // dlopen()s libsskai_ml.so (env SSKAI_ML_LIBRARY, else next to the running executable) once

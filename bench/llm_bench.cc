@@ -1,0 +1,113 @@
+// bench/llm_bench.cc — LM engine throughput on this machine: prefill and decode tokens/s of a
+// Llama-shaped model with random weights, and training (full fine-tune) tokens/s.
+//
+//   build/bench/llm_bench [--layers 6 --hidden 384 --heads 6 --kv 2 --ffn 1024 --vocab 8192]
+//                         [--prompt 128 --decode 64 --train-batch 4 --train-seq 128 --threads 2]
+//                         [--save DIR]   (writes the model so bench/llm_bench.py can run the same one)
+// Prints one JSON object.
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "ml/ml.h"
+
+namespace {
+
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace sskai::ml;
+  LmConfig c;
+  c.vocab_size = 8192;
+  c.hidden_size = 384;
+  c.intermediate_size = 1024;
+  c.num_hidden_layers = 6;
+  c.num_attention_heads = 6;
+  c.num_key_value_heads = 2;
+  c.max_position_embeddings = 1024;
+  int prompt = 128, decode = 64, train_batch = 4, train_seq = 128, threads = 2, train_steps = 3;
+  std::string save, device = "cpu", dtype = "auto";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string k = argv[i];
+    const char* v = argv[i + 1];
+    if (k == "--layers") c.num_hidden_layers = std::atoi(v);
+    else if (k == "--hidden") c.hidden_size = std::atoi(v);
+    else if (k == "--heads") c.num_attention_heads = std::atoi(v);
+    else if (k == "--kv") c.num_key_value_heads = std::atoi(v);
+    else if (k == "--ffn") c.intermediate_size = std::atoi(v);
+    else if (k == "--vocab") c.vocab_size = std::atoi(v);
+    else if (k == "--prompt") prompt = std::atoi(v);
+    else if (k == "--decode") decode = std::atoi(v);
+    else if (k == "--train-batch") train_batch = std::atoi(v);
+    else if (k == "--train-seq") train_seq = std::atoi(v);
+    else if (k == "--train-steps") train_steps = std::atoi(v);
+    else if (k == "--threads") threads = std::atoi(v);
+    else if (k == "--device") device = v;
+    else if (k == "--dtype") dtype = v;
+    else if (k == "--save") save = v;
+    else {
+      std::fprintf(stderr, "unknown flag %s\n", k.c_str());
+      return 2;
+    }
+  }
+  c.head_dim = c.hidden_size / c.num_attention_heads;
+  auto engine = LoadEngine();
+  if (!engine.ok()) {
+    std::fprintf(stderr, "%s\n", engine.status().ToString().c_str());
+    return 1;
+  }
+  LmLoadOptions opts;
+  opts.threads = threads;
+  opts.device = device;
+  opts.dtype = dtype;
+  auto lm = (*engine)->CreateLm(c, 1, opts);
+  if (!lm.ok()) {
+    std::fprintf(stderr, "%s\n", lm.status().ToString().c_str());
+    return 1;
+  }
+  if (!save.empty()) {
+    auto s = (*lm)->Save(save, {});
+    if (!s.ok()) std::fprintf(stderr, "%s\n", s.ToString().c_str());
+  }
+  GenerateRequest req;
+  for (int i = 0; i < prompt; ++i) req.prompt.push_back((i * 7919) % c.vocab_size);
+  req.sampling.temperature = 0;
+  req.sampling.max_tokens = 1;
+  (void)(*lm)->Generate({req}, nullptr);  // warm-up
+  double t0 = Now();
+  (void)(*lm)->Generate({req}, nullptr);
+  double prefill = Now() - t0;
+  req.sampling.max_tokens = decode + 1;
+  t0 = Now();
+  (void)(*lm)->Generate({req}, nullptr);
+  double decode_s = Now() - t0 - prefill;
+
+  std::vector<LmExample> data;
+  for (int b = 0; b < train_batch; ++b) {
+    LmExample e;
+    for (int i = 0; i < train_seq; ++i) e.ids.push_back((b * 131 + i * 31) % c.vocab_size);
+    data.push_back(e);
+  }
+  LmTrainSpec spec;
+  spec.lora = false;
+  spec.steps = 1;
+  spec.batch_size = train_batch;
+  spec.max_seq_len = train_seq;
+  (void)(*lm)->Train(data, spec, "", "", {});  // warm-up
+  spec.steps = train_steps;
+  t0 = Now();
+  auto tr = (*lm)->Train(data, spec, "", "", {});
+  double train_s = Now() - t0;
+  std::printf(
+      "{\"params\": %lld, \"threads\": %d, \"prompt\": %d, \"prefill_tok_s\": %.1f, \"decode\": %d, "
+      "\"decode_tok_s\": %.1f, \"train_tok_s\": %.1f, \"train_ok\": %s}\n",
+      static_cast<long long>((*lm)->NumParameters()), threads, prompt, prompt / prefill, decode, decode / decode_s,
+      static_cast<double>(train_batch) * train_seq * train_steps / train_s, tr.ok() ? "true" : "false");
+  return 0;
+}

@@ -1,0 +1,111 @@
+// src/ml/lm_model.h — the Llama-family transformer in libtorch (internal; includes torch).
+//
+// Parameters live in a flat map keyed by Hugging Face names (model.embed_tokens.weight,
+// model.layers.N.self_attn.q_proj.weight, …, lm_head.weight), so loading and saving are name
+// lookups and the optimizer sees a plain list. Equations follow HF modeling_llama / qwen2 / qwen3:
+//   h = x + o_proj(Attn(rope(q_norm?(q_proj(rms(x)))), rope(k_norm?(k_proj(..))), v_proj(..)))
+//   y = h + down_proj(silu(gate_proj(rms(h))) * up_proj(rms(h)))
+// RMSNorm in fp32, attention softmax in fp32, causal mask, GQA by repeating kv heads.
+// LoRA: y = W x + (alpha / r) · B(A(dropout(x))) on the target projections (PEFT semantics).
+// Not thread-safe.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ml/ml.h"
+#include "ml/safetensors.h"
+
+namespace sskai::ml {
+
+struct LoraPair {
+  torch::Tensor a;  // [r, in]
+  torch::Tensor b;  // [out, r]
+};
+
+// Per-layer keys/values for generation, preallocated to `capacity` slots.
+struct KvCache {
+  std::vector<torch::Tensor> k, v;  // [B, kv_heads, capacity, head_dim]
+  int64_t len = 0;                  // slots filled
+};
+
+class LmCore {
+ public:
+  LmCore(LmConfig config, torch::Device device, torch::ScalarType dtype)
+      : config_(std::move(config)), device_(device), dtype_(dtype) {}
+
+  const LmConfig& config() const { return config_; }
+  torch::Device device() const { return device_; }
+  torch::ScalarType dtype() const { return dtype_; }
+  std::map<std::string, torch::Tensor>& params() { return params_; }
+  const std::map<std::string, torch::Tensor>& params() const { return params_; }
+  std::map<std::string, LoraPair>& lora() { return lora_; }
+  const std::map<std::string, LoraPair>& lora() const { return lora_; }
+  const LoraSpec& lora_spec() const { return lora_spec_; }
+  void set_training(bool training) { training_ = training; }
+
+  // The HF names and shapes this config needs.
+  std::vector<std::pair<std::string, std::vector<int64_t>>> ExpectedParams() const;
+  // normal(0, 0.02) weights, ones for norms, zeros for biases (seeded).
+  void InitRandom(uint64_t seed);
+  // Copies every expected tensor from the checkpoint (any float dtype → compute dtype).
+  // Errors: kInvalidArgument naming the missing or misshaped tensor.
+  Status LoadFrom(const safetensors::Checkpoint& checkpoint);
+
+  // ids [B,T] int64 on device; positions [B,T] int64 (rope positions); key_valid [B, S] bool over
+  // cache slots (undefined = all valid); cache null = no cache (plain causal over T).
+  // Returns logits [B,T,V] in fp32.
+  torch::Tensor Forward(const torch::Tensor& ids, const torch::Tensor& positions, const torch::Tensor& key_valid,
+                        KvCache* cache);
+  // Hidden states before lm_head [B,T,H] (for loss computations that slice positions).
+  torch::Tensor Hidden(const torch::Tensor& ids, const torch::Tensor& positions, const torch::Tensor& key_valid,
+                       KvCache* cache);
+  torch::Tensor Head(const torch::Tensor& hidden);
+  KvCache NewCache(int64_t batch, int64_t capacity) const;
+
+  Status AddLora(const LoraSpec& spec, uint64_t seed);
+  void MergeLora();
+  bool has_lora() const { return !lora_.empty(); }
+  // Tensors for saving (CPU, contiguous, `dtype`): base under HF names; adapters under PEFT names
+  // ("base_model.model.<module>.lora_A.weight").
+  std::vector<std::pair<std::string, torch::Tensor>> BaseTensors(torch::ScalarType dtype) const;
+  std::vector<std::pair<std::string, torch::Tensor>> AdapterTensors() const;
+  Status SetLoraSpec(const LoraSpec& spec);
+
+ private:
+  torch::Tensor Proj(const std::string& module, const torch::Tensor& x, bool bias);
+  torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& weight) const;
+  torch::Tensor InvFreq(int64_t seq_len) const;
+
+  LmConfig config_;
+  torch::Device device_;
+  torch::ScalarType dtype_;
+  std::map<std::string, torch::Tensor> params_;
+  std::map<std::string, LoraPair> lora_;  // key: module name, e.g. model.layers.0.self_attn.q_proj
+  LoraSpec lora_spec_;
+  bool training_ = false;
+};
+
+// torch dtype name parsing: "float32" | "bfloat16" | "float16" (also "fp32", "bf16", "fp16").
+Result<torch::ScalarType> ParseTorchDtype(const std::string& name);
+
+// Builds the LanguageModel implementation (lm_run.cc).
+Result<std::unique_ptr<LanguageModel>> OpenLanguageModel(const std::string& dir, const LmLoadOptions& options);
+Result<std::unique_ptr<LanguageModel>> NewLanguageModel(const LmConfig& config, uint64_t seed,
+                                                        const LmLoadOptions& options);
+
+// Training loop (lm_train.cc) on a core; see LanguageModel::Train.
+Result<LmTrainResult> TrainLm(LmCore* core, const std::vector<LmExample>& data, const LmTrainSpec& spec,
+                              const std::string& resume_dir, const std::string& work_dir,
+                              const LmTrainCallbacks& callbacks);
+// Batches examples (right-padded): ids [B,T], labels [B,T] with -100 where not a target.
+void MakeBatch(const std::vector<const LmExample*>& examples, int max_len, torch::Device device, torch::Tensor* ids,
+               torch::Tensor* labels);
+// Sum of next-token NLL over target labels, and the count. Gradients flow when enabled.
+std::pair<torch::Tensor, int64_t> SumLoss(LmCore* core, const torch::Tensor& ids, const torch::Tensor& labels);
+
+}  // namespace sskai::ml

@@ -1,0 +1,312 @@
+// src/ml/lm_train.cc — causal-LM loss, LoRA / full fine-tuning with AdamW (warmup + cosine),
+// gradient accumulation and clipping, exact checkpoint/resume.
+//
+// Determinism: the data order of epoch e is a shuffle seeded by (seed, e); step s uses micro-batches
+// s·accum … s·accum + accum − 1 of that endless stream; dropout draws from torch's global generator
+// re-seeded with (seed, s) at the start of each step. So a checkpoint needs only the trainable
+// tensors, the optimizer state and the step to continue bit-identically.
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <random>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "ml/lm_model.h"
+
+namespace sskai::ml {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+void MakeBatch(const std::vector<const LmExample*>& examples, int max_len, torch::Device device, torch::Tensor* ids,
+               torch::Tensor* labels) {
+  int64_t len = 1;
+  for (const auto* e : examples) len = std::max<int64_t>(len, std::min<int64_t>(e->ids.size(), max_len));
+  int64_t batch = static_cast<int64_t>(examples.size());
+  std::vector<int64_t> id(batch * len, 0), label(batch * len, -100);
+  for (int64_t b = 0; b < batch; ++b) {
+    const auto& e = *examples[b];
+    int64_t n = std::min<int64_t>(e.ids.size(), len);
+    for (int64_t t = 0; t < n; ++t) {
+      id[b * len + t] = e.ids[t];
+      bool target = e.target.empty() ? t > 0 : (t < static_cast<int64_t>(e.target.size()) && e.target[t] != 0);
+      if (target) label[b * len + t] = e.ids[t];
+    }
+  }
+  *ids = torch::tensor(id, torch::kLong).view({batch, len}).to(device);
+  *labels = torch::tensor(label, torch::kLong).view({batch, len}).to(device);
+}
+
+std::pair<torch::Tensor, int64_t> SumLoss(LmCore* core, const torch::Tensor& ids, const torch::Tensor& labels) {
+  int64_t batch = ids.size(0), len = ids.size(1);
+  auto pos = torch::arange(len, torch::TensorOptions().dtype(torch::kLong).device(ids.device())).view({1, len}).expand({batch, len});
+  auto logits = core->Forward(ids, pos, torch::Tensor(), nullptr);
+  if (len < 2) return {torch::zeros({}, logits.options()), 0};
+  auto pred = logits.narrow(1, 0, len - 1).reshape({-1, logits.size(-1)});
+  auto gold = labels.narrow(1, 1, len - 1).reshape({-1});
+  int64_t count = gold.ne(-100).sum().item<int64_t>();
+  auto loss = torch::nn::functional::cross_entropy(
+      pred, gold, torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100).reduction(torch::kSum));
+  return {loss, count};
+}
+
+namespace {
+
+constexpr char kStateFile[] = "trainer_state.json";
+constexpr char kTrainableFile[] = "trainable.safetensors";
+constexpr char kOptimizerFile[] = "optimizer.pt";
+
+Status ValidateSpec(const LmTrainSpec& s) {
+  if (s.steps < 1) return Status::InvalidArgument("steps must be >= 1");
+  if (s.batch_size < 1 || s.grad_accum < 1) return Status::InvalidArgument("batch_size and grad_accum must be >= 1");
+  if (s.max_seq_len < 2) return Status::InvalidArgument("max_seq_len must be >= 2");
+  if (!(s.learning_rate > 0)) return Status::InvalidArgument("learning_rate must be > 0");
+  if (s.warmup_steps < 0 || s.min_lr_ratio < 0 || s.min_lr_ratio > 1) return Status::InvalidArgument("bad warmup_steps/min_lr_ratio");
+  if (s.grad_clip < 0 || s.weight_decay < 0) return Status::InvalidArgument("grad_clip and weight_decay must be >= 0");
+  return Status::Ok();
+}
+
+double LearningRate(const LmTrainSpec& s, int step) {
+  if (step < s.warmup_steps) return s.learning_rate * (step + 1) / s.warmup_steps;
+  double span = std::max(1, s.steps - s.warmup_steps);
+  double progress = std::min(1.0, (step - s.warmup_steps) / span);
+  double floor = s.learning_rate * s.min_lr_ratio;
+  return floor + (s.learning_rate - floor) * 0.5 * (1.0 + std::cos(3.14159265358979323846 * progress));
+}
+
+// Identifies spec + data so a checkpoint from another run is refused.
+std::string Fingerprint(const LmTrainSpec& s, const std::vector<LmExample>& data) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](uint64_t v) { h = (h ^ v) * 1099511628211ull; };
+  for (const auto& e : data) {
+    mix(e.ids.size());
+    for (int64_t id : e.ids) mix(static_cast<uint64_t>(id));
+    for (uint8_t t : e.target) mix(t);
+  }
+  json j = {{"lora", s.lora}, {"r", s.lora_spec.rank}, {"alpha", s.lora_spec.alpha}, {"dropout", s.lora_spec.dropout},
+            {"targets", s.lora_spec.target_modules}, {"steps", s.steps}, {"batch", s.batch_size},
+            {"accum", s.grad_accum}, {"max_seq_len", s.max_seq_len}, {"lr", s.learning_rate},
+            {"min_lr_ratio", s.min_lr_ratio}, {"warmup", s.warmup_steps}, {"wd", s.weight_decay},
+            {"betas", {s.beta1, s.beta2}}, {"eps", s.eps}, {"clip", s.grad_clip}, {"seed", s.seed},
+            {"data", std::to_string(h)}};
+  return j.dump();
+}
+
+class DataOrder {
+ public:
+  DataOrder(size_t n, uint64_t seed) : n_(n), seed_(seed) {}
+  size_t At(uint64_t k) {
+    uint64_t epoch = k / n_;
+    if (epoch != epoch_ || perm_.empty()) {
+      perm_.resize(n_);
+      for (size_t i = 0; i < n_; ++i) perm_[i] = i;
+      std::mt19937_64 rng(seed_ * 7919 + epoch);
+      std::shuffle(perm_.begin(), perm_.end(), rng);
+      epoch_ = epoch;
+    }
+    return perm_[k % n_];
+  }
+
+ private:
+  size_t n_;
+  uint64_t seed_;
+  uint64_t epoch_ = 0;
+  std::vector<size_t> perm_;
+};
+
+struct Trainable {
+  std::vector<std::string> names;
+  std::vector<torch::Tensor> tensors;
+};
+
+Trainable CollectTrainable(LmCore* core, bool lora) {
+  Trainable t;
+  if (lora) {
+    for (auto& [module, pair] : core->lora()) {
+      t.names.push_back("base_model.model." + module + ".lora_A.weight");
+      t.tensors.push_back(pair.a);
+      t.names.push_back("base_model.model." + module + ".lora_B.weight");
+      t.tensors.push_back(pair.b);
+    }
+  } else {
+    for (auto& [name, p] : core->params()) {
+      t.names.push_back(name);
+      t.tensors.push_back(p);
+    }
+  }
+  return t;
+}
+
+Status SaveCheckpoint(const std::string& work_dir, const Trainable& trainable, torch::optim::Optimizer& opt, int step,
+                      const std::string& fingerprint, double loss) {
+  std::string dir = work_dir + "/checkpoint", tmp = work_dir + "/checkpoint.tmp";
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp, ec);
+  std::vector<torch::Tensor> host;
+  std::vector<safetensors::TensorView> views;
+  for (size_t i = 0; i < trainable.names.size(); ++i) {
+    host.push_back(trainable.tensors[i].detach().to(torch::kCPU, torch::kFloat).contiguous());
+    views.push_back({trainable.names[i], safetensors::DType::kF32, host.back().sizes().vec(), host.back().data_ptr(),
+                     static_cast<size_t>(host.back().numel() * 4)});
+  }
+  SSKAI_RETURN_IF_ERROR(safetensors::Write(tmp + "/" + kTrainableFile, views, {{"step", std::to_string(step)}}));
+  try {
+    torch::serialize::OutputArchive archive;
+    opt.save(archive);
+    archive.save_to(tmp + "/" + kOptimizerFile);
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("saving optimizer state: ") + e.what());
+  }
+  {
+    std::ofstream out(tmp + "/" + kStateFile);
+    out << json{{"step", step}, {"fingerprint", fingerprint}, {"loss", loss}}.dump(2) << "\n";
+    if (!out) return Status::Internal("cannot write " + tmp + "/" + kStateFile);
+  }
+  fs::remove_all(dir, ec);
+  fs::rename(tmp, dir, ec);
+  if (ec) return Status::Internal("renaming checkpoint: " + ec.message());
+  return Status::Ok();
+}
+
+Result<int> LoadCheckpoint(const std::string& dir, const Trainable& trainable, torch::optim::Optimizer& opt,
+                           const std::string& fingerprint) {
+  std::ifstream in(dir + "/" + kStateFile);
+  json state = json::parse(in, nullptr, false);
+  if (state.is_discarded() || !state.contains("step") || !state.contains("fingerprint")) {
+    return Status::InvalidArgument(dir + ": not a fine-tuning checkpoint (bad " + kStateFile + ")");
+  }
+  if (state["fingerprint"].get<std::string>() != fingerprint) {
+    return Status::InvalidArgument(dir + ": checkpoint is from a run with other hyperparameters or data");
+  }
+  SSKAI_ASSIGN_OR_RETURN(auto file, safetensors::File::Open(dir + "/" + kTrainableFile));
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < trainable.names.size(); ++i) {
+    const auto* info = file->Find(trainable.names[i]);
+    if (info == nullptr || info->dtype != safetensors::DType::kF32 || info->shape != trainable.tensors[i].sizes().vec()) {
+      return Status::InvalidArgument(file->path() + ": tensor '" + trainable.names[i] + "' is missing or misshaped");
+    }
+    torch::Tensor host = torch::empty(info->shape, torch::kFloat);
+    std::memcpy(host.data_ptr(), file->Data(*info), info->end - info->begin);
+    trainable.tensors[i].copy_(host);
+  }
+  try {
+    torch::serialize::InputArchive archive;
+    archive.load_from(dir + "/" + kOptimizerFile);
+    opt.load(archive);
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(dir + ": optimizer state does not load: " + e.what());
+  }
+  return state["step"].get<int>();
+}
+
+}  // namespace
+
+Result<LmTrainResult> TrainLm(LmCore* core, const std::vector<LmExample>& data, const LmTrainSpec& spec,
+                              const std::string& resume_dir, const std::string& work_dir,
+                              const LmTrainCallbacks& callbacks) {
+  SSKAI_RETURN_IF_ERROR(ValidateSpec(spec));
+  if (data.empty()) return Status::InvalidArgument("no training examples");
+  for (size_t i = 0; i < data.size(); ++i) {
+    for (int64_t id : data[i].ids) {
+      if (id < 0 || id >= core->config().vocab_size) {
+        return Status::InvalidArgument("example " + std::to_string(i) + " has a token id outside the vocabulary");
+      }
+    }
+  }
+  int max_len = std::min<int>(spec.max_seq_len, static_cast<int>(core->config().max_position_embeddings));
+  try {
+    if (spec.lora && !core->has_lora()) SSKAI_RETURN_IF_ERROR(core->AddLora(spec.lora_spec, spec.seed));
+    if (!spec.lora && core->has_lora()) return Status::FailedPrecondition("full fine-tuning of a model with LoRA adapters");
+    for (auto& [name, p] : core->params()) p.set_requires_grad(!spec.lora);
+    Trainable trainable = CollectTrainable(core, spec.lora);
+    for (auto& t : trainable.tensors) t.set_requires_grad(true);
+    std::vector<torch::Tensor> decay, no_decay;
+    for (auto& t : trainable.tensors) (t.dim() >= 2 ? decay : no_decay).push_back(t);
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    auto options = [&](double wd) {
+      return std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(spec.learning_rate)
+                                                              .betas({spec.beta1, spec.beta2})
+                                                              .eps(spec.eps)
+                                                              .weight_decay(wd));
+    };
+    groups.emplace_back(decay, options(spec.weight_decay));
+    if (!no_decay.empty()) groups.emplace_back(no_decay, options(0.0));
+    torch::optim::AdamW opt(groups, torch::optim::AdamWOptions(spec.learning_rate));
+    std::string fingerprint = Fingerprint(spec, data);
+
+    LmTrainResult result;
+    for (const auto& t : trainable.tensors) result.trainable_parameters += t.numel();
+    int step = 0;
+    if (!resume_dir.empty()) {
+      SSKAI_ASSIGN_OR_RETURN(step, LoadCheckpoint(resume_dir, trainable, opt, fingerprint));
+      result.resumed_from_step = step;
+    }
+    DataOrder order(data.size(), spec.seed);
+    core->set_training(true);
+    auto finish = [&]() {
+      core->set_training(false);
+      for (auto& t : trainable.tensors) t.set_requires_grad(false);
+    };
+    double last_loss = 0;
+    while (step < spec.steps) {
+      torch::manual_seed(spec.seed * 1000003ull + static_cast<uint64_t>(step));
+      double lr = LearningRate(spec, step);
+      for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+      opt.zero_grad();
+      std::vector<std::pair<torch::Tensor, torch::Tensor>> micro;
+      int64_t targets = 0;
+      for (int m = 0; m < spec.grad_accum; ++m) {
+        std::vector<const LmExample*> part;
+        for (int b = 0; b < spec.batch_size; ++b) {
+          uint64_t k = (static_cast<uint64_t>(step) * spec.grad_accum + m) * spec.batch_size + b;
+          part.push_back(&data[order.At(k)]);
+        }
+        torch::Tensor ids, labels;
+        MakeBatch(part, max_len, core->device(), &ids, &labels);
+        targets += labels.narrow(1, 1, labels.size(1) - 1).ne(-100).sum().item<int64_t>();
+        micro.emplace_back(ids, labels);
+      }
+      double loss_sum = 0;
+      for (auto& [ids, labels] : micro) {
+        auto [loss, n] = SumLoss(core, ids, labels);
+        if (n == 0) continue;
+        (loss / static_cast<double>(std::max<int64_t>(targets, 1))).backward();
+        loss_sum += loss.item<double>();
+      }
+      double clip = spec.grad_clip > 0 ? spec.grad_clip : std::numeric_limits<double>::infinity();
+      double norm = torch::nn::utils::clip_grad_norm_(trainable.tensors, clip);
+      opt.step();
+      ++step;
+      last_loss = targets > 0 ? loss_sum / targets : 0;
+      ++result.steps_run;
+      if (callbacks.on_step) callbacks.on_step({step, spec.steps, last_loss, lr, norm, targets});
+      bool stop = callbacks.should_stop && callbacks.should_stop();
+      bool due = step == spec.steps || stop || (spec.checkpoint_every > 0 && step % spec.checkpoint_every == 0);
+      if (due && !work_dir.empty()) {
+        Status s = SaveCheckpoint(work_dir, trainable, opt, step, fingerprint, last_loss);
+        if (s.ok() && callbacks.on_checkpoint) s = callbacks.on_checkpoint(work_dir + "/checkpoint", step);
+        if (!s.ok()) {
+          finish();
+          return s;
+        }
+      }
+      if (stop && step < spec.steps) {
+        finish();
+        return Status::Cancelled("fine-tuning stopped at step " + std::to_string(step));
+      }
+    }
+    finish();
+    result.final_loss = last_loss;
+    return result;
+  } catch (const std::exception& e) {
+    core->set_training(false);
+    return Status::Internal(std::string("fine-tuning failed: ") + e.what());
+  }
+}
+
+}  // namespace sskai::ml
