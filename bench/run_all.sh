@@ -11,3 +11,4 @@ echo "== built-in model accuracy (sskai)"
 if [ -x "$BUILD"/bench/planner_bench ]; then
   echo "== planner"; "$BUILD"/bench/planner_bench; "$BUILD"/bench/planner_sim 200 1
 fi
+echo "== jobs and preemption"; ./bench/jobs_bench.sh "$BUILD" 5

@@ -50,6 +50,8 @@ struct ApiContext {
   // empty when it failed to load, in which case those routes answer 503 with `catalog_error`.
   planner::CatalogHolder* catalogs = nullptr;
   std::string catalog_error = "no catalog loaded";
+  // Jobs may run the user's own command ("command": [...]) — off unless the operator opts in.
+  bool allow_custom_commands = false;
 };
 
 // Builds every route of the API on a new router.
