@@ -45,7 +45,7 @@ class PreemptTest : public ::testing::Test {
     for (const auto& l : lines) out += l + "\n";
     return out;
   }
-  json Hyper() { return {{"epochs", 4}, {"batch_size", 8}}; }  // 1,437 rows: 144 steps per epoch
+  json Hyper() { return {{"epochs", 4}, {"batch_size", 8}}; }  // 1,438 training rows: 180 steps per epoch
 
   TempDir dir_;
   TempDir files_;
@@ -54,15 +54,16 @@ class PreemptTest : public ::testing::Test {
 
 TEST_F(PreemptTest, NoticedPreemptionsResumeMidEpochWithIdenticalWeights) {
   int64_t straight = Submit({{"model", "straight"}, {"hyperparameters", Hyper()}});
-  // Chaos: each launch gets a notice after 200 more steps: preempted at steps 200 and 400.
+  // Chaos: each launch gets a notice after 200 more steps: preempted at steps 200, 400 and 600
+  // (720 steps in all).
   int64_t chaotic = Submit({{"model", "chaotic"}, {"hyperparameters", Hyper()}, {"executor", "spot-sim"},
                             {"offering", "g5.xlarge@use1-az1"}, {"chaos", {{"after_steps", 200}}}});
   json a = server_->WaitForJob(straight, 120);
   json b = server_->WaitForJob(chaotic, 120);
   ASSERT_EQ(a["state"], "succeeded") << a.dump();
   ASSERT_EQ(b["state"], "succeeded") << b.dump() << Dump(Timeline(chaotic));
-  EXPECT_EQ(b["preemptions"], 2) << b.dump();
-  EXPECT_EQ(b["attempts"], 3) << b.dump();
+  EXPECT_EQ(b["preemptions"], 3) << b.dump();
+  EXPECT_EQ(b["attempts"], 4) << b.dump();
   auto timeline = Timeline(chaotic);
   EXPECT_TRUE(Has(timeline, "checkpoint: checkpoint at step 200 (epoch 1)")) << Dump(timeline);
   EXPECT_TRUE(Has(timeline, "checkpoint: checkpoint at step 400 (epoch 2)")) << Dump(timeline);
@@ -73,9 +74,15 @@ TEST_F(PreemptTest, NoticedPreemptionsResumeMidEpochWithIdenticalWeights) {
   json mv_b = server_->CallJson("GET", "/v1/models/chaotic/versions/1");
   EXPECT_EQ(mv_a["sha256"], mv_b["sha256"]) << "weights differ after preemptions";
   std::string logs = server_->Call("GET", "/v1/jobs/" + std::to_string(chaotic) + "/logs").body;
-  EXPECT_NE(logs.find("step 200 (global step 200)"), std::string::npos) << logs;
-  // Usage: one record per launch, spot, on the chosen offering, all closed.
-  json usage = server_->CallJson("GET", "/v1/usage");
+  EXPECT_NE(logs.find("epoch 1 step 20 (global step 200)"), std::string::npos) << logs;
+  // Usage: one record per launch, spot, on the chosen offering, all closed once the last worker
+  // has exited.
+  json usage;
+  for (int idx = 0; idx < 200; ++idx) {
+    usage = server_->CallJson("GET", "/v1/usage");
+    if (usage.dump().find("\"ended_at\":null") == std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   int records = 0;
   for (const auto& u : usage["items"]) {
     if (u["subject_id"] != chaotic) continue;
@@ -84,13 +91,13 @@ TEST_F(PreemptTest, NoticedPreemptionsResumeMidEpochWithIdenticalWeights) {
     EXPECT_EQ(u["spot"], true);
     EXPECT_FALSE(u["ended_at"].is_null());
   }
-  EXPECT_EQ(records, 3);
+  EXPECT_EQ(records, 4);
   // `sskai jobs show` prints the timeline.
   std::string out;
   ASSERT_EQ(server_->RunCli({"jobs", "show", std::to_string(chaotic)}, &out), 0);
   EXPECT_NE(out.find("timeline:"), std::string::npos) << out;
   EXPECT_NE(out.find("preempted"), std::string::npos) << out;
-  EXPECT_NE(out.find("preemptions: 2"), std::string::npos) << out;
+  EXPECT_NE(out.find("preemptions: 3"), std::string::npos) << out;
 }
 
 TEST_F(PreemptTest, HttpNoticeAndSigtermCheckpointThenRecover) {
@@ -166,11 +173,11 @@ TEST_F(PreemptTest, DeterministicFailureIsNotRetriedForever) {
 }
 
 TEST_F(PreemptTest, CustomCommandFollowsTheContractThroughPreemptions) {
-  std::string iris = WriteSklearnCsv("iris.csv", files_.path());
+  std::string iris = WriteSklearnCsv("iris", files_.path());
   ASSERT_EQ(server_->UploadFile("/v1/datasets/iris/versions", iris).status, 201);
   int status = 0;
   json body = {{"dataset", "iris"}, {"model", "custom"},
-               {"command", {"python3", std::string(SSKAI_SOURCE_DIR) + "/examples/custom-train/train.py"}},
+               {"command", json::array({"python3", std::string(SSKAI_SOURCE_DIR) + "/examples/custom-train/train.py"})},
                {"hyperparameters", {{"steps", 400}, {"checkpoint_every", 50}, {"step_delay", 0.002}}},
                {"executor", "spot-sim"}, {"chaos", {{"after_steps", 150}}}};
   json r = server_->CallJson("POST", "/v1/jobs", body, &status);
@@ -187,7 +194,7 @@ TEST_F(PreemptTest, CustomCommandFollowsTheContractThroughPreemptions) {
   std::string logs = server_->Call("GET", "/v1/jobs/" + std::to_string(id) + "/logs").body;
   EXPECT_NE(logs.find("resumed at step"), std::string::npos) << logs;
   // A command that does not exist: a clear failure, not an endless retry.
-  body["command"] = {"/nonexistent/train"};
+  body["command"] = json::array({"/nonexistent/train"});
   body["model"] = "missing";
   body.erase("chaos");
   r = server_->CallJson("POST", "/v1/jobs", body, &status);

@@ -33,7 +33,7 @@ TEST(ProtocolLineTest, ParsesMetricsAndCheckpoints) {
 
 TEST(RunCommandTest, ForwardsMetricsCheckpointsAndTheNotice) {
   sskai::testing::ScratchDir dir;
-  std::string script = dir.Sub("train.sh");
+  std::string script = dir.path() + "/train.sh";
   std::ofstream(script) << "trap 'echo sskai:checkpoint step=7 path=c7; exit 75' TERM\n"
                            "echo hello\n"
                            "echo sskai:metric step=5 loss=0.25\n"
