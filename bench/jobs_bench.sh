@@ -43,7 +43,7 @@ wait_state "$id" 'j["state"] in ("succeeded","failed")'
 python3 - "$DIR/logs/jobs/job-$id.log" "$INTERVAL" <<'PY'
 import re, sys, datetime
 text = open(sys.argv[1]).read()
-def t(line): return datetime.datetime.strptime(line[1:24], "%Y-%m-%d %H:%M:%S.%f").timestamp()
+def t(line): return datetime.datetime.strptime(line[0:23], "%Y-%m-%dT%H:%M:%S.%f").timestamp()
 lines = text.splitlines()
 ck = [l for l in lines if "written in" in l]
 write = sum(float(re.search(r"written in ([\d.]+)", l).group(1)) for l in ck)
@@ -71,7 +71,7 @@ for round in $(seq "$ROUNDS"); do
   python3 - "$DIR/logs/jobs/job-$id.log" "$t0" "$round" <<'PY'
 import re, sys, datetime
 lines = open(sys.argv[1]).read().splitlines()
-def t(line): return datetime.datetime.strptime(line[1:24], "%Y-%m-%d %H:%M:%S.%f").timestamp()
+def t(line): return datetime.datetime.strptime(line[0:23], "%Y-%m-%dT%H:%M:%S.%f").timestamp()
 pre = [l for l in lines if "preempted at step" in l][int(sys.argv[3]) - 1]
 res = [l for l in lines if "resuming from the checkpoint" in l][int(sys.argv[3]) - 1]
 stopped = int(re.search(r"preempted at step (\d+)", pre).group(1))
@@ -96,11 +96,12 @@ for round in $(seq "$ROUNDS"); do
   python3 - "$DIR/logs/jobs/job-$id.log" "$t0" "$RATE" "$round" <<'PY'
 import re, sys, datetime
 lines = open(sys.argv[1]).read().splitlines()
-def t(line): return datetime.datetime.strptime(line[1:24], "%Y-%m-%d %H:%M:%S.%f").timestamp()
+def t(line): return datetime.datetime.strptime(line[0:23], "%Y-%m-%dT%H:%M:%S.%f").timestamp()
 kill = float(sys.argv[2]); rate = float(sys.argv[3])
-ck = [l for l in lines if "written in" in l and t(l) < kill][-1]
-lost_s = kill - t(ck)
-print(f"kill -9 {sys.argv[4]}: {lost_s:.2f} s since the last checkpoint ~ {lost_s*rate:.0f} steps lost")
+# Work since the later of the last checkpoint and the (re)start of training.
+marks = [l for l in lines if ("written in" in l or "resuming from the checkpoint" in l) and t(l) < kill]
+lost_s = kill - t(marks[-1])
+print(f"kill -9 {sys.argv[4]}: {lost_s:.2f} s of training since the last checkpoint ~ {lost_s*rate:.0f} steps lost")
 PY
 done
 api -X POST "$URL/v1/jobs/$id/cancel" >/dev/null
