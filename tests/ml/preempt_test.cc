@@ -114,5 +114,15 @@ TEST(PreemptTest, StepCadenceCheckpointsAndKeepsTheLastTwo) {
   EXPECT_EQ(files, 2);
 }
 
+TEST(PreemptTest, UnwritableCheckpointDirIsAClearError) {
+  // A full or read-only disk while checkpointing: training stops with the OS error and the path.
+  data::TabularData d = testing::LoadSklearnCsv("iris.csv");
+  TrainCallbacks cb;
+  cb.checkpoint_every_steps = 3;
+  auto r = sskai_ml_engine()->TrainTabular(d, SmallSpec(), "", "/proc/sskai-no-such-dir", cb);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("/proc/sskai-no-such-dir"), std::string::npos) << r.status().ToString();
+}
+
 }  // namespace
 }  // namespace sskai::ml
