@@ -14,3 +14,4 @@ fi
 if [ -x "$BUILD"/bench/tokenizer_bench ]; then
   echo "== tokenizers"; ./scripts/fetch-testdata.sh "$BUILD"/testdata; "$BUILD"/bench/tokenizer_bench "$BUILD"/testdata
 fi
+echo "== jobs and preemption"; ./bench/jobs_bench.sh "$BUILD" 5

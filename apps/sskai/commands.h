@@ -21,6 +21,7 @@ struct ServerFlags {
   // Price of this machine as a planner offering named kLocalOffering: "zero", "rate:<usd/h>" or
   // "same-as:<instance type>[@<region>]".
   std::string local_price = "zero";
+  bool allow_custom_commands = false;  // jobs may run the user's own training command
 };
 // The offering name of this machine in the catalog and in usage records.
 inline constexpr const char* kLocalOffering = "this-machine";

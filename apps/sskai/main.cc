@@ -46,6 +46,8 @@ int main(int argc, char** argv) {
                      "what an hour of this machine costs: zero | rate:<usd/h> | "
                      "same-as:<instance type>[@<region>]")
       ->capture_default_str();
+  server->add_flag("--allow-custom-commands", sf.allow_custom_commands,
+                   "let jobs run the user's own training command (\"command\": [...])");
   server->callback([&] { exit_code = sskai::app::RunServer(sf); });
 
   sskai::jobs::WorkerOptions wo;
@@ -56,6 +58,8 @@ int main(int argc, char** argv) {
   worker->callback([&] {
     sskai::ConfigureLogging("info");
     wo.token = EnvOr("SSKAI_TOKEN", "");
+    wo.notice_file = EnvOr("SSKAI_NOTICE_FILE", "");
+    wo.chaos_notice_at_step = std::atoll(EnvOr("SSKAI_CHAOS_NOTICE_AT_STEP", "0").c_str());
     if (wo.work_dir.empty()) {
       wo.work_dir = EnvOr("TMPDIR", "/tmp") + "/sskai-worker-" + std::to_string(wo.job_id);
     }

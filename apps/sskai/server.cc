@@ -165,6 +165,7 @@ int RunServer(const ServerFlags& flags) {
   jobs::JobController::Options jo;
   jo.binary = SelfPath();
   jo.log_dir = (data_dir / "logs/jobs").string();
+  jo.work_root = (data_dir / "work").string();
   jo.max_running = flags.max_running_jobs;
   jo.max_attempts = flags.max_attempts;
   jo.resource = kLocalOffering;
@@ -186,6 +187,7 @@ int RunServer(const ServerFlags& flags) {
   auto controller = std::make_unique<jobs::JobController>(jo, st, *executor, clock, mint, revoke);
 
   api::ApiContext ctx{st, **blobs, *controller, *endpoints, clock, blocking};
+  ctx.allow_custom_commands = flags.allow_custom_commands;
   // The planner catalog is optional: without it the server runs and plan requests answer 503.
   std::string catalog_dir = flags.catalog_dir.empty() ? DefaultCatalogDir() : flags.catalog_dir;
   auto catalog = planner::LoadCatalog(catalog_dir);

@@ -61,6 +61,8 @@ struct ApiContext {
   // GETs outside /v1, /v2, /healthz, /readyz and /metrics; "" or a directory without index.html
   // answers a short page saying how to build it.
   std::string web_dir;
+  // Jobs may run the user's own command ("command": [...]) — off unless the operator opts in.
+  bool allow_custom_commands = false;
 };
 
 // Builds every route of the API on a new router.

@@ -1,4 +1,5 @@
 // Training jobs: submit, list, show, cancel, logs, metrics.
+#include <chrono>
 #include <fstream>
 
 #include "api/internal.h"
@@ -28,7 +29,14 @@ Result<store::Job> ParseTrainRequest(ApiContext& ctx, const json& body, const st
   SSKAI_ASSIGN_OR_RETURN(std::string name, StringField(body, "name", false, output));
   json hyper = body.value("hyperparameters", json::object());
   if (!hyper.is_object()) return Status::InvalidArgument("field 'hyperparameters': expected an object");
-  auto spec = ml::TrainSpecFromJson(hyper.dump());
+  const bool custom = body.contains("command") && !body["command"].is_null();
+  if (custom && !ctx.allow_custom_commands) {
+    return Status::PermissionDenied(
+        "field 'command': custom training commands are disabled on this server (start it with "
+        "--allow-custom-commands)");
+  }
+  // A custom command gets its hyperparameters as they are (SSKAI_HYPERPARAMETERS).
+  auto spec = custom ? Result<ml::TrainSpec>(ml::TrainSpec{}) : ml::TrainSpecFromJson(hyper.dump());
   if (!spec.ok()) return spec.status().WithPrefix("field 'hyperparameters'");
 
   auto ds = ctx.store.GetDataset(u.id, dataset);
@@ -38,7 +46,7 @@ Result<store::Job> ParseTrainRequest(ApiContext& ctx, const json& body, const st
     return Status::NotFound("field 'dataset_version': dataset '" + dataset + "' has no version " +
                             std::to_string(ds_version));
   }
-  if (dv->format == "jsonl") {
+  if (dv->format == "jsonl" && !custom) {
     return Status::InvalidArgument("field 'dataset': '" + dataset +
                                    "' is a JSONL text dataset; the built-in models train on csv, idx or image_folder data");
   }
@@ -57,19 +65,49 @@ Result<store::Job> ParseTrainRequest(ApiContext& ctx, const json& body, const st
     }
   }
   SSKAI_ASSIGN_OR_RETURN(json plan, PlanReference(ctx, body, u.id, "train"));
+  // Job control: limits and where/how it runs (spot simulation, checkpoint cadence).
+  SSKAI_ASSIGN_OR_RETURN(int64_t max_attempts, IntField(body, "max_attempts", 0, 0, 1000));
+  double limits[2] = {0, 0};
+  const char* limit_names[2] = {"max_wall_seconds", "max_cost_usd"};
+  for (int idx = 0; idx < 2; ++idx) {
+    if (!body.contains(limit_names[idx]) || body[limit_names[idx]].is_null()) continue;
+    const json& v = body[limit_names[idx]];
+    if (!v.is_number() || !(v.get<double>() > 0) || v.get<double>() > 1e9) {
+      return Status::InvalidArgument("field '" + std::string(limit_names[idx]) +
+                                     "': expected a positive number (0 < x <= 1e9)");
+    }
+    limits[idx] = v.get<double>();
+  }
+  json exec = json::object();
+  for (const char* key : {"executor", "offering", "interruption_band", "acceleration", "notice_seconds",
+                          "chaos", "checkpoint_interval_seconds", "checkpoint_interval_steps", "command"}) {
+    if (body.contains(key)) exec[key] = body[key];
+  }
+  auto parsed_exec = jobs::ParseExecutionSpec(exec.dump());
+  if (!parsed_exec.ok()) return parsed_exec.status();
+  if (parsed_exec->executor == "spot-sim" && !parsed_exec->offering.empty() &&
+      parsed_exec->offering.find('@') == std::string::npos) {
+    return Status::InvalidArgument("field 'offering': expected '<instance_type>@<zone>', got '" +
+                                   parsed_exec->offering + "'");
+  }
   store::Job job;
+  job.max_attempts = max_attempts;
+  job.max_wall_seconds = limits[0];
+  job.max_cost_usd = limits[1];
   job.owner_id = u.id;
   job.name = name;
   job.kind = "train";
   job.state = jobs::kQueued;
   job.dataset_version_id = dv->id;
   job.output_model = output;
-  job.spec_json = json{{"task", task},
+  json spec_fields = json{{"task", task},
                        {"target", target},
                        {"model", arch},
-                       {"hyperparameters", ParseStoredJson(ml::TrainSpecToJson(*spec))},
-                       {"plan", plan}}
-                      .dump();
+                       {"hyperparameters", custom ? hyper : ParseStoredJson(ml::TrainSpecToJson(*spec))},
+                       {"plan", plan}};
+  json stored = spec_fields;
+  stored.update(exec);
+  job.spec_json = stored.dump();
   job.executor = "local";
   job.created_at = ctx.clock.NowSeconds();
   job.updated_at = job.created_at;
@@ -101,7 +139,7 @@ void AddJobRoutes(ApiContext& ctx, http::Router& router) {
              "job " + std::to_string(created->id) + " queued: train '" + created->output_model + "'");
     ctx.jobs.Kick();
     return JsonResponse(201, JobJson(ctx, *created));
-  }), {.summary = "Submit a training job {dataset, model, task?, target?, architecture?, hyperparameters?}"});
+  }), {.summary = "Submit a training job {dataset, model, task?, target?, architecture?, hyperparameters?, max_attempts?, max_wall_seconds?, max_cost_usd?, executor?: local|spot-sim, offering?, interruption_band?, acceleration?, notice_seconds?, chaos?: {every_seconds, after_steps, seed}, checkpoint_interval_seconds?, checkpoint_interval_steps?}"});
 
   router.AddSync("GET", "/v1/jobs", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
     auto page = PageFromQuery(req);
@@ -131,6 +169,59 @@ void AddJobRoutes(ApiContext& ctx, http::Router& router) {
     if (!job.ok()) return Error(job.status());
     return JsonResponse(200, JobJson(ctx, *job));
   }), {.summary = "Cancel a queued or running job"});
+
+  router.AddSync("POST", "/v1/jobs/{id}/notice", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
+    auto id = IdParam(req, "id");
+    if (!id.ok()) return Error(id.status());
+    auto body = ParseObject(req.body.empty() ? "{}" : req.body);
+    if (!body.ok()) return Error(body.status());
+    auto deadline = IntField(*body, "deadline_seconds", 120, 1, 3600);
+    if (!deadline.ok()) return Error(deadline.status());
+    auto reason = StringField(*body, "reason", false, "preemption notice");
+    if (!reason.ok()) return Error(reason.status());
+    Status st = ctx.jobs.Notice(u.is_admin ? 0 : u.id, *id, std::chrono::seconds(*deadline), *reason);
+    if (!st.ok()) return Error(st);
+    auto job = ctx.store.GetJob(0, *id);
+    if (!job.ok()) return Error(job.status());
+    return JsonResponse(200, JobJson(ctx, *job));
+  }), {.summary = "Preemption notice {deadline_seconds?=120, reason?}: checkpoint at the next step, then relaunch"});
+
+  router.AddSync("POST", "/v1/jobs/{id}/pause", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
+    auto id = IdParam(req, "id");
+    if (!id.ok()) return Error(id.status());
+    auto job = ctx.store.GetJob(u.id, *id);
+    if (!job.ok()) return Error(job.status());
+    Status st = ctx.jobs.Pause(*id, "by user " + u.name);
+    if (!st.ok()) return Error(st);
+    job = ctx.store.GetJob(u.id, *id);
+    if (!job.ok()) return Error(job.status());
+    return JsonResponse(200, JobJson(ctx, *job));
+  }), {.summary = "Pause: checkpoint and release compute (state paused)"});
+
+  router.AddSync("POST", "/v1/jobs/{id}/resume", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
+    auto id = IdParam(req, "id");
+    if (!id.ok()) return Error(id.status());
+    auto job = ctx.store.GetJob(u.id, *id);
+    if (!job.ok()) return Error(job.status());
+    Status st = ctx.jobs.Resume(*id);
+    if (!st.ok()) return Error(st);
+    job = ctx.store.GetJob(u.id, *id);
+    if (!job.ok()) return Error(job.status());
+    return JsonResponse(200, JobJson(ctx, *job));
+  }), {.summary = "Resume a paused job (back to queued)"});
+
+  router.AddSync("GET", "/v1/jobs/{id}/events", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
+    auto id = IdParam(req, "id");
+    if (!id.ok()) return Error(id.status());
+    auto job = ctx.store.GetJob(u.id, *id);
+    if (!job.ok()) return Error(job.status());
+    auto page = PageFromQuery(req);
+    if (!page.ok()) return Error(page.status());
+    if (req.Query("limit").empty()) page->limit = 1000;
+    auto list = ctx.store.ListEvents(u.id, *page, store::EventFilter{"job", *id});
+    if (!list.ok()) return Error(list.status());
+    return JsonResponse(200, ListJson(list->items, list->next_after_id, EventJson));
+  }), {.summary = "The job's timeline, oldest first: states, checkpoints, preemptions, recoveries"});
 
   router.AddSync("GET", "/v1/jobs/{id}/logs", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
     auto id = IdParam(req, "id");

@@ -1,4 +1,6 @@
 // Routes used by `sskai worker`: metrics, checkpoints, the trained model, completion.
+#include <limits>
+
 #include "api/internal.h"
 #include "artifacts/artifacts.h"
 #include "jobs/jobs.h"
@@ -11,7 +13,7 @@ namespace {
 Result<store::Job> RunningJob(ApiContext& ctx, const http::Request& req, const store::User& u) {
   SSKAI_ASSIGN_OR_RETURN(int64_t id, IdParam(req, "id"));
   SSKAI_ASSIGN_OR_RETURN(store::Job job, ctx.store.GetJob(u.id, id));
-  if (job.state != jobs::kRunning) {
+  if (job.state != jobs::kRunning && job.state != jobs::kCheckpointing) {
     return Status::FailedPrecondition("job " + std::to_string(id) + " is " + job.state + ", not running");
   }
   return job;
@@ -37,10 +39,8 @@ void AddWorkerRoutes(ApiContext& ctx, http::Router& router) {
     auto added = ctx.store.AddJobMetric(m);
     if (!added.ok()) return Error(added.status());
     json progress = {{"epoch", *epoch}, {"epochs", body->value("epochs", 0)}, {"values", values},
-                     {"updated_at", m.created_at}};
-    job->progress_json = progress.dump();
-    job->updated_at = m.created_at;
-    Status st = ctx.store.UpdateJob(*job);
+                     {"step", body->value("step", 0)}, {"updated_at", m.created_at}};
+    Status st = ctx.store.SetJobProgress(job->id, progress.dump(), m.created_at);
     if (!st.ok()) return Error(st);
     return JsonResponse(200, {{"ok", true}});
   }), {.summary = "Worker: report an epoch's metrics"});
@@ -55,42 +55,50 @@ void AddWorkerRoutes(ApiContext& ctx, http::Router& router) {
       char* end = nullptr;
       std::string q = req.Query("epoch");
       long epoch = std::strtol(q.c_str(), &end, 10);
-      if (q.empty() || *end != '\0' || epoch < 1) {
-        return Error(Status::InvalidArgument("query parameter 'epoch': expected a positive integer"));
+      if (q.empty() || *end != '\0' || epoch < 0) {
+        return Error(Status::InvalidArgument("query parameter 'epoch': expected a non-negative integer"));
+      }
+      std::string qs = req.Query("step");
+      long long step = qs.empty() ? epoch : std::strtoll(qs.c_str(), &end, 10);
+      if (!qs.empty() && (*end != '\0' || step < 0)) {
+        return Error(Status::InvalidArgument("query parameter 'step': expected a non-negative integer"));
       }
       if (req.body_size == 0) return Error(Status::InvalidArgument("empty checkpoint"));
       auto sha = ctx.blobs.Adopt(req.body_file, req.body_sha256);
       if (!sha.ok()) return Error(sha.status());
-      // Re-read: the job may have moved on while the upload streamed in.
-      auto fresh = ctx.store.GetJob(u.id, job->id);
-      if (!fresh.ok()) return Error(fresh.status());
-      if (epoch > fresh->checkpoint_epoch) {
-        fresh->checkpoint_epoch = static_cast<int>(epoch);
-        fresh->checkpoint_sha256 = *sha;
-        fresh->updated_at = ctx.clock.NowSeconds();
-        Status st = ctx.store.UpdateJob(*fresh);
-        if (!st.ok()) return Error(st);
+      auto recorded = ctx.store.SetJobCheckpoint(job->id, *sha, epoch, step, ctx.clock.NowSeconds());
+      if (!recorded.ok()) return Error(recorded.status());
+      if (*recorded) {
+        AddEvent(ctx, u.id, "job", job->id, "checkpoint",
+                 "checkpoint at step " + std::to_string(step) + " (epoch " + std::to_string(epoch) + ")");
       }
-      return JsonResponse(200, {{"sha256", *sha}, {"epoch", epoch}});
+      return JsonResponse(200, {{"sha256", *sha}, {"epoch", epoch}, {"step", step}});
     });
-  }), {.stream_body = true, .summary = "Worker: upload the checkpoint of an epoch (?epoch=N)"});
+  }), {.stream_body = true, .summary = "Worker: upload a checkpoint (?epoch=completed epochs&step=global step)"});
 
   router.AddSync("GET", "/v1/jobs/{id}/checkpoint", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
     auto id = IdParam(req, "id");
     if (!id.ok()) return Error(id.status());
     auto job = ctx.store.GetJob(u.id, *id);
     if (!job.ok()) return Error(job.status());
-    if (job->checkpoint_sha256.empty()) {
-      return Error(Status::NotFound("job " + std::to_string(*id) + " has no checkpoint yet"));
+    std::string which = req.Query("which");
+    if (!which.empty() && which != "latest" && which != "previous") {
+      return Error(Status::InvalidArgument("query parameter 'which': expected 'latest' or 'previous'"));
     }
-    auto path = ctx.blobs.LocalPath(job->checkpoint_sha256);
+    const std::string& sha = which == "previous" ? job->prev_checkpoint_sha256 : job->checkpoint_sha256;
+    if (sha.empty()) {
+      return Error(Status::NotFound("job " + std::to_string(*id) + " has no " +
+                                    (which == "previous" ? "previous " : "") + "checkpoint"));
+    }
+    auto path = ctx.blobs.LocalPath(sha);
     if (!path.ok()) return Error(path.status());
     http::Response resp;
     resp.content_type = "application/octet-stream";
     resp.file_path = *path;
     resp.headers.push_back({"X-Sskai-Epoch", std::to_string(job->checkpoint_epoch)});
+    resp.headers.push_back({"X-Sskai-Step", std::to_string(job->checkpoint_step)});
     return resp;
-  }), {.summary = "Worker: download the latest checkpoint"});
+  }), {.summary = "Worker: download the latest (or ?which=previous) checkpoint"});
 
   router.Add("PUT", "/v1/jobs/{id}/model",
              AuthedAsyncHandler(ctx, [&ctx](http::Request& req, const store::User& u, http::Responder respond) {
@@ -129,7 +137,7 @@ void AddWorkerRoutes(ApiContext& ctx, http::Router& router) {
     mv.created_at = ctx.clock.NowSeconds();
     auto added = ctx.store.AddModelVersion(u.id, job->output_model, mv);
     if (!added.ok()) return Error(added.status());
-    auto moved = ctx.store.TransitionJob(job->id, jobs::kRunning, jobs::kSucceeded, "", mv.created_at);
+    auto moved = ctx.store.TransitionJob(job->id, job->state, jobs::kSucceeded, "", mv.created_at);
     if (!moved.ok()) return Error(moved.status());
     auto fresh = ctx.store.GetJob(u.id, job->id);
     if (fresh.ok()) {
@@ -153,17 +161,14 @@ void AddWorkerRoutes(ApiContext& ctx, http::Router& router) {
     if (!body.ok()) return Error(body.status());
     auto reason = StringField(*body, "reason", true);
     if (!reason.ok()) return Error(reason.status());
-    double now = ctx.clock.NowSeconds();
-    auto moved = ctx.store.TransitionJob(job->id, jobs::kRunning, jobs::kFailed, *reason, now);
-    if (!moved.ok()) return Error(moved.status());
-    auto fresh = ctx.store.GetJob(u.id, job->id);
-    if (fresh.ok()) {
-      fresh->finished_at = now;
-      IgnoreError(ctx.store.UpdateJob(*fresh));
-    }
-    AddEvent(ctx, u.id, "job", job->id, "failed", "job " + std::to_string(job->id) + " failed: " + *reason);
-    return JsonResponse(200, {{"ok", true}});
-  }), {.summary = "Worker: report a deterministic failure"});
+    auto step = IntField(*body, "step", 0, 0, std::numeric_limits<int64_t>::max());
+    if (!step.ok()) return Error(step.status());
+    // The controller classifies the worker's exit: the same error twice at the same step fails
+    // the job; a first one is retried.
+    auto count = ctx.store.RecordJobError(job->id, *reason, *step, ctx.clock.NowSeconds());
+    if (!count.ok()) return Error(count.status());
+    return JsonResponse(200, {{"ok", true}, {"count", *count}});
+  }), {.summary = "Worker: report an error {reason, step}; the same error twice at a step fails the job"});
 }
 
 }  // namespace sskai::api

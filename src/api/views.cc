@@ -81,7 +81,20 @@ json JobJson(ApiContext& ctx, const store::Job& j, std::map<int64_t, json>* memo
               {"executor", j.executor},
               {"attempts", j.attempts},
               {"progress", ParseStoredJson(j.progress_json)},
-              {"checkpoint", {{"epoch", j.checkpoint_epoch}}},
+              {"checkpoint", {{"epoch", j.checkpoint_epoch},
+                              {"step", j.checkpoint_step},
+                              {"available", !j.checkpoint_sha256.empty()},
+                              {"previous_available", !j.prev_checkpoint_sha256.empty()}}},
+              {"limits", {{"max_attempts", j.max_attempts},
+                          {"max_wall_seconds", j.max_wall_seconds},
+                          {"max_cost_usd", j.max_cost_usd}}},
+              {"retries", j.retries},
+              {"preemptions", j.preemptions},
+              {"retry_at", j.retry_at > 0 ? json(j.retry_at) : json(nullptr)},
+              {"last_error", j.error_message.empty()
+                                 ? json(nullptr)
+                                 : json{{"message", j.error_message}, {"step", j.error_step},
+                                        {"count", j.error_count}}},
               {"created_at", j.created_at},
               {"started_at", j.started_at},
               {"finished_at", j.finished_at}};

@@ -1,4 +1,4 @@
-// sskai train [--wait], sskai jobs list|show|logs|cancel.
+// sskai train [--wait], sskai jobs list|show|logs|cancel|pause|resume.
 #include <unistd.h>
 
 #include <chrono>
@@ -129,7 +129,7 @@ void AddJobCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit
     return st;
   }));
 
-  auto* jobs = app.add_subcommand("jobs", "Jobs: list, show, logs, cancel");
+  auto* jobs = app.add_subcommand("jobs", "Jobs: list, show, logs, cancel, pause, resume");
   jobs->require_subcommand(1);
   auto* list = jobs->add_subcommand("list", "List jobs");
   list->callback(Wrap(flags, exit_code, [flags](Api& api) -> Status {
@@ -160,11 +160,19 @@ void AddJobCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit
     std::cout << "\n  dataset: " << (j.contains("dataset") ? Cell(j["dataset"]["name"]) + " v" + Cell(j["dataset"]["version"]) : "-")
               << "\n  output model: " << Cell(j["output_model"])
               << (j.contains("model_version") ? " v" + Cell(j["model_version"]["version"]) : "")
-              << "\n  attempts: " << Cell(j["attempts"]) << ", checkpoint epoch: "
-              << Cell(j["checkpoint"]["epoch"]) << "\n  created " << FormatTime(j.value("created_at", 0.0))
+              << "\n  attempts: " << Cell(j["attempts"]) << ", preemptions: " << Cell(j["preemptions"])
+              << ", checkpoint: epoch " << Cell(j["checkpoint"]["epoch"]) << " step "
+              << Cell(j["checkpoint"]["step"]) << "\n  created " << FormatTime(j.value("created_at", 0.0))
               << ", started " << FormatTime(j.value("started_at", 0.0)) << ", finished "
               << FormatTime(j.value("finished_at", 0.0)) << "\n";
     if (j["progress"].contains("values")) std::cout << "  last epoch: " << j["progress"].dump() << "\n";
+    // The timeline: every state change, checkpoint, preemption and recovery, oldest first.
+    SSKAI_ASSIGN_OR_RETURN(json ev, api.Call("GET", "/v1/jobs/" + std::to_string(*id) + "/events"));
+    std::cout << "  timeline:\n";
+    for (const auto& e : ev["items"]) {
+      std::cout << "    " << FormatTime(e.value("created_at", 0.0)) << "  " << std::left << std::setw(14)
+                << e.value("action", "") << " " << e.value("message", "") << "\n";
+    }
     return Status::Ok();
   }));
 
@@ -176,6 +184,21 @@ void AddJobCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit
     std::cout << text;
     return Status::Ok();
   }));
+
+  for (const char* verb : {"pause", "resume"}) {
+    auto vid = std::make_shared<int64_t>(0);
+    auto* cmd = jobs->add_subcommand(verb, std::string(verb) == "pause"
+                                               ? "Pause a job: checkpoint and release its compute"
+                                               : "Resume a paused job");
+    cmd->add_option("id", *vid)->required();
+    std::string path = verb;
+    cmd->callback(Wrap(flags, exit_code, [flags, vid, path](Api& api) -> Status {
+      SSKAI_ASSIGN_OR_RETURN(json j, api.Call("POST", "/v1/jobs/" + std::to_string(*vid) + "/" + path));
+      if (flags->json) return PrintJson(j), Status::Ok();
+      std::cout << "Job " << *vid << " " << Cell(j["state"]) << "\n";
+      return Status::Ok();
+    }));
+  }
 
   auto cid = std::make_shared<int64_t>(0);
   auto* cancel = jobs->add_subcommand("cancel", "Cancel a job");

@@ -32,17 +32,38 @@ struct Job;
 namespace sskai::jobs {
 
 // ---- States ------------------------------------------------------------------------------
-// queued -> running -> succeeded | failed | cancelled; queued -> cancelled | failed.
-// `running` may go back to `queued` when a worker is lost and the job is retried.
+// queued        waiting for a worker slot (or resumed after a pause)
+// provisioning  a worker is being started (token minted, process launching)
+// running       a worker holds compute and trains
+// checkpointing a notice was delivered: the worker checkpoints at the next step boundary, exits
+// preempted     the worker lost its compute (notice honoured, killed, node lost)
+// recovering    waiting out the retry backoff; relaunches from the last good checkpoint
+// paused        checkpointed and holds no compute (budget enforcement); Resume() -> queued
+// succeeded | failed | cancelled: terminal.
+// The allowed transitions are one table: IsAllowedTransition (state.cc).
 inline constexpr const char* kQueued = "queued";
+inline constexpr const char* kProvisioning = "provisioning";
 inline constexpr const char* kRunning = "running";
+inline constexpr const char* kCheckpointing = "checkpointing";
+inline constexpr const char* kPreempted = "preempted";
+inline constexpr const char* kRecovering = "recovering";
+inline constexpr const char* kPaused = "paused";
 inline constexpr const char* kSucceeded = "succeeded";
 inline constexpr const char* kFailed = "failed";
 inline constexpr const char* kCancelled = "cancelled";
 
 bool IsTerminalState(const std::string& state);
+bool IsKnownState(const std::string& state);
+// States in which a worker may be alive (the controller watches them).
+bool HoldsWorker(const std::string& state);
 // The one table of allowed transitions.
 bool IsAllowedTransition(const std::string& from, const std::string& to);
+
+// Worker exit codes.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 2;      // reported an error (POST /fail) first
+inline constexpr int kExitNoServer = 3;    // could not reach the server
+inline constexpr int kExitPreempted = 75;  // honoured a notice: checkpointed at a step boundary
 
 // ---- Executors ---------------------------------------------------------------------------
 struct LaunchSpec {
@@ -83,6 +104,69 @@ std::unique_ptr<Executor> MakeLocalExecutor();
 // The /proc start-time token of `pid`, or "" when it does not exist.
 std::string ProcessStartTime(int pid);
 
+// ---- Failure classification (pure) -------------------------------------------------------
+// What the controller knows when a worker of a job is gone.
+struct ExitFacts {
+  std::string state;             // job state at the exit: running | checkpointing
+  int exit_code = -1;            // when it exited normally
+  int signal = 0;                // when killed by a signal
+  bool unknown = false;          // ended while no server watched it
+  std::string exit_text;         // ExitInfo::Describe()
+  bool pause_requested = false;
+  std::string error_message;     // the last error a worker reported (POST /fail), and its step
+  int64_t error_step = -1;
+  int64_t error_count = 0;       // how many times that same error came at that same step
+  bool progressed = false;       // the checkpoint advanced during this attempt
+  int64_t retries = 0;           // consecutive retries without progress so far
+  int64_t max_attempts = 3;      // cap on those
+};
+struct ExitDecision {
+  enum class Action { kRetry, kFail, kPause };
+  Action action = Action::kRetry;
+  bool preemption = false;       // infrastructure loss (record a preemption)
+  int64_t retries = 0;           // new value of the consecutive-retries counter
+  std::string reason;
+};
+// Infrastructure loss (notice honoured, killed by a signal, lost unseen, lost the server) is
+// retried; an error reported twice at the same step is deterministic and fails the job; any
+// retry without checkpoint progress counts against max_attempts.
+ExitDecision ClassifyExit(const ExitFacts& facts);
+// Exponential backoff before relaunch number `retries` (0 = right after progress): base * 2^n,
+// capped.
+std::chrono::milliseconds RetryBackoff(int64_t retries, std::chrono::milliseconds base,
+                                       std::chrono::milliseconds cap);
+// "" when within limits, else the reason. 0 limits are unlimited.
+std::string LimitExceeded(double wall_seconds, double max_wall_seconds, double cost_usd,
+                          double max_cost_usd);
+
+// ---- Execution spec (from the job's spec_json) ------------------------------------------
+struct ExecutionSpec {
+  std::string executor = "local";     // "local" | "spot-sim"
+  std::string offering;               // spot-sim: "<instance_type>@<zone>"
+  int interruption_band = 2;          // spot-sim: Spot Advisor band 0..4 (from the catalog)
+  double acceleration = 1;            // spot-sim: time compression of the interruption rate
+  double notice_seconds = 120;        // spot-sim: notice window (AWS 120, GCP/Azure 30; 0 = none)
+  double chaos_every_seconds = 0;     // chaos: preempt every K seconds after each launch
+  int64_t chaos_after_steps = 0;      // chaos: notice after S more steps on each launch
+  uint64_t seed = 1;                  // chaos/spot-sim randomness
+  double checkpoint_interval_seconds = 30;  // step-level cadence (the planner's interval)
+  int64_t checkpoint_interval_steps = 0;
+  std::vector<std::string> command;   // a custom training command (empty = built-in models)
+};
+// Errors: kInvalidArgument naming the field.
+Result<ExecutionSpec> ParseExecutionSpec(const std::string& spec_json);
+
+// ---- Spot simulation (pure) --------------------------------------------------------------
+// Monthly interruption probability of a Spot Advisor band (0..4: <5 %, 5-10, 10-15, 15-20,
+// >20 %; the band's midpoint, 25 % for the last).
+double BandMonthlyProbability(int band);
+// Poisson rate (per second) of that band, multiplied by `acceleration`.
+double BandRatePerSecond(int band, double acceleration);
+// Seconds from launch `attempt` of `job_id` to its simulated interruption: chaos_every_seconds
+// when set, else an exponential draw from the band's rate; deterministic in (seed, job, attempt).
+// Returns <= 0 when no interruption is due.
+double NextInterruptionSeconds(const ExecutionSpec& spec, int64_t job_id, int64_t attempt);
+
 // ---- Controller --------------------------------------------------------------------------
 class JobController {
  public:
@@ -90,11 +174,17 @@ class JobController {
     std::string binary;                      // path of the sskai executable
     std::string server_url;                  // how workers reach the API
     std::string log_dir;                     // <data>/logs/jobs
+    std::string work_root;                   // workers' scratch: <work_root>/job-N ("" = worker default)
     int max_running = 2;                     // concurrent workers on this machine
-    int max_attempts = 3;                    // launches per job before it fails
+    int max_attempts = 3;                    // default cap on retries without progress
     std::chrono::milliseconds interval{500}; // reconcile period
     std::chrono::seconds cancel_grace{10};   // SIGTERM -> SIGKILL
+    std::chrono::seconds pause_grace{120};   // notice window of Pause()
+    std::chrono::milliseconds backoff_base{500};  // retry backoff: base * 2^retries
+    std::chrono::milliseconds backoff_cap{60000};
     std::string resource = "this-machine";   // usage record resource: a catalog offering name
+    // $/hour of an offering (spot or on-demand); nullopt = unpriced (max_cost_usd not enforced).
+    std::function<std::optional<double>(const std::string& offering, bool spot)> price_per_hour;
   };
   // Creates a worker token for a job; returns the plaintext (only the hash is stored).
   using TokenMinter = std::function<Result<std::string>(const store::Job&)>;
@@ -111,6 +201,16 @@ class JobController {
 
   // Marks the job cancelled and signals its worker. kFailedPrecondition when already finished.
   Status Cancel(int64_t owner_id, int64_t job_id);
+  // A preemption notice (node daemon, spot simulator): running -> checkpointing; the worker gets
+  // SIGTERM and its notice file, checkpoints at the next step boundary and exits; it is killed
+  // after `deadline`. owner_id 0 = any owner. kFailedPrecondition unless running.
+  Status Notice(int64_t owner_id, int64_t job_id, std::chrono::seconds deadline,
+                const std::string& reason);
+  // Budget enforcement: a running job is noticed and ends "paused" once checkpointed; a job
+  // without a worker (queued, recovering) is paused at once. kFailedPrecondition when finished.
+  Status Pause(int64_t job_id, std::string reason);
+  // paused -> queued. kFailedPrecondition unless paused.
+  Status Resume(int64_t job_id);
   // One reconciliation pass (also used by tests).
   void RunOnce();
   // Wakes the loop (after a submit).
@@ -118,12 +218,18 @@ class JobController {
   // REQUIRES: before Start().
   void set_server_url(std::string url) { options_.server_url = std::move(url); }
   std::string LogPath(int64_t job_id) const;
+  std::string NoticePath(int64_t job_id) const;
 
  private:
+  bool Move(store::Job& job, const std::string& to, const std::string& reason);
   void Launch(store::Job& job);
   void HandleExit(store::Job& job, const ExitInfo& info);
+  void CheckLimits(store::Job& job);
+  void DeliverNotice(store::Job& job, std::chrono::seconds deadline);
+  void InjectSpot(int64_t job_id);
   void Finish(store::Job& job, const std::string& state, const std::string& reason);
   void Event(const store::Job& job, const std::string& action, const std::string& message);
+  double JobCostUsd(const store::Job& job);
 
   Options options_;
   store::Store& store_;
@@ -131,9 +237,11 @@ class JobController {
   Clock& clock_;
   TokenMinter mint_;
   TokenRevoker revoke_;
-  std::mutex mu_;  // serializes RunOnce/Cancel
+  std::mutex mu_;  // serializes RunOnce/Cancel/Notice/Pause/Resume
   std::map<int64_t, WorkerHandle> active_;  // workers we watch, by job id
   std::map<int64_t, std::chrono::steady_clock::time_point> kill_deadlines_;
+  // spot-sim: when each watched worker is interrupted, and whether with notice.
+  std::map<int64_t, std::chrono::steady_clock::time_point> spot_deadlines_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> kicked_{false};
   std::thread thread_;
@@ -146,9 +254,12 @@ struct WorkerOptions {
   int64_t job_id = 0;
   std::string work_dir;                        // scratch space (dataset copy, checkpoints)
   std::chrono::seconds server_patience{120};   // keep retrying while the server is down
+  std::string notice_file;                     // env SSKAI_NOTICE_FILE: exists = notice given
+  int64_t chaos_notice_at_step = 0;            // env SSKAI_CHAOS_NOTICE_AT_STEP (0 = off)
 };
-// Runs one job to completion: returns the process exit code (0 success, 2 job failed and
-// reported, 3 could not reach the server, 143 stopped by a signal).
+// Runs one job to completion: returns the process exit code (kExitOk, kExitFailed after reporting
+// the error and its step, kExitNoServer, kExitPreempted after a notice: SIGTERM, the file named
+// by SSKAI_NOTICE_FILE, or the chaos step SSKAI_CHAOS_NOTICE_AT_STEP).
 int RunWorker(const WorkerOptions& options);
 
 }  // namespace sskai::jobs

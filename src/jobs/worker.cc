@@ -2,6 +2,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
+
 #include <atomic>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -10,6 +12,7 @@
 #include "common/log.h"
 #include "data/data.h"
 #include "http/http.h"
+#include "jobs/command_runner.h"
 #include "jobs/jobs.h"
 #include "ml/ml.h"
 
@@ -19,8 +22,10 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-std::atomic<bool> g_stop{false};
-void OnSignal(int) { g_stop = true; }
+// SIGTERM/SIGINT is a preemption notice (cancel and pause use it too): checkpoint at the next
+// step boundary, upload, exit kExitPreempted.
+std::atomic<bool> g_notice{false};
+void OnSignal(int) { g_notice = true; }
 
 // A server connection that retries while the server is away (restart, crash).
 class ServerLink {
@@ -123,22 +128,120 @@ class Worker {
       return 0;
     }
     Status st = Train(*job, jobs_path);
-    if (st.ok()) return 0;
-    if (st.code() == StatusCode::kCancelled) {
-      SSKAI_LOG_INFO("worker: stopped by signal");
-      return 143;
+    if (st.ok()) return kExitOk;
+    if (st.code() == StatusCode::kCancelled && NoticeGiven()) {
+      SSKAI_LOG_INFO("worker: {}; exiting for the relaunch", st.message());
+      return kExitPreempted;
     }
     if (st.code() == StatusCode::kUnavailable) {
       SSKAI_LOG_ERROR("worker: lost the server: {}", st.ToString());
-      return 3;
+      return kExitNoServer;
     }
-    SSKAI_LOG_ERROR("worker: job failed: {}", st.message());
-    auto r = link_.Json("POST", jobs_path + "/fail", json{{"reason", st.message()}});
+    if (NoticeGiven()) {  // e.g. the upload was refused because the job was cancelled
+      SSKAI_LOG_INFO("worker: stopped on notice ({})", st.message());
+      return kExitPreempted;
+    }
+    SSKAI_LOG_ERROR("worker: job failed at step {}: {}", last_step_, st.message());
+    auto r = link_.Json("POST", jobs_path + "/fail", json{{"reason", st.message()}, {"step", last_step_}});
     if (!r.ok()) SSKAI_LOG_ERROR("worker: cannot report the failure: {}", r.status().ToString());
-    return 2;
+    return kExitFailed;
   }
 
  private:
+  bool NoticeGiven() const {
+    if (g_notice) return true;
+    if (options_.chaos_notice_at_step > 0 && last_step_ >= options_.chaos_notice_at_step) return true;
+    return !options_.notice_file.empty() && ::access(options_.notice_file.c_str(), F_OK) == 0;
+  }
+
+  // Downloads the job's checkpoint (`which` = "" latest, "previous") and verifies its sha256.
+  bool FetchCheckpoint(ml::Engine* engine, const std::string& jobs_path, const std::string& which,
+                       const std::string& path) {
+    std::string target = jobs_path + "/checkpoint" + (which.empty() ? "" : "?which=" + which);
+    Status dl = link_.Download(target, path);
+    if (!dl.ok()) {
+      SSKAI_LOG_WARN("worker: cannot download the {} checkpoint: {}", which.empty() ? "latest" : which,
+                     dl.ToString());
+      return false;
+    }
+    auto pos = engine->ReadCheckpointPosition(path);
+    if (!pos.ok()) {
+      SSKAI_LOG_WARN("worker: the {} checkpoint is unusable: {}", which.empty() ? "latest" : which,
+                     pos.status().ToString());
+      return false;
+    }
+    last_step_ = pos->global_step;
+    SSKAI_LOG_INFO("worker: resuming from the checkpoint of epoch {} step {} (global step {})", pos->epoch,
+                   pos->step_in_epoch, pos->global_step);
+    return true;
+  }
+
+  // A user's own command under the environment contract of docs/jobs.md.
+  Status RunCustom(const json& job, const std::string& jobs_path, const ExecutionSpec& exec,
+                   const std::string& data_path, const json& ds) {
+    const std::string data_dir = options_.work_dir + "/data", ckpt_dir = options_.work_dir + "/checkpoints",
+                      out_dir = options_.work_dir + "/output";
+    for (const auto& d : {data_dir, ckpt_dir, out_dir}) fs::create_directories(d);
+    std::string data_file = data_dir + "/dataset." + ds.value("format", "bin");
+    std::error_code ec;
+    fs::remove(data_file, ec);
+    fs::create_symlink(data_path, data_file, ec);
+    if (ec) return Status::Internal("cannot link the dataset into " + data_dir + ": " + ec.message());
+    CommandSpec spec;
+    spec.argv = exec.command;
+    spec.work_dir = options_.work_dir;
+    spec.env = {{"SSKAI_DATA_DIR", data_dir}, {"SSKAI_DATASET_FILE", data_file},
+                {"SSKAI_CHECKPOINT_DIR", ckpt_dir}, {"SSKAI_OUTPUT_DIR", out_dir},
+                {"SSKAI_NOTICE_FILE", options_.notice_file}, {"SSKAI_JOB_ID", std::to_string(options_.job_id)},
+                {"SSKAI_HYPERPARAMETERS", job.at("spec").value("hyperparameters", json::object()).dump()}};
+    if (job.contains("checkpoint") && job["checkpoint"].value("available", false)) {
+      std::string path = ckpt_dir + "/resume.ckpt";
+      Status dl = link_.Download(jobs_path + "/checkpoint", path);
+      if (dl.ok()) {
+        last_step_ = job["checkpoint"].value("step", 0);
+        spec.env["SSKAI_RESUME_CHECKPOINT"] = path;
+        spec.env["SSKAI_RESUME_STEP"] = std::to_string(last_step_);
+        SSKAI_LOG_INFO("worker: resuming the command from its checkpoint of step {}", last_step_);
+      } else {
+        SSKAI_LOG_WARN("worker: cannot download the checkpoint ({}); starting from scratch", dl.ToString());
+      }
+    }
+    CommandCallbacks cb;
+    cb.notice = [this] { return NoticeGiven(); };
+    cb.on_metric = [&](int64_t step, const std::map<std::string, double>& values) {
+      last_step_ = std::max(last_step_, step);
+      json body = {{"epoch", step}, {"step", step}, {"values", values}};
+      auto r = link_.Json("POST", jobs_path + "/metrics", body);
+      if (!r.ok()) SSKAI_LOG_WARN("worker: metrics not delivered: {}", r.status().ToString());
+    };
+    cb.on_checkpoint = [&](const std::string& path, int64_t step) -> Status {
+      if (!fs::is_regular_file(path)) return Status::NotFound("no checkpoint file " + path);
+      last_step_ = std::max(last_step_, step);
+      return link_.Upload(jobs_path + "/checkpoint?epoch=0&step=" + std::to_string(step), path).status();
+    };
+    SSKAI_LOG_INFO("worker: running command {}", json(exec.command).dump());
+    SSKAI_ASSIGN_OR_RETURN(CommandOutcome out, RunCommand(spec, cb));
+    if (!out.failure.empty()) return Status::Internal(out.failure);
+    if (out.noticed && out.exit_code != 0) {
+      return Status::Cancelled("command stopped on notice at step " + std::to_string(last_step_));
+    }
+    if (out.exit_code == 127) return Status::NotFound("command not found: " + exec.command[0]);
+    if (out.signal != 0) return Status::Internal("command killed by signal " + std::to_string(out.signal));
+    if (out.exit_code == kExitPreempted) return Status::Cancelled("command exited on notice");
+    if (out.exit_code != 0) return Status::Internal("command exited with code " + std::to_string(out.exit_code));
+    std::string model = out_dir + "/model";
+    if (!fs::is_regular_file(model)) {
+      return Status::InvalidArgument("the command succeeded but wrote no model file ($SSKAI_OUTPUT_DIR/model)");
+    }
+    SSKAI_ASSIGN_OR_RETURN(json uploaded, link_.Upload(jobs_path + "/model", model));
+    json done = {{"sha256", uploaded.value("sha256", "")},
+                 {"metrics", json::object()},
+                 {"metadata", {{"format", "custom"}, {"command", exec.command}}}};
+    SSKAI_ASSIGN_OR_RETURN(json completed, link_.Json("POST", jobs_path + "/complete", done));
+    SSKAI_LOG_INFO("worker: done; model {} v{}", completed.value("model", ""), completed.value("version", 0));
+    return Status::Ok();
+  }
+
   Status Train(const json& job, const std::string& jobs_path) {
     fs::create_directories(options_.work_dir);
     const json& ds = job.at("dataset");
@@ -149,6 +252,8 @@ class Worker {
       SSKAI_RETURN_IF_ERROR(link_.Download(target, data_path));
     }
     const json& spec_json = job.at("spec");
+    SSKAI_ASSIGN_OR_RETURN(ExecutionSpec exec, ParseExecutionSpec(spec_json.dump()));
+    if (!exec.command.empty()) return RunCustom(job, jobs_path, exec, data_path, ds);
     SSKAI_ASSIGN_OR_RETURN(ml::TrainSpec spec,
                            ml::TrainSpecFromJson(spec_json.value("hyperparameters", json::object()).dump()));
     spec.task = spec_json.value("task", "");
@@ -156,22 +261,27 @@ class Worker {
     SSKAI_ASSIGN_OR_RETURN(ml::Engine * engine, ml::LoadEngine());
 
     std::string resume;
-    int ckpt_epoch = job.contains("checkpoint") ? job["checkpoint"].value("epoch", 0) : 0;
-    if (ckpt_epoch > 0) {
+    if (job.contains("checkpoint") && job["checkpoint"].value("available", false)) {
       std::string path = options_.work_dir + "/resume.ckpt";
-      Status dl = link_.Download(jobs_path + "/checkpoint", path);
-      auto verified = dl.ok() ? engine->CheckpointEpoch(path) : Result<int>(dl);
-      if (verified.ok()) {
+      if (FetchCheckpoint(engine, jobs_path, "", path) ||
+          (job["checkpoint"].value("previous_available", false) &&
+           FetchCheckpoint(engine, jobs_path, "previous", path))) {
         resume = path;
-        SSKAI_LOG_INFO("worker: resuming from the checkpoint of epoch {}", *verified);
       } else {
-        SSKAI_LOG_WARN("worker: checkpoint unusable ({}); starting from scratch",
-                       verified.status().ToString());
+        last_step_ = 0;
+        SSKAI_LOG_WARN("worker: no usable checkpoint; starting from scratch");
       }
     }
 
     ml::TrainCallbacks cb;
-    cb.should_stop = [] { return g_stop.load(); };
+    cb.checkpoint_and_stop = [this] { return NoticeGiven(); };
+    auto last_step_time = std::chrono::steady_clock::now();
+    cb.on_step = [this, &last_step_time](int64_t step, double) {
+      last_step_ = step;
+      last_step_time = std::chrono::steady_clock::now();
+    };
+    cb.checkpoint_every_seconds = exec.checkpoint_interval_seconds;
+    cb.checkpoint_every_steps = exec.checkpoint_interval_steps;
     cb.on_epoch = [&](const ml::EpochMetrics& m) {
       std::string extra;
       for (const auto& [k, v] : m.metrics) {
@@ -179,11 +289,21 @@ class Worker {
       }
       SSKAI_LOG_INFO("epoch {}/{} train_loss={:.4f} val_loss={:.4f}{} ({:.2f}s)", m.epoch,
                      m.epochs, m.train_loss, m.val_loss, extra, m.seconds);
-      auto r = link_.Json("POST", jobs_path + "/metrics", MetricsJson(m));
+      json body = MetricsJson(m);
+      body["step"] = last_step_;
+      auto r = link_.Json("POST", jobs_path + "/metrics", body);
       if (!r.ok()) SSKAI_LOG_WARN("worker: metrics not delivered: {}", r.status().ToString());
     };
     cb.on_checkpoint = [&](const std::string& path, int epoch) -> Status {
-      auto r = link_.Upload(jobs_path + "/checkpoint?epoch=" + std::to_string(epoch), path);
+      // The checkpoint was written between the last step and now (epoch ends also evaluate).
+      auto started = std::chrono::steady_clock::now();
+      double write_s = std::chrono::duration<double>(started - last_step_time).count();
+      auto r = link_.Upload(jobs_path + "/checkpoint?epoch=" + std::to_string(epoch) +
+                                "&step=" + std::to_string(last_step_),
+                            path);
+      SSKAI_LOG_INFO("worker: checkpoint at step {} (epoch {}) written in {:.4f} s, uploaded in {:.4f} s",
+                     last_step_, epoch, write_s,
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       return r.status();
     };
 
@@ -222,6 +342,7 @@ class Worker {
 
   WorkerOptions options_;
   ServerLink link_;
+  int64_t last_step_ = 0;  // global optimizer step reached (the resume point before any step)
 };
 
 }  // namespace

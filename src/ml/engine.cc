@@ -270,6 +270,18 @@ class EngineImpl : public Engine {
     return ProfileModelJson(model_path, options_json);
   }
 
+  Result<CheckpointPosition> ReadCheckpointPosition(const std::string& checkpoint_path) override {
+    SSKAI_ASSIGN_OR_RETURN(int epoch, CheckpointEpoch(checkpoint_path));
+    auto c = ReadContainerFile(checkpoint_path);
+    if (!c.ok()) return c.status();
+    SSKAI_ASSIGN_OR_RETURN(json meta, ParseMetadata(c->metadata_json));
+    CheckpointPosition pos;
+    pos.epoch = epoch;
+    pos.step_in_epoch = meta.value("step_in_epoch", int64_t{0});
+    pos.global_step = meta.value("global_step", int64_t{0});
+    return pos;
+  }
+
  private:
   std::mutex train_mu_;
 };

@@ -6,7 +6,8 @@
 //
 // Model artifact: one file = magic "SSKAIMDL" + u32 version + u64 metadata length + metadata JSON
 // (model type, task, hyperparameters, encoder JSON, classes, input shape) + torch::save bytes.
-// Checkpoint: the same container holding model + optimizer state + epoch + RNG state.
+// Checkpoint: the same container holding model + optimizer state + RNG state + position (epoch,
+// step within the epoch, global step; the data order is a function of seed and epoch).
 // Thread-safety: Engine is thread-safe; a Predictor may be used from several threads.
 #pragma once
 
@@ -55,12 +56,37 @@ struct EpochMetrics {
 struct TrainCallbacks {
   // Called after every epoch, before the checkpoint of that epoch.
   std::function<void(const EpochMetrics&)> on_epoch;
-  // Called with the path of a freshly written checkpoint file (always work_dir/checkpoint.sskai,
-  // replaced atomically) after each epoch — or, when epochs >= 40, after every (epochs / 20)-th
-  // epoch and the last one; the callee may copy/upload it. A non-OK status fails training.
+  // Called with the path of a freshly written checkpoint file after each epoch — or, when
+  // epochs >= 40, after every (epochs / 20)-th epoch and the last one — and at the step-level
+  // checkpoints below; `epoch` = completed epochs (a mid-epoch checkpoint of epoch 3 says 2).
+  // Files are work_dir/checkpoint-<global step>.sskai, written atomically (temp + rename) with a
+  // trailing sha256; only the last two are kept. The callee may copy/upload the file. A non-OK
+  // status fails training.
   std::function<Status(const std::string& checkpoint_path, int epoch)> on_checkpoint;
   // Polled between batches; true stops training with kCancelled after the current batch.
   std::function<bool()> should_stop;
+  // Polled at every step boundary (before the next batch): true writes a checkpoint of exactly
+  // this step (on_checkpoint), then stops with kCancelled ("preempted at step N"). This is how a
+  // preemption notice loses at most the step in flight.
+  std::function<bool()> checkpoint_and_stop;
+  // Called after every optimizer step with the global step (1-based, counted over all epochs).
+  std::function<void(int64_t global_step, double loss)> on_step;
+  // Step-level checkpoint cadence, whichever comes first (0 = off): every N optimizer steps and
+  // every S seconds of wall time. Bounds the work lost to a kill without notice. Not part of the
+  // spec: changing it does not change the resulting weights.
+  int64_t checkpoint_every_steps = 0;
+  double checkpoint_every_seconds = 0;
+  // Hook for variants (LM fine-tune) that keep extra state in their checkpoints: unused by the
+  // built-in models.
+  std::function<std::string()> extra_checkpoint_state;
+};
+
+// Where a checkpoint stands: completed epochs, optimizer steps done in the next epoch, and the
+// global step. Read by Engine::CheckpointPosition.
+struct CheckpointPosition {
+  int epoch = 0;
+  int64_t step_in_epoch = 0;
+  int64_t global_step = 0;
 };
 
 struct TrainResult {
@@ -300,6 +326,9 @@ class Engine {
     (void)config; (void)seed; (void)options;
     return Status::Unavailable("this engine has no language models");
   }
+  // Verifies a checkpoint (magic, sha256 digest, kind) and reads its position. kInvalidArgument
+  // if torn or not a checkpoint; kNotFound if missing.
+  virtual Result<CheckpointPosition> ReadCheckpointPosition(const std::string& checkpoint_path) = 0;
 };
 
 // dlopen()s libsskai_ml.so (env SSKAI_ML_LIBRARY, else next to the running executable) once

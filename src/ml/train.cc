@@ -3,10 +3,12 @@
 // Determinism: the train/validation split is a Fisher-Yates shuffle seeded with spec.seed; each
 // epoch's batch order is seeded from (seed, epoch); torch's generator is seeded once before the
 // weights are initialized and its state is saved in every checkpoint; the intra-op thread count is
-// fixed. So a run resumed from the checkpoint of epoch k ends with the same weights as an
-// uninterrupted run.
+// fixed. A checkpoint records its position (completed epochs, steps into the next epoch, global
+// step, the epoch's running loss), so a run resumed from any step boundary — mid-epoch included —
+// ends with the same weights, bit for bit, as an uninterrupted run.
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -134,6 +136,22 @@ std::map<std::string, double> MetricMap(const Problem& p, const Eval& e) {
   return {{"val_rmse", e.rmse}, {"val_r2", e.r2}, {"val_loss", e.loss}};
 }
 
+// Removes all but the `keep` newest work_dir/checkpoint-<step>.sskai files (best effort).
+void PruneCheckpoints(const std::string& work_dir, size_t keep) {
+  std::vector<std::pair<int64_t, std::filesystem::path>> files;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(work_dir, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind("checkpoint-", 0) != 0 || name.size() < 18 || name.substr(name.size() - 6) != ".sskai") continue;
+    char* end = nullptr;
+    long long step = std::strtoll(name.c_str() + 11, &end, 10);
+    if (end == nullptr || std::string(end) != ".sskai") continue;
+    files.emplace_back(step, entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  for (size_t idx = 0; idx + keep < files.size(); ++idx) std::filesystem::remove(files[idx].second, ec);
+}
+
 Status CheckResumable(const json& meta, const json& base) {
   if (meta.value("kind", "") != "checkpoint") return Status::InvalidArgument("resume: not a checkpoint file");
   if (meta.value("spec", json()) != base["spec"]) {
@@ -193,7 +211,10 @@ Result<TrainResult> Train(Problem& p, const TrainSpec& user_spec, const std::str
   if (p.task == "regression") base["target"] = {{"mean", y_mean}, {"std", y_std}};
 
   at::Generator gen = at::detail::getDefaultCPUGenerator();
+  const int64_t steps_per_epoch = (n_train + spec.batch_size - 1) / spec.batch_size;
   int start_epoch = 1;
+  int64_t resume_batch = 0, global_step = 0;
+  double resume_loss_sum = 0;
   TrainResult result;
   if (!resume_checkpoint.empty()) {
     auto c = ReadContainerFile(resume_checkpoint);
@@ -203,8 +224,14 @@ Result<TrainResult> Train(Problem& p, const TrainSpec& user_spec, const std::str
     }
     SSKAI_ASSIGN_OR_RETURN(json meta, ParseMetadata(c->metadata_json));
     SSKAI_RETURN_IF_ERROR(CheckResumable(meta, base));
-    int epoch = meta.value("epoch", 0);
-    if (epoch < 1 || epoch > spec.epochs) return Status::InvalidArgument("resume: bad checkpoint epoch");
+    int epoch = meta.value("epoch", -1);
+    resume_batch = meta.value("step_in_epoch", int64_t{0});
+    resume_loss_sum = meta.value("epoch_loss_sum", 0.0);
+    global_step = meta.value("global_step", static_cast<int64_t>(std::max(epoch, 0)) * steps_per_epoch);
+    bool valid = epoch >= 0 && epoch <= spec.epochs && resume_batch >= 0 && resume_batch < steps_per_epoch &&
+                 !(epoch == spec.epochs && resume_batch > 0) &&
+                 global_step == epoch * steps_per_epoch + resume_batch;
+    if (!valid) return Status::InvalidArgument("resume: bad checkpoint position");
     try {
       torch::serialize::InputArchive root, model_archive, optim_archive;
       root.load_from(c->payload.data(), c->payload.size());
@@ -225,7 +252,43 @@ Result<TrainResult> Train(Problem& p, const TrainSpec& user_spec, const std::str
 
   std::error_code ec;
   std::filesystem::create_directories(work_dir, ec);
-  const std::string checkpoint_path = (std::filesystem::path(work_dir) / kCheckpointFileName).string();
+  // Writes the checkpoint of position (completed epochs, steps into the next epoch), keeps the
+  // last two files and hands the new one to on_checkpoint.
+  int64_t last_checkpoint_step = global_step;
+  auto last_checkpoint_time = std::chrono::steady_clock::now();
+  auto write_checkpoint = [&](int completed, int64_t step_in_epoch, double loss_sum,
+                              const std::map<std::string, double>& metrics) -> Status {
+    torch::serialize::OutputArchive root, model_archive, optim_archive;
+    net->save(model_archive);
+    optimizer->save(optim_archive);
+    root.write("model", model_archive);
+    root.write("optimizer", optim_archive);
+    {
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      root.write("rng", gen.get_state());
+    }
+    json meta = base;
+    meta["kind"] = "checkpoint";
+    meta["epoch"] = completed;
+    meta["step_in_epoch"] = step_in_epoch;
+    meta["global_step"] = global_step;
+    meta["epoch_loss_sum"] = loss_sum;
+    // Data order is Permutation(seed, epoch): the position above is the whole data-order state.
+    meta["data_order"] = {{"kind", "permutation"}, {"seed", spec.seed}, {"epoch", completed + 1},
+                          {"position", step_in_epoch * spec.batch_size}};
+    meta["lr_schedule"] = {{"kind", "constant"}, {"lr", spec.learning_rate}, {"step", global_step}};
+    if (callbacks.extra_checkpoint_state) meta["extra"] = callbacks.extra_checkpoint_state();
+    meta["metrics"] = metrics;
+    const std::string path =
+        (std::filesystem::path(work_dir) / ("checkpoint-" + std::to_string(global_step) + ".sskai")).string();
+    SSKAI_RETURN_IF_ERROR(WriteContainerFile(path, {meta.dump(), ArchiveBytes(root)}));
+    PruneCheckpoints(work_dir, 2);
+    last_checkpoint_step = global_step;
+    last_checkpoint_time = std::chrono::steady_clock::now();
+    if (callbacks.on_checkpoint) SSKAI_RETURN_IF_ERROR(callbacks.on_checkpoint(path, completed));
+    return Status::Ok();
+  };
+
   // Long runs of tiny epochs (small tables) checkpoint about 20 times, not every epoch.
   const int checkpoint_every = std::max(1, spec.epochs / 20);
   Eval eval;
@@ -235,11 +298,29 @@ Result<TrainResult> Train(Problem& p, const TrainSpec& user_spec, const std::str
     auto started = std::chrono::steady_clock::now();
     net->train();
     std::vector<int64_t> order = Permutation(n_train, MixSeed(spec.seed, static_cast<uint64_t>(epoch)));
-    double loss_sum = 0;
-    for (int64_t start = 0; start < n_train; start += spec.batch_size) {
+    const int64_t first_batch = epoch == start_epoch ? resume_batch : 0;
+    double loss_sum = epoch == start_epoch ? resume_loss_sum : 0;
+    for (int64_t batch = first_batch; batch < steps_per_epoch; ++batch) {
+      // Step boundary: notice, cancellation and the step-level cadence are checked here.
+      if (callbacks.checkpoint_and_stop && callbacks.checkpoint_and_stop()) {
+        if (global_step != last_checkpoint_step || batch == first_batch) {
+          SSKAI_RETURN_IF_ERROR(write_checkpoint(epoch - 1, batch, loss_sum, {}));
+        }
+        return Status::Cancelled("preempted at step " + std::to_string(global_step) + " (epoch " +
+                                 std::to_string(epoch) + ", checkpoint written)");
+      }
       if (callbacks.should_stop && callbacks.should_stop()) {
         return Status::Cancelled("training stopped during epoch " + std::to_string(epoch));
       }
+      if (batch > 0 && global_step != last_checkpoint_step &&
+          ((callbacks.checkpoint_every_steps > 0 &&
+            global_step - last_checkpoint_step >= callbacks.checkpoint_every_steps) ||
+           (callbacks.checkpoint_every_seconds > 0 &&
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - last_checkpoint_time).count() >=
+                callbacks.checkpoint_every_seconds))) {
+        SSKAI_RETURN_IF_ERROR(write_checkpoint(epoch - 1, batch, loss_sum, {}));
+      }
+      const int64_t start = batch * spec.batch_size;
       int64_t len = std::min<int64_t>(spec.batch_size, n_train - start);
       auto idx = IndexTensor(order.data() + start, len);
       auto xb = x_train.index_select(0, idx).to(torch::kFloat);
@@ -248,7 +329,10 @@ Result<TrainResult> Train(Problem& p, const TrainSpec& user_spec, const std::str
       auto loss = Loss(p, net->forward(xb), yb, false);
       loss.backward();
       optimizer->step();
-      loss_sum += loss.item<double>() * len;
+      double loss_value = loss.item<double>();
+      loss_sum += loss_value * len;
+      ++global_step;
+      if (callbacks.on_step) callbacks.on_step(global_step, loss_value);
     }
     train_loss = loss_sum / n_train;
     eval = Evaluate(p, *net, x_val, y_val, y_mean, y_std);
@@ -263,22 +347,7 @@ Result<TrainResult> Train(Problem& p, const TrainSpec& user_spec, const std::str
     if (callbacks.on_epoch) callbacks.on_epoch(m);
     ++result.epochs_run;
     if (epoch % checkpoint_every != 0 && epoch != spec.epochs) continue;
-
-    torch::serialize::OutputArchive root, model_archive, optim_archive;
-    net->save(model_archive);
-    optimizer->save(optim_archive);
-    root.write("model", model_archive);
-    root.write("optimizer", optim_archive);
-    {
-      std::lock_guard<std::mutex> lock(gen.mutex());
-      root.write("rng", gen.get_state());
-    }
-    json meta = base;
-    meta["kind"] = "checkpoint";
-    meta["epoch"] = epoch;
-    meta["metrics"] = m.metrics;
-    SSKAI_RETURN_IF_ERROR(WriteContainerFile(checkpoint_path, {meta.dump(), ArchiveBytes(root)}));
-    if (callbacks.on_checkpoint) SSKAI_RETURN_IF_ERROR(callbacks.on_checkpoint(checkpoint_path, epoch));
+    SSKAI_RETURN_IF_ERROR(write_checkpoint(epoch, 0, 0, m.metrics));
   }
   if (!evaluated) eval = Evaluate(p, *net, x_val, y_val, y_mean, y_std);
 

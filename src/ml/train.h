@@ -14,7 +14,6 @@ namespace sskai::ml {
 
 // File names inside work_dir.
 inline constexpr char kModelFileName[] = "model.sskai";
-inline constexpr char kCheckpointFileName[] = "checkpoint.sskai";
 
 nlohmann::json NetConfigToJson(const NetConfig& config);
 Result<NetConfig> NetConfigFromJson(const nlohmann::json& j);

@@ -111,4 +111,12 @@ Result<ListResult<UsageRecord>> Store::ListUsage(int64_t owner_id, const Page& p
   return impl_->ListPage(kUsageSelect, where, std::move(args), page, ReadUsage);
 }
 
+Result<std::vector<UsageRecord>> Store::ListSubjectUsage(const std::string& subject_kind,
+                                                         int64_t subject_id) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->GetAll(std::string(kUsageSelect) +
+                           " WHERE subject_kind = ? AND subject_id = ? ORDER BY id",
+                       {subject_kind, subject_id}, ReadUsage);
+}
+
 }  // namespace sskai::store

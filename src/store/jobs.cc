@@ -9,8 +9,10 @@ constexpr const char* kJobColumns =
     "owner_id, name, kind, state, reason, spec_json, dataset_version_id, output_model,"
     " model_version_id, executor, worker_pid, worker_start_time, attempts, checkpoint_sha256,"
     " checkpoint_epoch, progress_json, created_at, started_at, finished_at, cancel_requested,"
-    " updated_at";
-constexpr int kJobColumnCount = 21;
+    " updated_at, max_attempts, max_wall_seconds, max_cost_usd, checkpoint_step,"
+    " prev_checkpoint_sha256, error_message, error_step, error_count, retries, preemptions,"
+    " retry_at, launch_step, pause_requested";
+constexpr int kJobColumnCount = 34;
 
 std::vector<SqlArg> JobArgs(const Job& j) {
   return {j.owner_id,          j.name,
@@ -23,7 +25,13 @@ std::vector<SqlArg> JobArgs(const Job& j) {
           j.checkpoint_epoch,  j.progress_json,
           j.created_at,        j.started_at,
           j.finished_at,       j.cancel_requested,
-          j.updated_at};
+          j.updated_at,        j.max_attempts,
+          j.max_wall_seconds,  j.max_cost_usd,
+          j.checkpoint_step,   j.prev_checkpoint_sha256,
+          j.error_message,     j.error_step,
+          j.error_count,       j.retries,
+          j.preemptions,       j.retry_at,
+          j.launch_step,       j.pause_requested};
 }
 
 Job ReadJob(Stmt& s) {
@@ -50,6 +58,19 @@ Job ReadJob(Stmt& s) {
   j.finished_at = s.Real(19);
   j.cancel_requested = s.Bool(20);
   j.updated_at = s.Real(21);
+  j.max_attempts = s.Int(22);
+  j.max_wall_seconds = s.Real(23);
+  j.max_cost_usd = s.Real(24);
+  j.checkpoint_step = s.Int(25);
+  j.prev_checkpoint_sha256 = s.Text(26);
+  j.error_message = s.Text(27);
+  j.error_step = s.Int(28);
+  j.error_count = s.Int(29);
+  j.retries = s.Int(30);
+  j.preemptions = s.Int(31);
+  j.retry_at = s.Real(32);
+  j.launch_step = s.Int(33);
+  j.pause_requested = s.Bool(34);
   return j;
 }
 
@@ -161,6 +182,70 @@ Result<bool> Store::TransitionJob(int64_t id, const std::string& from_state,
                                        [](Stmt& s) { return s.Int(0); }, "count"));
   if (exists == 0) return Status::NotFound(JobNotFound(id));
   return false;
+}
+
+Status Store::UpdateJobControl(const Job& j) {
+  std::lock_guard lock(impl_->mu);
+  SSKAI_ASSIGN_OR_RETURN(
+      int64_t changed,
+      impl_->Exec("UPDATE jobs SET executor = ?, worker_pid = ?, worker_start_time = ?, attempts = ?,"
+                  " retries = ?, preemptions = ?, retry_at = ?, launch_step = ?, pause_requested = ?,"
+                  " updated_at = ? WHERE id = ?",
+                  {j.executor, j.worker_pid, j.worker_start_time, j.attempts, j.retries, j.preemptions,
+                   j.retry_at, j.launch_step, j.pause_requested, j.updated_at, j.id}));
+  if (changed == 0) return Status::NotFound(JobNotFound(j.id));
+  return Status::Ok();
+}
+
+Result<bool> Store::SetJobCheckpoint(int64_t id, const std::string& sha256, int64_t epoch,
+                                     int64_t step, double now) {
+  std::lock_guard lock(impl_->mu);
+  SSKAI_ASSIGN_OR_RETURN(
+      int64_t changed,
+      impl_->Exec("UPDATE jobs SET prev_checkpoint_sha256 = CASE WHEN checkpoint_sha256 != ?1"
+                  "   THEN checkpoint_sha256 ELSE prev_checkpoint_sha256 END,"
+                  " checkpoint_sha256 = ?1, checkpoint_epoch = ?2, checkpoint_step = ?3, updated_at = ?4"
+                  " WHERE id = ?5 AND (checkpoint_sha256 = '' OR checkpoint_step < ?3)",
+                  {sha256, epoch, step, now, id}));
+  if (changed > 0) return true;
+  SSKAI_RETURN_IF_ERROR(impl_->GetOne("SELECT id FROM jobs WHERE id = ?", {id},
+                                      [](Stmt& s) { return s.Int(0); }, JobNotFound(id))
+                            .status());
+  return false;
+}
+
+Status Store::DropJobCheckpoint(int64_t id, double now) {
+  std::lock_guard lock(impl_->mu);
+  SSKAI_ASSIGN_OR_RETURN(
+      int64_t changed,
+      impl_->Exec("UPDATE jobs SET checkpoint_sha256 = prev_checkpoint_sha256,"
+                  " prev_checkpoint_sha256 = '', updated_at = ? WHERE id = ?",
+                  {now, id}));
+  if (changed == 0) return Status::NotFound(JobNotFound(id));
+  return Status::Ok();
+}
+
+Status Store::SetJobProgress(int64_t id, const std::string& progress_json, double now) {
+  std::lock_guard lock(impl_->mu);
+  SSKAI_ASSIGN_OR_RETURN(int64_t changed,
+                         impl_->Exec("UPDATE jobs SET progress_json = ?, updated_at = ? WHERE id = ?",
+                                     {progress_json, now, id}));
+  if (changed == 0) return Status::NotFound(JobNotFound(id));
+  return Status::Ok();
+}
+
+Result<int64_t> Store::RecordJobError(int64_t id, const std::string& message, int64_t step,
+                                      double now) {
+  std::lock_guard lock(impl_->mu);
+  SSKAI_ASSIGN_OR_RETURN(
+      int64_t changed,
+      impl_->Exec("UPDATE jobs SET error_count = CASE WHEN error_message = ?1 AND error_step = ?2"
+                  "   THEN error_count + 1 ELSE 1 END,"
+                  " error_message = ?1, error_step = ?2, updated_at = ?3 WHERE id = ?4",
+                  {message, step, now, id}));
+  if (changed == 0) return Status::NotFound(JobNotFound(id));
+  return impl_->GetOne("SELECT error_count FROM jobs WHERE id = ?", {id},
+                       [](Stmt& s) { return s.Int(0); }, JobNotFound(id));
 }
 
 Result<JobMetric> Store::AddJobMetric(const JobMetric& metric) {

@@ -173,6 +173,24 @@ CREATE TABLE model_profiles (
 );
 )sql";
 
+// Jobs that survive preemption: per-job limits, step checkpoints (and the previous good one),
+// failure fingerprint for deterministic-failure detection, retry backoff, pause.
+constexpr const char* kV6JobControl = R"sql(
+ALTER TABLE jobs ADD COLUMN max_attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN max_wall_seconds REAL NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN max_cost_usd REAL NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN checkpoint_step INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN prev_checkpoint_sha256 TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN error_message TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN error_step INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE jobs ADD COLUMN error_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN preemptions INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN retry_at REAL NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN launch_step INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN pause_requested INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -181,6 +199,7 @@ const std::vector<Migration>& Migrations() {
       {2, "jobs, job metrics, model versions", kV2Jobs},
       {3, "endpoints, events, usage", kV3Serving},
       {4, "plans, model profiles", kV4PlansProfiles},
+      {6, "job control: limits, step checkpoints, failure fingerprints", kV6JobControl},
   };
   return kMigrations;
 }

@@ -154,7 +154,8 @@ Result<std::set<std::string>> Store::ReferencedBlobs() {
       std::vector<std::string> shas,
       impl_->GetAll("SELECT blob_sha256 FROM dataset_versions WHERE blob_sha256 != ''"
                     " UNION SELECT blob_sha256 FROM model_versions WHERE blob_sha256 != ''"
-                    " UNION SELECT checkpoint_sha256 FROM jobs WHERE checkpoint_sha256 != ''",
+                    " UNION SELECT checkpoint_sha256 FROM jobs WHERE checkpoint_sha256 != ''"
+                    " UNION SELECT prev_checkpoint_sha256 FROM jobs WHERE prev_checkpoint_sha256 != ''",
                     {}, [](Stmt& s) { return s.Text(0); }));
   return std::set<std::string>(shas.begin(), shas.end());
 }

@@ -98,6 +98,20 @@ struct Job {
   double created_at = 0, started_at = 0, finished_at = 0;
   bool cancel_requested = false;
   double updated_at = 0;
+  // Job control (migration 6). Limits: 0 = the server default / unlimited.
+  int64_t max_attempts = 0;          // retries without progress before the job fails
+  double max_wall_seconds = 0;       // since first start, restarts included
+  double max_cost_usd = 0;           // usage x offering price
+  int64_t checkpoint_step = 0;       // global optimizer step of checkpoint_sha256
+  std::string prev_checkpoint_sha256;  // the previous good checkpoint ("" = none)
+  std::string error_message;         // last error a worker reported, and at which step
+  int64_t error_step = -1;
+  int64_t error_count = 0;           // times that same error was reported at that same step
+  int64_t retries = 0;               // consecutive retries without checkpoint progress
+  int64_t preemptions = 0;
+  double retry_at = 0;               // backoff: not relaunched before this time
+  int64_t launch_step = 0;           // checkpoint_step when the last worker was launched
+  bool pause_requested = false;      // the notice in flight ends in "paused", not "preempted"
 };
 
 struct JobMetric { int64_t id = 0, job_id = 0, step = 0; std::string values_json; double created_at = 0; };
@@ -212,6 +226,21 @@ class Store {
   // Returns false (no change) when the job is not in `from_state`. kNotFound if no such job.
   Result<bool> TransitionJob(int64_t id, const std::string& from_state, const std::string& to_state,
                              const std::string& reason, double now);
+  // Narrow writes that do not clobber columns other writers own (the controller moves states
+  // while a worker uploads). kNotFound if no such job.
+  // Writes only the controller's columns: executor, worker_pid, worker_start_time, attempts,
+  // retries, preemptions, retry_at, launch_step, pause_requested, updated_at.
+  Status UpdateJobControl(const Job& job);
+  // Records a newer checkpoint (global `step` above the current one, or the first): the current
+  // one becomes the previous. Returns false when `step` is not newer.
+  Result<bool> SetJobCheckpoint(int64_t id, const std::string& sha256, int64_t epoch, int64_t step,
+                                double now);
+  // Replaces the current checkpoint by the previous one (the current failed verification).
+  Status DropJobCheckpoint(int64_t id, double now);
+  Status SetJobProgress(int64_t id, const std::string& progress_json, double now);
+  // Records an error a worker reported at `step`; returns how many times in a row that same
+  // error came at that same step (1 for a new one).
+  Result<int64_t> RecordJobError(int64_t id, const std::string& message, int64_t step, double now);
   Result<JobMetric> AddJobMetric(const JobMetric& metric);  // kFailedPrecondition: no such job
   Result<ListResult<JobMetric>> ListJobMetrics(int64_t job_id, const Page& page);
 
@@ -239,6 +268,9 @@ class Store {
   // their start. owner_id 0 = any owner.
   Result<ListResult<UsageRecord>> ListUsage(int64_t owner_id, const Page& page, double from,
                                             double to);
+  // Every usage record of one subject, oldest first.
+  Result<std::vector<UsageRecord>> ListSubjectUsage(const std::string& subject_kind,
+                                                    int64_t subject_id);
 
   // Plans. owner_id 0 = any owner. kNotFound.
   Result<StoredPlan> CreatePlan(const StoredPlan& plan);  // plan.id ignored

@@ -2,6 +2,7 @@
 // fake clock.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -126,8 +127,7 @@ TEST_F(JobControllerTest, LaunchesAQueuedJob) {
   EXPECT_EQ(usage[0].ended_at, 0);  // open
 
   auto actions = EventActions(id);
-  ASSERT_EQ(actions.size(), 1u);
-  EXPECT_EQ(actions[0], "started");
+  EXPECT_EQ(actions, (std::vector<std::string>{"provisioning", "running"}));
 
   // A second pass with nothing changed does nothing.
   ctl->RunOnce();
@@ -135,7 +135,7 @@ TEST_F(JobControllerTest, LaunchesAQueuedJob) {
   EXPECT_EQ(Get(id).attempts, 1);
 }
 
-TEST_F(JobControllerTest, LostWorkerIsRequeuedWithAReasonThenRelaunched) {
+TEST_F(JobControllerTest, LostWorkerIsPreemptedThenRecoversAfterBackoff) {
   int64_t id = Submit(alice_);
   auto ctl = NewController();
   ctl->RunOnce();
@@ -145,14 +145,18 @@ TEST_F(JobControllerTest, LostWorkerIsRequeuedWithAReasonThenRelaunched) {
 
   ctl->RunOnce();
   store::Job job = Get(id);
-  EXPECT_EQ(job.state, kQueued);
-  EXPECT_NE(job.reason.find("worker lost (killed by signal 9)"), std::string::npos) << job.reason;
-  EXPECT_NE(job.reason.find("the start"), std::string::npos) << job.reason;
+  EXPECT_EQ(job.state, kRecovering);
+  EXPECT_EQ(job.preemptions, 1);
+  EXPECT_EQ(job.retries, 1);  // no checkpoint progress in that attempt
+  EXPECT_NE(job.reason.find("resuming from the start"), std::string::npos) << job.reason;
   EXPECT_EQ(revoked_, std::vector<int64_t>{id});
   auto usage = Usage(alice_);
   ASSERT_EQ(usage.size(), 1u);
   EXPECT_DOUBLE_EQ(usage[0].ended_at, clock_.NowSeconds());  // closed at the exit
 
+  ctl->RunOnce();  // backoff (500 ms) not over yet
+  EXPECT_EQ(executor_.launch_count(), 1u);
+  clock_.Advance(500ms);
   ctl->RunOnce();
   ASSERT_EQ(executor_.launch_count(), 2u);
   job = Get(id);
@@ -160,22 +164,25 @@ TEST_F(JobControllerTest, LostWorkerIsRequeuedWithAReasonThenRelaunched) {
   EXPECT_EQ(job.attempts, 2);
   EXPECT_EQ(job.worker_pid, executor_.launches()[1].handle.pid);
   EXPECT_EQ(Usage(alice_).size(), 2u);
-  EXPECT_EQ(EventActions(id).size(), 3u);  // started, retry, started
+  EXPECT_EQ(EventActions(id), (std::vector<std::string>{"provisioning", "running", "preempted", "recovering",
+                                                        "provisioning", "running"}));
+  auto events = store_->ListEvents(0, store::Page{}, store::EventFilter{"job", id});
+  EXPECT_NE(events->items[2].message.find("worker lost (killed by signal 9)"), std::string::npos);
 }
 
-TEST_F(JobControllerTest, RequeueMentionsTheCheckpointToResumeFrom) {
+TEST_F(JobControllerTest, RecoveryMentionsTheCheckpointToResumeFrom) {
   int64_t id = Submit(alice_);
   auto ctl = NewController();
   ctl->RunOnce();
-  store::Job job = Get(id);
-  job.checkpoint_epoch = 4;
-  ASSERT_TRUE(store_->UpdateJob(job).ok());
+  ASSERT_TRUE(*store_->SetJobCheckpoint(id, "abc", 4, 40, clock_.NowSeconds()));
   executor_.Exit(executor_.launches()[0].handle.pid, 143);
   ctl->RunOnce();
-  job = Get(id);
-  EXPECT_EQ(job.state, kQueued);
-  EXPECT_NE(job.reason.find("exit code 143"), std::string::npos) << job.reason;
-  EXPECT_NE(job.reason.find("checkpoint of epoch 4"), std::string::npos) << job.reason;
+  store::Job job = Get(id);
+  EXPECT_EQ(job.state, kRecovering);
+  EXPECT_EQ(job.retries, 0);  // progress was made: relaunch at once, not counted
+  EXPECT_NE(job.reason.find("checkpoint of step 40 (epoch 4)"), std::string::npos) << job.reason;
+  ctl->RunOnce();
+  EXPECT_EQ(Get(id).state, kRunning);
 }
 
 TEST_F(JobControllerTest, FailsAfterMaxAttempts) {
@@ -188,10 +195,11 @@ TEST_F(JobControllerTest, FailsAfterMaxAttempts) {
     ASSERT_EQ(Get(id).attempts, attempt);
     executor_.Kill(executor_.launches().back().handle.pid, 9);
     ctl->RunOnce();  // notice the exit
+    clock_.Advance(60s);  // past any backoff
   }
   store::Job job = Get(id);
   EXPECT_EQ(job.state, kFailed);
-  EXPECT_NE(job.reason.find("worker stopped 2 times without finishing"), std::string::npos)
+  EXPECT_NE(job.reason.find("worker stopped 2 times without finishing or progress"), std::string::npos)
       << job.reason;
   EXPECT_NE(job.reason.find("killed by signal 9"), std::string::npos) << job.reason;
   EXPECT_GT(job.finished_at, 0);
@@ -200,18 +208,194 @@ TEST_F(JobControllerTest, FailsAfterMaxAttempts) {
   EXPECT_EQ(EventActions(id).back(), "failed");
 }
 
-TEST_F(JobControllerTest, ExitCodeTwoFailsAtOnce) {
+TEST_F(JobControllerTest, SameErrorTwiceAtTheSameStepFailsTheJob) {
   int64_t id = Submit(alice_);
   auto ctl = NewController();
   ctl->RunOnce();
-  executor_.Exit(executor_.launches()[0].handle.pid, 2);
+  // The worker reports an error at step 7 (POST /fail) and exits 2: retried once.
+  ASSERT_EQ(*store_->RecordJobError(id, "NaN loss", 7, clock_.NowSeconds()), 1);
+  executor_.Exit(executor_.launches()[0].handle.pid, kExitFailed);
+  ctl->RunOnce();
+  store::Job job = Get(id);
+  EXPECT_EQ(job.state, kRecovering);
+  EXPECT_EQ(job.preemptions, 0);
+  EXPECT_NE(job.reason.find("error at step 7: NaN loss"), std::string::npos) << job.reason;
+  clock_.Advance(1s);
+  ctl->RunOnce();
+  ASSERT_EQ(executor_.launch_count(), 2u);
+  // The same error at the same step again: deterministic, the job fails with it.
+  ASSERT_EQ(*store_->RecordJobError(id, "NaN loss", 7, clock_.NowSeconds()), 2);
+  executor_.Exit(executor_.launches()[1].handle.pid, kExitFailed);
+  ctl->RunOnce();
+  job = Get(id);
+  EXPECT_EQ(job.state, kFailed);
+  EXPECT_NE(job.reason.find("deterministic failure at step 7"), std::string::npos) << job.reason;
+  EXPECT_NE(job.reason.find("NaN loss"), std::string::npos) << job.reason;
+  clock_.Advance(60s);
+  ctl->RunOnce();
+  EXPECT_EQ(executor_.launch_count(), 2u);
+}
+
+TEST_F(JobControllerTest, NoticeCheckpointsThenRecovers) {
+  int64_t id = Submit(alice_);
+  auto ctl = NewController();
+  ctl->RunOnce();
+  int pid = executor_.launches()[0].handle.pid;
+  ASSERT_EQ(executor_.launches()[0].spec.env.at("SSKAI_NOTICE_FILE"), ctl->NoticePath(id));
+  ASSERT_TRUE(ctl->Notice(alice_, id, 30s, "spot interruption").ok());
+  EXPECT_EQ(Get(id).state, kCheckpointing);
+  ASSERT_EQ(executor_.signals().size(), 1u);
+  EXPECT_FALSE(executor_.signals()[0].force);
+  EXPECT_TRUE(std::filesystem::exists(ctl->NoticePath(id)));
+  EXPECT_EQ(ctl->Notice(alice_, id, 30s, "again").code(), StatusCode::kFailedPrecondition);
+  // The worker checkpoints at the next step boundary, uploads and exits cleanly.
+  ASSERT_TRUE(*store_->SetJobCheckpoint(id, "sha1", 0, 17, clock_.NowSeconds()));
+  executor_.Exit(pid, kExitPreempted);
+  ctl->RunOnce();  // preempted -> recovering -> (no backoff: progress) relaunched
+  store::Job job = Get(id);
+  EXPECT_EQ(job.preemptions, 1);
+  ctl->RunOnce();
+  job = Get(id);
+  EXPECT_EQ(job.state, kRunning);
+  EXPECT_EQ(job.attempts, 2);
+  EXPECT_FALSE(std::filesystem::exists(ctl->NoticePath(id)));  // cleared for the new worker
+  auto actions = EventActions(id);
+  EXPECT_EQ(actions, (std::vector<std::string>{"provisioning", "running", "checkpointing", "preempted",
+                                               "recovering", "provisioning", "running"}));
+}
+
+TEST_F(JobControllerTest, NoticeDeadlineKillsAWorkerThatDoesNotExit) {
+  int64_t id = Submit(alice_);
+  auto ctl = NewController();
+  ctl->RunOnce();
+  ASSERT_TRUE(ctl->Notice(0, id, 30s, "node drain").ok());
+  clock_.Advance(29s);
+  ctl->RunOnce();
+  EXPECT_EQ(executor_.signals().size(), 1u);
+  clock_.Advance(2s);
+  ctl->RunOnce();
+  ASSERT_EQ(executor_.signals().size(), 2u);
+  EXPECT_TRUE(executor_.signals()[1].force);
+  ctl->RunOnce();
+  EXPECT_EQ(Get(id).state, kRecovering);
+}
+
+TEST_F(JobControllerTest, PauseCheckpointsAndHoldsNoComputeUntilResume) {
+  int64_t id = Submit(alice_);
+  int64_t queued = Submit(alice_, "waiting");
+  options_.max_running = 1;
+  auto ctl = NewController();
+  ctl->RunOnce();
+  ASSERT_TRUE(ctl->Pause(queued, "budget exceeded").ok());  // no worker: paused at once
+  EXPECT_EQ(Get(queued).state, kPaused);
+  ASSERT_TRUE(ctl->Pause(id, "budget exceeded").ok());
+  EXPECT_EQ(Get(id).state, kCheckpointing);
+  executor_.Exit(executor_.launches()[0].handle.pid, kExitPreempted);
+  ctl->RunOnce();
+  store::Job job = Get(id);
+  EXPECT_EQ(job.state, kPaused);
+  EXPECT_FALSE(job.pause_requested);
+  EXPECT_GT(Usage(alice_)[0].ended_at, 0);  // no compute held
+  clock_.Advance(60s);
+  ctl->RunOnce();
+  EXPECT_EQ(executor_.launch_count(), 1u);  // paused jobs are not launched
+  EXPECT_EQ(ctl->Resume(queued + 100).code(), StatusCode::kNotFound);
+  ASSERT_TRUE(ctl->Resume(id).ok());
+  EXPECT_EQ(ctl->Resume(id).code(), StatusCode::kFailedPrecondition);
+  ctl->RunOnce();
+  EXPECT_EQ(Get(id).state, kRunning);
+  EXPECT_EQ(Get(queued).state, kPaused);
+}
+
+TEST_F(JobControllerTest, WallClockLimitFailsTheJob) {
+  store::Job spec;
+  spec.owner_id = alice_;
+  spec.name = "limited";
+  spec.state = kQueued;
+  spec.max_wall_seconds = 60;
+  spec.created_at = clock_.NowSeconds();
+  int64_t id = store_->CreateJob(spec)->id;
+  auto ctl = NewController();
+  ctl->RunOnce();
+  clock_.Advance(59s);
+  ctl->RunOnce();
+  EXPECT_EQ(Get(id).state, kRunning);
+  clock_.Advance(2s);
   ctl->RunOnce();
   store::Job job = Get(id);
   EXPECT_EQ(job.state, kFailed);
-  EXPECT_EQ(job.attempts, 1);
-  EXPECT_NE(job.reason.find("the worker failed"), std::string::npos) << job.reason;
+  EXPECT_NE(job.reason.find("max_wall_seconds exceeded"), std::string::npos) << job.reason;
+  EXPECT_EQ(executor_.signals().size(), 1u);
+}
+
+TEST_F(JobControllerTest, CostLimitUsesUsageTimesPrice) {
+  options_.price_per_hour = [](const std::string& offering, bool spot) -> std::optional<double> {
+    return offering == "g5.xlarge@use1-az1" && spot ? std::optional<double>(3.6) : std::nullopt;
+  };
+  store::Job spec;
+  spec.owner_id = alice_;
+  spec.name = "spot";
+  spec.state = kQueued;
+  spec.max_cost_usd = 0.01;  // $3.6/h = $0.001/s: 10 s
+  spec.spec_json = R"({"executor":"spot-sim","offering":"g5.xlarge@use1-az1","interruption_band":0})";
+  spec.created_at = clock_.NowSeconds();
+  int64_t id = store_->CreateJob(spec)->id;
+  auto ctl = NewController();
   ctl->RunOnce();
-  EXPECT_EQ(executor_.launch_count(), 1u);
+  auto usage = Usage(alice_);
+  ASSERT_EQ(usage.size(), 1u);
+  EXPECT_EQ(usage[0].resource, "g5.xlarge@use1-az1");
+  EXPECT_TRUE(usage[0].spot);
+  EXPECT_EQ(Get(id).executor, "spot-sim");
+  clock_.Advance(9s);
+  ctl->RunOnce();
+  EXPECT_EQ(Get(id).state, kRunning);
+  clock_.Advance(2s);
+  ctl->RunOnce();
+  EXPECT_EQ(Get(id).state, kFailed);
+  EXPECT_NE(Get(id).reason.find("max_cost_usd exceeded"), std::string::npos) << Get(id).reason;
+}
+
+TEST_F(JobControllerTest, SpotSimChaosInterruptsWithNoticeOnSchedule) {
+  store::Job spec;
+  spec.owner_id = alice_;
+  spec.name = "chaos";
+  spec.state = kQueued;
+  spec.spec_json = R"({"executor":"spot-sim","offering":"g5.xlarge@use1-az1","notice_seconds":30,)"
+                   R"("chaos":{"every_seconds":10}})";
+  spec.created_at = clock_.NowSeconds();
+  int64_t id = store_->CreateJob(spec)->id;
+  auto ctl = NewController();
+  ctl->RunOnce();
+  clock_.Advance(9s);
+  ctl->RunOnce();
+  EXPECT_EQ(Get(id).state, kRunning);
+  clock_.Advance(1s);
+  ctl->RunOnce();
+  EXPECT_EQ(Get(id).state, kCheckpointing);
+  EXPECT_NE(Get(id).reason.find("spot interruption notice (simulated, g5.xlarge@use1-az1, 30 s window)"),
+            std::string::npos) << Get(id).reason;
+  ASSERT_EQ(executor_.signals().size(), 1u);
+  EXPECT_FALSE(executor_.signals()[0].force);
+}
+
+TEST_F(JobControllerTest, SpotSimWithoutNoticeKillsTheWorker) {
+  store::Job spec;
+  spec.owner_id = alice_;
+  spec.name = "chaos";
+  spec.state = kQueued;
+  spec.spec_json = R"({"executor":"spot-sim","notice_seconds":0,"chaos":{"every_seconds":5}})";
+  spec.created_at = clock_.NowSeconds();
+  int64_t id = store_->CreateJob(spec)->id;
+  auto ctl = NewController();
+  ctl->RunOnce();
+  clock_.Advance(5s);
+  ctl->RunOnce();
+  ASSERT_EQ(executor_.signals().size(), 1u);
+  EXPECT_TRUE(executor_.signals()[0].force);
+  ctl->RunOnce();
+  EXPECT_EQ(Get(id).state, kRecovering);
+  EXPECT_EQ(Get(id).preemptions, 1);
 }
 
 TEST_F(JobControllerTest, WorkerThatReportedSuccessIsNotRetried) {
@@ -347,10 +531,10 @@ TEST_F(JobControllerTest, RestartedControllerAdoptsRunningWorkers) {
   EXPECT_EQ(Get(id).state, kRunning);
   EXPECT_EQ(Get(id).attempts, 1);
 
-  // The adopted worker is watched: its failure is noticed and handled.
+  // The adopted worker is watched: its exit is noticed and handled.
   executor_.Exit(pid, 2);
   restarted->RunOnce();
-  EXPECT_EQ(Get(id).state, kFailed);
+  EXPECT_EQ(Get(id).state, kRecovering);
 }
 
 TEST_F(JobControllerTest, RestartedControllerRequeuesAWorkerThatDiedMeanwhile) {
@@ -366,9 +550,12 @@ TEST_F(JobControllerTest, RestartedControllerRequeuesAWorkerThatDiedMeanwhile) {
   auto restarted = NewController();
   restarted->RunOnce();
   job = Get(id);
-  EXPECT_EQ(job.state, kQueued);
-  EXPECT_NE(job.reason.find("exited while the server was not watching"), std::string::npos)
-      << job.reason;
+  EXPECT_EQ(job.state, kRecovering);
+  auto events = store_->ListEvents(0, store::Page{}, store::EventFilter{"job", id});
+  EXPECT_NE(events->items.back().message.find("relaunch"), std::string::npos);
+  EXPECT_NE(events->items[events->items.size() - 2].message.find("exited while the server was not watching"),
+            std::string::npos);
+  clock_.Advance(1s);
   restarted->RunOnce();
   EXPECT_EQ(executor_.launch_count(), 2u);
   EXPECT_EQ(Get(id).attempts, 2);

@@ -20,31 +20,55 @@ TEST(JobStateTest, TerminalStatesAreExactlySucceededFailedCancelled) {
   EXPECT_FALSE(IsTerminalState("bogus"));
 }
 
+const std::vector<std::string> kAllStates = {kQueued,    kProvisioning, kRunning, kCheckpointing,
+                                              kPreempted, kRecovering,   kPaused,  kSucceeded,
+                                              kFailed,    kCancelled};
+
 TEST(JobStateTest, TransitionTableMatchesTheDocumentedMachine) {
-  const std::vector<std::string> states = {kQueued, kRunning, kSucceeded, kFailed, kCancelled};
   struct Edge {
     std::string from, to;
   };
   const std::vector<Edge> allowed = {
-      {kQueued, kRunning},    {kQueued, kCancelled}, {kQueued, kFailed},
-      {kRunning, kSucceeded}, {kRunning, kFailed},   {kRunning, kCancelled},
-      {kRunning, kQueued},
+      {kQueued, kProvisioning},      {kQueued, kPaused},           {kQueued, kCancelled},
+      {kQueued, kFailed},            {kProvisioning, kRunning},    {kProvisioning, kFailed},
+      {kProvisioning, kCancelled},   {kProvisioning, kRecovering}, {kRunning, kSucceeded},
+      {kRunning, kFailed},           {kRunning, kCancelled},       {kRunning, kCheckpointing},
+      {kRunning, kPreempted},        {kRunning, kRecovering},      {kCheckpointing, kPreempted},
+      {kCheckpointing, kPaused},     {kCheckpointing, kSucceeded}, {kCheckpointing, kFailed},
+      {kCheckpointing, kCancelled},  {kCheckpointing, kRecovering}, {kPreempted, kRecovering},
+      {kPreempted, kFailed},         {kPreempted, kCancelled},     {kPreempted, kPaused},
+      {kRecovering, kProvisioning},  {kRecovering, kPaused},       {kRecovering, kFailed},
+      {kRecovering, kCancelled},     {kPaused, kQueued},           {kPaused, kCancelled},
+      {kPaused, kFailed},
   };
-  int checked = 0;
-  for (const auto& from : states) {
-    for (const auto& to : states) {
+  int checked = 0, allowed_count = 0;
+  for (const auto& from : kAllStates) {
+    EXPECT_TRUE(IsKnownState(from));
+    for (const auto& to : kAllStates) {
       bool expected = false;
       for (const auto& e : allowed) expected |= (e.from == from && e.to == to);
       EXPECT_EQ(IsAllowedTransition(from, to), expected) << from << " -> " << to;
+      allowed_count += expected;
       ++checked;
     }
   }
-  EXPECT_EQ(checked, 25);
+  EXPECT_EQ(checked, 100);
+  EXPECT_EQ(allowed_count, static_cast<int>(allowed.size()));
+  // Every non-terminal state can reach cancelled and failed (except a queued/paused job that
+  // never ran can still fail: bad spec).
+  for (const auto& from : kAllStates) {
+    if (IsTerminalState(from)) continue;
+    EXPECT_TRUE(IsAllowedTransition(from, kCancelled)) << from;
+    EXPECT_TRUE(IsAllowedTransition(from, kFailed)) << from;
+  }
+  EXPECT_FALSE(IsKnownState("pending"));
+  EXPECT_TRUE(HoldsWorker(kCheckpointing));
+  EXPECT_FALSE(HoldsWorker(kPaused));
 }
 
 TEST(JobStateTest, NothingLeavesATerminalStateAndUnknownStatesAreRejected) {
   for (const char* terminal : {kSucceeded, kFailed, kCancelled}) {
-    for (const char* to : {kQueued, kRunning, kSucceeded, kFailed, kCancelled}) {
+    for (const auto& to : kAllStates) {
       EXPECT_FALSE(IsAllowedTransition(terminal, to)) << terminal << " -> " << to;
     }
   }

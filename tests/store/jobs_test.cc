@@ -140,5 +140,57 @@ TEST_F(StoreTest, JobMetricsArePaginated) {
             StatusCode::kFailedPrecondition);
 }
 
+TEST_F(StoreTest, JobControlWritesAreNarrow) {
+  auto job = store_->CreateJob(MakeJob(alice_, "j"));
+  ASSERT_TRUE(job.ok());
+  // Checkpoints: only newer steps replace the current one, which becomes the previous.
+  EXPECT_TRUE(*store_->SetJobCheckpoint(job->id, "s10", 0, 10, 5));
+  EXPECT_TRUE(*store_->SetJobCheckpoint(job->id, "s20", 1, 20, 6));
+  EXPECT_FALSE(*store_->SetJobCheckpoint(job->id, "s15", 1, 15, 7));
+  auto j = store_->GetJob(0, job->id);
+  EXPECT_EQ(j->checkpoint_sha256, "s20");
+  EXPECT_EQ(j->checkpoint_step, 20);
+  EXPECT_EQ(j->checkpoint_epoch, 1);
+  EXPECT_EQ(j->prev_checkpoint_sha256, "s10");
+  EXPECT_EQ(store_->ReferencedBlobs()->count("s10"), 1u);
+  ASSERT_TRUE(store_->DropJobCheckpoint(job->id, 8).ok());
+  EXPECT_EQ(store_->GetJob(0, job->id)->checkpoint_sha256, "s10");
+  // Errors: counted while the same error comes at the same step.
+  EXPECT_EQ(*store_->RecordJobError(job->id, "boom", 3, 9), 1);
+  EXPECT_EQ(*store_->RecordJobError(job->id, "boom", 3, 9), 2);
+  EXPECT_EQ(*store_->RecordJobError(job->id, "boom", 4, 9), 1);
+  EXPECT_EQ(*store_->RecordJobError(job->id, "bang", 4, 9), 1);
+  // Controller columns do not touch the checkpoint or the state.
+  j = store_->GetJob(0, job->id);
+  j->retries = 2;
+  j->preemptions = 3;
+  j->pause_requested = true;
+  j->state = "bogus";
+  j->checkpoint_sha256 = "stale";
+  ASSERT_TRUE(store_->UpdateJobControl(*j).ok());
+  auto after = store_->GetJob(0, job->id);
+  EXPECT_EQ(after->retries, 2);
+  EXPECT_EQ(after->preemptions, 3);
+  EXPECT_TRUE(after->pause_requested);
+  EXPECT_EQ(after->state, "queued");
+  EXPECT_EQ(after->checkpoint_sha256, "s10");
+  EXPECT_EQ(after->error_message, "bang");
+  ASSERT_TRUE(store_->SetJobProgress(job->id, R"({"epoch":2})", 10).ok());
+  EXPECT_EQ(store_->GetJob(0, job->id)->progress_json, R"({"epoch":2})");
+  EXPECT_EQ(store_->RecordJobError(999, "x", 1, 1).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->SetJobCheckpoint(999, "x", 1, 1, 1).status().code(), StatusCode::kNotFound);
+  // Usage of one subject.
+  UsageRecord u;
+  u.owner_id = alice_;
+  u.subject_kind = "job";
+  u.subject_id = job->id;
+  u.resource = "this-machine";
+  u.started_at = 1;
+  ASSERT_TRUE(store_->OpenUsage(u).ok());
+  u.subject_id = job->id + 1;
+  ASSERT_TRUE(store_->OpenUsage(u).ok());
+  EXPECT_EQ(store_->ListSubjectUsage("job", job->id)->size(), 1u);
+}
+
 }  // namespace
 }  // namespace sskai::store
