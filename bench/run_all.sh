@@ -11,3 +11,6 @@ echo "== built-in model accuracy (sskai)"
 if [ -x "$BUILD"/bench/planner_bench ]; then
   echo "== planner"; "$BUILD"/bench/planner_bench; "$BUILD"/bench/planner_sim 200 1
 fi
+if [ -x "$BUILD"/bench/cost_bench ]; then
+  echo "== cost ledger"; "$BUILD"/bench/cost_bench 1000000 60
+fi

@@ -17,6 +17,7 @@ struct ServerFlags {
   // Price of this machine as a planner offering named kLocalOffering: "zero", "rate:<usd/h>" or
   // "same-as:<instance type>[@<region>]".
   std::string local_price = "zero";
+  double storage_usd_per_gb_month = 0.023;  // cost ledger: stored artifacts (S3 Standard)
 };
 // The offering name of this machine in the catalog and in usage records.
 inline constexpr const char* kLocalOffering = "this-machine";

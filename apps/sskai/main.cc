@@ -44,6 +44,9 @@ int main(int argc, char** argv) {
                      "what an hour of this machine costs: zero | rate:<usd/h> | "
                      "same-as:<instance type>[@<region>]")
       ->capture_default_str();
+  server->add_option("--storage-usd-per-gb-month", sf.storage_usd_per_gb_month,
+                     "cost of stored artifacts per GB-month (default: S3 Standard us-east-1)")
+      ->capture_default_str();
   server->callback([&] { exit_code = sskai::app::RunServer(sf); });
 
   sskai::jobs::WorkerOptions wo;

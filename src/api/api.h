@@ -35,6 +35,10 @@ namespace sskai::planner {
 struct Catalog;
 class CatalogHolder;
 }
+namespace sskai::cost {  // cost ledger (issue 7)
+class Ledger;
+class BudgetEnforcer;
+}
 
 namespace sskai::api {
 
@@ -50,6 +54,11 @@ struct ApiContext {
   // empty when it failed to load, in which case those routes answer 503 with `catalog_error`.
   planner::CatalogHolder* catalogs = nullptr;
   std::string catalog_error = "no catalog loaded";
+  // Cost ledger (issue 7): synced before /v1/cost answers when set; the enforcer releases what a
+  // deleted budget paused. Storage is billed per GB-month at this rate.
+  cost::Ledger* ledger = nullptr;
+  cost::BudgetEnforcer* budget_enforcer = nullptr;
+  double storage_usd_per_gb_month = 0.023;
 };
 
 // Builds every route of the API on a new router.

@@ -189,6 +189,7 @@ std::shared_ptr<http::Router> BuildRouter(ApiContext& ctx) {
   AddWorkerRoutes(ctx, *router);
   AddEndpointRoutes(ctx, *router);
   AddPlanRoutes(ctx, *router);
+  AddCostRoutes(ctx, *router);
   return router;
 }
 

@@ -35,6 +35,7 @@ void AddClientCommands(CLI::App& app, int* exit_code) {
   AddJobCommands(app, flags, exit_code);
   AddServeCommands(app, flags, exit_code);
   AddPlanCommands(app, flags, exit_code);
+  AddCostCommands(app, flags, exit_code);
 }
 
 }  // namespace sskai::cli

@@ -18,5 +18,6 @@ void AddModelCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* ex
 void AddJobCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit_code);
 void AddServeCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit_code);
 void AddPlanCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit_code);
+void AddCostCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit_code);
 
 }  // namespace sskai::cli
