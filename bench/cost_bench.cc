@@ -109,7 +109,7 @@ int main(int argc, char** argv) {
   // ---- 2. 1M entries over the month, 1,100 subjects.
   std::mt19937 rng(1);
   const int64_t subjects = 1100;
-  const int64_t per_subject_day = std::max<int64_t>(1, n_entries / (subjects * 30));
+  const int64_t per_subject_day = std::max<int64_t>(1, (n_entries + subjects * 30 - 1) / (subjects * 30));
   double seg = 86400.0 / static_cast<double>(per_subject_day);
   auto load_start = Steady::now();
   int64_t written = 0, usage_id = 1'000'000;

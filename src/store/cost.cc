@@ -2,6 +2,7 @@
 // The rollup (cost_rollup) is changed only together with cost_entries, in the same transaction,
 // so its sums always equal the sums of the entries.
 #include <cmath>
+#include <map>
 
 #include "store/store_impl.h"
 
@@ -11,6 +12,11 @@ namespace {
 constexpr double kDay = 86400.0;
 
 int64_t DayOf(double t) { return static_cast<int64_t>(std::floor(t / kDay)); }
+// The last day touched by [.., to): the day before when `to` is exactly midnight.
+int64_t LastDayOf(double to) {
+  int64_t day = DayOf(to);
+  return static_cast<double>(day) * kDay == to ? day - 1 : day;
+}
 
 std::string DayString(int64_t day) {
   time_t t = static_cast<time_t>(day * 86400);
@@ -109,20 +115,30 @@ CostEntry ReadEntry(Stmt& s) {
   return e;
 }
 
-// Adds `sign` x the entry's figures to its rollup row.
+// Adds `sign` x the entry's figures to its rollup rows (per subject and per owner).
 Status Roll(Store::Impl& impl, int64_t day, int64_t owner, const std::string& kind, int64_t subject,
             double cost, double ondemand, double seconds, bool priced, int sign) {
   double priced_cost = priced ? cost : 0, priced_od = priced ? ondemand : 0;
+  constexpr const char* kSums =
+      " DO UPDATE SET cost_usd = cost_usd + excluded.cost_usd, ondemand_usd = ondemand_usd +"
+      " excluded.ondemand_usd, compute_seconds = compute_seconds + excluded.compute_seconds,"
+      " unpriced_seconds = unpriced_seconds + excluded.unpriced_seconds, entries = entries +"
+      " excluded.entries";
+  double unpriced = priced ? 0.0 : sign * seconds;
+  SSKAI_RETURN_IF_ERROR(
+      impl.Exec(std::string("INSERT INTO cost_rollup (day, owner_id, subject_kind, subject_id,"
+                            " cost_usd, ondemand_usd, compute_seconds, unpriced_seconds, entries)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (day, owner_id,"
+                            " subject_kind, subject_id)") + kSums,
+                {day, owner, kind, subject, sign * priced_cost, sign * priced_od, sign * seconds,
+                 unpriced, static_cast<int64_t>(sign)})
+          .status());
   return impl
-      .Exec("INSERT INTO cost_rollup (day, owner_id, subject_kind, subject_id, cost_usd,"
-            " ondemand_usd, compute_seconds, unpriced_seconds, entries) VALUES (?, ?, ?, ?, ?, ?, ?,"
-            " ?, ?) ON CONFLICT (day, owner_id, subject_kind, subject_id) DO UPDATE SET"
-            " cost_usd = cost_usd + excluded.cost_usd, ondemand_usd = ondemand_usd +"
-            " excluded.ondemand_usd, compute_seconds = compute_seconds + excluded.compute_seconds,"
-            " unpriced_seconds = unpriced_seconds + excluded.unpriced_seconds, entries = entries +"
-            " excluded.entries",
-            {day, owner, kind, subject, sign * priced_cost, sign * priced_od, sign * seconds,
-             priced ? 0.0 : sign * seconds, static_cast<int64_t>(sign)})
+      .Exec(std::string("INSERT INTO cost_daily (day, owner_id, cost_usd, ondemand_usd,"
+                        " compute_seconds, unpriced_seconds, entries) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                        " ON CONFLICT (day, owner_id)") + kSums,
+            {day, owner, sign * priced_cost, sign * priced_od, sign * seconds, unpriced,
+             static_cast<int64_t>(sign)})
       .status();
 }
 
@@ -209,48 +225,94 @@ Status Store::WriteLedger(const std::vector<LedgerWrite>& writes) {
   return txn.Commit();
 }
 
+namespace {
+
+// Whole days [day_from, day_to) from a rollup table: cost_daily (per owner) when the grouping
+// and filters need no subject, else cost_rollup.
+Result<std::string> RollupSql(const CostQuery& q, int64_t day_from, int64_t day_to,
+                              std::vector<SqlArg>& args) {
+  bool by_owner = (q.group_by == "none" || q.group_by == "day" || q.group_by == "user" ||
+                   q.group_by.empty()) && q.tag_key.empty() && q.subject_kind.empty();
+  SSKAI_ASSIGN_OR_RETURN(std::string key, KeyExpr(q.group_by, "r", args));
+  args.emplace_back(day_from);
+  args.emplace_back(day_to);
+  std::string filters = Filters(q, "r", args);
+  return "SELECT " + key + " AS k, SUM(cost_usd), SUM(ondemand_usd), SUM(compute_seconds),"
+         " SUM(unpriced_seconds), SUM(entries) FROM " + (by_owner ? "cost_daily" : "cost_rollup") +
+         " r WHERE r.day >= ? AND r.day < ?" + filters + " GROUP BY k HAVING SUM(entries) > 0";
+}
+
+// Part of one day [from, to) from the entries, clipped pro rata (an entry's rate is constant).
+Result<std::string> EntriesSql(const CostQuery& q, double from, double to, std::vector<SqlArg>& args) {
+  SSKAI_ASSIGN_OR_RETURN(std::string key, KeyExpr(q.group_by, "r", args));
+  for (int i = 0; i < 2; ++i) {
+    args.emplace_back(to);
+    args.emplace_back(from);
+  }
+  args.emplace_back(DayOf(from));
+  args.emplace_back(LastDayOf(to));
+  args.emplace_back(from);
+  args.emplace_back(to);
+  std::string filters = Filters(q, "r", args);
+  return "SELECT k, SUM(CASE WHEN priced THEN cost_usd * f ELSE 0 END), SUM(CASE WHEN priced THEN"
+         " ondemand_usd * f ELSE 0 END), SUM(sec), SUM(CASE WHEN priced THEN 0 ELSE sec END),"
+         " COUNT(*) FROM (SELECT " + key + " AS k, r.cost_usd, r.ondemand_usd, r.priced,"
+         " CASE WHEN r.end > r.start THEN (min(r.end, ?) - max(r.start, ?)) / (r.end - r.start)"
+         " ELSE 0 END AS f, r.count * (min(r.end, ?) - max(r.start, ?)) AS sec FROM cost_entries r"
+         " WHERE r.day >= ? AND r.day <= ? AND r.end > ? AND r.start < ?" + filters +
+         ") GROUP BY k";
+}
+
+}  // namespace
+
+// Whole days come from a rollup; the partial first and last days from the entries.
 Result<std::vector<CostGroup>> Store::QueryCost(const CostQuery& q) {
   if (!(q.to > q.from)) return Status::InvalidArgument("cost query: 'to' must be after 'from'");
-  std::vector<SqlArg> args;
   bool day_key = q.group_by == "day";
-  bool aligned = std::fmod(q.from, kDay) == 0 && std::fmod(q.to, kDay) == 0;
-  std::string sql;
-  if (aligned) {
-    SSKAI_ASSIGN_OR_RETURN(std::string key, KeyExpr(q.group_by, "r", args));
-    args.emplace_back(DayOf(q.from));
-    args.emplace_back(DayOf(q.to));
-    std::string filters = Filters(q, "r", args);
-    sql = "SELECT " + key + " AS k, SUM(cost_usd), SUM(ondemand_usd), SUM(compute_seconds),"
-          " SUM(unpriced_seconds), SUM(entries) FROM cost_rollup r WHERE r.day >= ? AND r.day < ?" +
-          filters + " GROUP BY k HAVING SUM(entries) > 0 ORDER BY k";
+  double first_full = std::ceil(q.from / kDay) * kDay, last_full = std::floor(q.to / kDay) * kDay;
+  struct Part { std::string sql; std::vector<SqlArg> args; };
+  std::vector<Part> parts;
+  auto add_entries = [&](double from, double to) -> Status {
+    if (!(to > from)) return Status::Ok();
+    Part p;
+    SSKAI_ASSIGN_OR_RETURN(p.sql, EntriesSql(q, from, to, p.args));
+    parts.push_back(std::move(p));
+    return Status::Ok();
+  };
+  if (first_full < last_full) {
+    SSKAI_RETURN_IF_ERROR(add_entries(q.from, first_full));
+    Part p;
+    SSKAI_ASSIGN_OR_RETURN(p.sql, RollupSql(q, DayOf(first_full), DayOf(last_full), p.args));
+    parts.push_back(std::move(p));
+    SSKAI_RETURN_IF_ERROR(add_entries(last_full, q.to));
   } else {
-    // Entries lie inside one day, so the day index bounds the scan; partial overlap is pro rata.
-    SSKAI_ASSIGN_OR_RETURN(std::string key, KeyExpr(q.group_by, "r", args));
-    for (int i = 0; i < 2; ++i) {
-      args.emplace_back(q.to);
-      args.emplace_back(q.from);
-    }
-    args.emplace_back(DayOf(q.from));
-    args.emplace_back(DayOf(q.to));
-    args.emplace_back(q.from);
-    args.emplace_back(q.to);
-    std::string filters = Filters(q, "r", args);
-    sql = "SELECT k, SUM(CASE WHEN priced THEN cost_usd * f ELSE 0 END), SUM(CASE WHEN priced THEN"
-          " ondemand_usd * f ELSE 0 END), SUM(sec), SUM(CASE WHEN priced THEN 0 ELSE sec END),"
-          " COUNT(*) FROM (SELECT " + key + " AS k, r.cost_usd, r.ondemand_usd, r.priced,"
-          " CASE WHEN r.end > r.start THEN (min(r.end, ?) - max(r.start, ?)) / (r.end - r.start)"
-          " ELSE 0 END AS f, r.count * (min(r.end, ?) - max(r.start, ?)) AS sec FROM cost_entries r"
-          " WHERE r.day >= ? AND r.day <= ? AND r.end > ? AND r.start < ?" + filters +
-          ") GROUP BY k ORDER BY k";
+    SSKAI_RETURN_IF_ERROR(add_entries(q.from, q.to));
   }
+  std::map<std::string, CostGroup> merged;
   std::lock_guard lock(impl_->mu);
-  return impl_->GetAll(sql, args, [day_key](Stmt& s) { return ReadGroup(s, day_key); });
+  for (const auto& p : parts) {
+    SSKAI_ASSIGN_OR_RETURN(std::vector<CostGroup> groups,
+                           impl_->GetAll(p.sql, p.args, [day_key](Stmt& s) { return ReadGroup(s, day_key); }));
+    for (const auto& g : groups) {
+      CostGroup& m = merged[g.key];
+      m.key = g.key;
+      m.cost_usd += g.cost_usd;
+      m.ondemand_usd += g.ondemand_usd;
+      m.compute_seconds += g.compute_seconds;
+      m.unpriced_seconds += g.unpriced_seconds;
+      m.entries += g.entries;
+    }
+  }
+  std::vector<CostGroup> out;
+  out.reserve(merged.size());
+  for (auto& [key, g] : merged) out.push_back(std::move(g));
+  return out;
 }
 
 Result<std::vector<CostEntry>> Store::ListCostEntries(int64_t owner_id, double from, double to,
                                                       int64_t limit) {
   std::lock_guard lock(impl_->mu);
-  std::vector<SqlArg> args = {DayOf(from), DayOf(to), from, to};
+  std::vector<SqlArg> args = {DayOf(from), LastDayOf(to), from, to};
   std::string sql = std::string("SELECT id, ") + kEntryColumns +
                     " FROM cost_entries WHERE day >= ? AND day <= ? AND end > ? AND start < ?";
   if (owner_id != 0) {

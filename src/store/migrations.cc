@@ -202,6 +202,16 @@ CREATE TABLE cost_rollup (
   entries INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (day, owner_id, subject_kind, subject_id)
 ) WITHOUT ROWID;
+CREATE TABLE cost_daily (
+  day INTEGER NOT NULL,
+  owner_id INTEGER NOT NULL,
+  cost_usd REAL NOT NULL DEFAULT 0,
+  ondemand_usd REAL NOT NULL DEFAULT 0,
+  compute_seconds REAL NOT NULL DEFAULT 0,
+  unpriced_seconds REAL NOT NULL DEFAULT 0,
+  entries INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (day, owner_id)
+) WITHOUT ROWID;
 CREATE TABLE request_usage (
   endpoint_id INTEGER NOT NULL,
   bucket_start REAL NOT NULL,
