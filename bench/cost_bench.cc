@@ -170,8 +170,8 @@ int main(int argc, char** argv) {
   time_query("month by user (rollup)", kMonth, kMonth + 30 * 86400.0, "user");
   time_query("month by job (rollup)", kMonth, kMonth + 30 * 86400.0, "job");
   time_query("month total (rollup)", kMonth, kMonth + 30 * 86400.0, "none");
-  time_query("one day + 1 s by day (entries, pro rata)", kMonth + 86400.0 - 1, kMonth + 2 * 86400.0, "day");
-  time_query("month - 1 s by day (entries, pro rata)", kMonth + 1, kMonth + 30 * 86400.0, "day");
+  time_query("one day + 1 s by day (hybrid: rollup + entries)", kMonth + 86400.0 - 1, kMonth + 2 * 86400.0, "day");
+  time_query("month - 1 s by day (hybrid: rollup + entries)", kMonth + 1, kMonth + 30 * 86400.0, "day");
   std::filesystem::remove_all(dir);
   return 0;
 }
