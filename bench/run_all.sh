@@ -15,3 +15,6 @@ if [ -x "$BUILD"/bench/tokenizer_bench ]; then
   echo "== tokenizers"; ./scripts/fetch-testdata.sh "$BUILD"/testdata; "$BUILD"/bench/tokenizer_bench "$BUILD"/testdata
 fi
 echo "== jobs and preemption"; ./bench/jobs_bench.sh "$BUILD" 5
+if [ -x "$BUILD"/bench/cost_bench ]; then
+  echo "== cost ledger"; "$BUILD"/bench/cost_bench 1000000 60
+fi

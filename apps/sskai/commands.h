@@ -22,6 +22,7 @@ struct ServerFlags {
   // "same-as:<instance type>[@<region>]".
   std::string local_price = "zero";
   bool allow_custom_commands = false;  // jobs may run the user's own training command
+  double storage_usd_per_gb_month = 0.023;  // cost ledger: stored artifacts (S3 Standard)
 };
 // The offering name of this machine in the catalog and in usage records.
 inline constexpr const char* kLocalOffering = "this-machine";

@@ -48,6 +48,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   server->add_flag("--allow-custom-commands", sf.allow_custom_commands,
                    "let jobs run the user's own training command (\"command\": [...])");
+  server->add_option("--storage-usd-per-gb-month", sf.storage_usd_per_gb_month,
+                     "cost of stored artifacts per GB-month (default: S3 Standard us-east-1)")
+      ->capture_default_str();
   server->callback([&] { exit_code = sskai::app::RunServer(sf); });
 
   sskai::jobs::WorkerOptions wo;

@@ -15,6 +15,7 @@
 #include "artifacts/artifacts.h"
 #include "common/log.h"
 #include "common/thread_pool.h"
+#include "cost/cost.h"
 #include "http/http.h"
 #include "jobs/jobs.h"
 #include "planner/planner.h"
@@ -223,6 +224,9 @@ int RunServer(const ServerFlags& flags) {
       catalog = std::move(applied);
     }
     catalogs.Set(std::make_shared<const planner::Catalog>(*catalog));
+    // cost ledger: price history (call again after each catalog refresh).
+    Status prices = cost::RecordCatalogPrices(st, *catalog, clock.NowSeconds());
+    if (!prices.ok()) SSKAI_LOG_WARN("cost: recording catalog prices: {}", prices.message());
     SSKAI_LOG_INFO("planner catalog {} ({} offerings, prices {})", catalog_dir,
                    catalog->offerings.size(), catalog->prices_date);
   } else {
@@ -237,6 +241,13 @@ int RunServer(const ServerFlags& flags) {
   if (!fs::is_regular_file(fs::path(ctx.web_dir) / "index.html", web_ec)) {
     SSKAI_LOG_INFO("web console not built ({} has no index.html): `make web` builds it", ctx.web_dir);
   }
+  // cost ledger: materialized every 2 s with budget evaluation. pause/resume/block callbacks are
+  // wired by the lead once the job controller and endpoint manager expose them.
+  cost::Ledger ledger(st);
+  cost::BudgetEnforcer budget_enforcer(st, clock, cost::BudgetActions{});
+  ctx.ledger = &ledger;
+  ctx.budget_enforcer = &budget_enforcer;
+  ctx.storage_usd_per_gb_month = flags.storage_usd_per_gb_month;
   auto router = api::BuildRouter(ctx);
   http::Server::Options so;
   so.host = listen->host;
@@ -267,6 +278,7 @@ int RunServer(const ServerFlags& flags) {
 
   controller->Start();
   endpoints->Start();
+  budget_enforcer.Start(&ledger, std::chrono::seconds(2));  // cost ledger
   SSKAI_LOG_INFO("data dir {}", data_dir.string());
   std::cout << "sskai server listening on http://" << listen->host << ":" << (*server)->port()
             << std::endl;
@@ -286,6 +298,7 @@ int RunServer(const ServerFlags& flags) {
   }
   SSKAI_LOG_INFO("shutting down");
   (*server)->Stop();
+  budget_enforcer.Stop();  // cost ledger
   endpoints->Stop();
   controller->StopWorkers();
   close(lock_fd);

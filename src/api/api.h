@@ -36,6 +36,10 @@ namespace sskai::planner {
 struct Catalog;
 class CatalogHolder;
 }
+namespace sskai::cost {  // cost ledger (issue 7)
+class Ledger;
+class BudgetEnforcer;
+}
 
 namespace sskai::api {
 
@@ -63,6 +67,11 @@ struct ApiContext {
   std::string web_dir;
   // Jobs may run the user's own command ("command": [...]) — off unless the operator opts in.
   bool allow_custom_commands = false;
+  // Cost ledger (issue 7): synced before /v1/cost answers when set; the enforcer releases what a
+  // deleted budget paused. Storage is billed per GB-month at this rate.
+  cost::Ledger* ledger = nullptr;
+  cost::BudgetEnforcer* budget_enforcer = nullptr;
+  double storage_usd_per_gb_month = 0.023;
 };
 
 // Builds every route of the API on a new router.

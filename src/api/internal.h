@@ -83,5 +83,15 @@ void AddPlanRoutes(ApiContext& ctx, http::Router& router);   // /v1/plans, /v1/c
 void AddStaticRoutes(ApiContext& ctx, http::Router& router);
 // Content type for a file name by extension ("application/octet-stream" when unknown).
 std::string ContentTypeFor(const std::string& filename);
+void AddCostRoutes(ApiContext& ctx, http::Router& router);   // /v1/cost, /v1/budgets
+
+// Tags and budgets on create (routes_cost.cc). ParseTags reads the optional "tags" object
+// (keys/values 1-63 chars of [A-Za-z0-9._-], at most 16). AdmitNewWork answers 403 naming an
+// exceeded refuse_new budget. SaveTags stores them on the new job/endpoint.
+Result<std::map<std::string, std::string>> ParseTags(const json& body);
+Status AdmitNewWork(ApiContext& ctx, const store::User& u, const std::map<std::string, std::string>& tags);
+void SaveTags(ApiContext& ctx, const std::string& kind, int64_t id,
+              const std::map<std::string, std::string>& tags);
+json TagsJson(ApiContext& ctx, const std::string& kind, int64_t id);
 
 }  // namespace sskai::api

@@ -8,6 +8,8 @@ void AddEndpointRoutes(ApiContext& ctx, http::Router& router) {
   router.AddSync("POST", "/v1/endpoints", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
     auto body = ParseObject(req.body);
     if (!body.ok()) return Error(body.status());
+    auto tags = ParseTags(*body);  // cost: tags + refuse_new budgets
+    if (!tags.ok()) return Error(tags.status());
     auto name = StringField(*body, "name", true);
     if (!name.ok()) return Error(name.status());
     Status valid = store::ValidateName(*name);
@@ -25,6 +27,7 @@ void AddEndpointRoutes(ApiContext& ctx, http::Router& router) {
     }
     auto plan = PlanReference(ctx, *body, u.id, "serve");
     if (!plan.ok()) return Error(plan.status());
+    if (Status admit = AdmitNewWork(ctx, u, *tags); !admit.ok()) return Error(admit);
     store::Endpoint ep;
     ep.owner_id = u.id;
     ep.name = *name;
@@ -35,6 +38,7 @@ void AddEndpointRoutes(ApiContext& ctx, http::Router& router) {
     ep.updated_at = ep.created_at;
     auto created = ctx.store.CreateEndpoint(ep);
     if (!created.ok()) return Error(created.status());
+    SaveTags(ctx, "endpoint", created->id, *tags);
     AddEvent(ctx, u.id, "endpoint", created->id, "deploying",
              "endpoint '" + *name + "' deploying model '" + *model_name + "' v" + std::to_string(mv->version));
     ctx.endpoints.Kick();

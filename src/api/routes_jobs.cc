@@ -131,10 +131,14 @@ void AddJobRoutes(ApiContext& ctx, http::Router& router) {
   router.AddSync("POST", "/v1/jobs", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
     auto body = ParseObject(req.body);
     if (!body.ok()) return Error(body.status());
+    auto tags = ParseTags(*body);  // cost: tags + refuse_new budgets
+    if (!tags.ok()) return Error(tags.status());
     auto job = ParseTrainRequest(ctx, *body, u);
     if (!job.ok()) return Error(job.status());
+    if (Status admit = AdmitNewWork(ctx, u, *tags); !admit.ok()) return Error(admit);
     auto created = ctx.store.CreateJob(*job);
     if (!created.ok()) return Error(created.status());
+    SaveTags(ctx, "job", created->id, *tags);
     AddEvent(ctx, u.id, "job", created->id, "queued",
              "job " + std::to_string(created->id) + " queued: train '" + created->output_model + "'");
     ctx.jobs.Kick();

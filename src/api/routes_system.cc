@@ -190,6 +190,7 @@ std::shared_ptr<http::Router> BuildRouter(ApiContext& ctx) {
   AddWorkerRoutes(ctx, *router);
   AddEndpointRoutes(ctx, *router);
   AddPlanRoutes(ctx, *router);
+  AddCostRoutes(ctx, *router);
   AddStaticRoutes(ctx, *router);  // last: the console's catch-all
   return router;
 }

@@ -97,7 +97,8 @@ json JobJson(ApiContext& ctx, const store::Job& j, std::map<int64_t, json>* memo
                                         {"count", j.error_count}}},
               {"created_at", j.created_at},
               {"started_at", j.started_at},
-              {"finished_at", j.finished_at}};
+              {"finished_at", j.finished_at},
+              {"tags", TagsJson(ctx, "job", j.id)}};
   json dataset;
   if (memo != nullptr && memo->count(j.dataset_version_id) > 0) {
     dataset = (*memo)[j.dataset_version_id];
@@ -121,7 +122,8 @@ json EndpointJson(ApiContext& ctx, const store::Endpoint& e) {
               {"restarts", e.restarts},
               {"url", "/v1/endpoints/" + e.name + "/predict"},
               {"created_at", e.created_at},
-              {"updated_at", e.updated_at}};
+              {"updated_at", e.updated_at},
+              {"tags", TagsJson(ctx, "endpoint", e.id)}};
   auto mv = ctx.store.GetModelVersionById(e.model_version_id);
   if (mv.ok()) {
     auto model = ctx.store.GetModelById(mv->model_id);

@@ -37,6 +37,7 @@ void AddClientCommands(CLI::App& app, int* exit_code) {
   AddPlanCommands(app, flags, exit_code);
   AddCatalogCommands(app, flags, exit_code);
   AddTokenizeCommands(app, exit_code);
+  AddCostCommands(app, flags, exit_code);
 }
 
 }  // namespace sskai::cli

@@ -191,6 +191,96 @@ ALTER TABLE jobs ADD COLUMN launch_step INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE jobs ADD COLUMN pause_requested INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Cost ledger (issue 7): price history, materialized cost entries with a per-day rollup, request
+// usage for serverless billing, budgets, and free-form tags on jobs and endpoints.
+constexpr const char* kV5Cost = R"sql(
+CREATE TABLE price_points (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  resource TEXT NOT NULL,
+  market TEXT NOT NULL,
+  priced INTEGER NOT NULL,
+  usd_per_hour REAL NOT NULL DEFAULT 0,
+  effective_from REAL NOT NULL,
+  source TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX price_points_by_resource ON price_points(resource, market, effective_from);
+ALTER TABLE usage_records ADD COLUMN billed_until REAL NOT NULL DEFAULT 0;
+CREATE INDEX usage_unbilled ON usage_records(id) WHERE ended_at = 0 OR billed_until < ended_at;
+CREATE TABLE cost_entries (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  usage_id INTEGER NOT NULL,
+  owner_id INTEGER NOT NULL,
+  subject_kind TEXT NOT NULL,
+  subject_id INTEGER NOT NULL,
+  resource TEXT NOT NULL,
+  spot INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  start REAL NOT NULL,
+  end REAL NOT NULL,
+  day INTEGER NOT NULL,
+  priced INTEGER NOT NULL,
+  cost_usd REAL NOT NULL,
+  ondemand_usd REAL NOT NULL
+);
+CREATE INDEX cost_entries_by_usage ON cost_entries(usage_id, start);
+CREATE INDEX cost_entries_by_day ON cost_entries(day, owner_id, subject_kind, subject_id, start,
+  end, priced, count, cost_usd, ondemand_usd);
+CREATE TABLE cost_rollup (
+  day INTEGER NOT NULL,
+  owner_id INTEGER NOT NULL,
+  subject_kind TEXT NOT NULL,
+  subject_id INTEGER NOT NULL,
+  cost_usd REAL NOT NULL DEFAULT 0,
+  ondemand_usd REAL NOT NULL DEFAULT 0,
+  compute_seconds REAL NOT NULL DEFAULT 0,
+  unpriced_seconds REAL NOT NULL DEFAULT 0,
+  entries INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (day, owner_id, subject_kind, subject_id)
+) WITHOUT ROWID;
+CREATE TABLE cost_daily (
+  day INTEGER NOT NULL,
+  owner_id INTEGER NOT NULL,
+  cost_usd REAL NOT NULL DEFAULT 0,
+  ondemand_usd REAL NOT NULL DEFAULT 0,
+  compute_seconds REAL NOT NULL DEFAULT 0,
+  unpriced_seconds REAL NOT NULL DEFAULT 0,
+  entries INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (day, owner_id)
+) WITHOUT ROWID;
+CREATE TABLE request_usage (
+  endpoint_id INTEGER NOT NULL,
+  bucket_start REAL NOT NULL,
+  owner_id INTEGER NOT NULL,
+  requests INTEGER NOT NULL DEFAULT 0,
+  errors INTEGER NOT NULL DEFAULT 0,
+  busy_seconds REAL NOT NULL DEFAULT 0,
+  memory_mb REAL NOT NULL DEFAULT 0,
+  tokens INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (endpoint_id, bucket_start)
+) WITHOUT ROWID;
+CREATE TABLE budgets (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  owner_id INTEGER NOT NULL REFERENCES users(id),
+  name TEXT NOT NULL,
+  scope TEXT NOT NULL,
+  user_id INTEGER NOT NULL DEFAULT 0,
+  tag_key TEXT NOT NULL DEFAULT '',
+  tag_value TEXT NOT NULL DEFAULT '',
+  period_from REAL NOT NULL DEFAULT 0,
+  period_to REAL NOT NULL DEFAULT 0,
+  limit_usd REAL NOT NULL,
+  thresholds_json TEXT NOT NULL DEFAULT '',
+  actions_json TEXT NOT NULL DEFAULT '',
+  webhook_url TEXT NOT NULL DEFAULT '',
+  state_json TEXT NOT NULL DEFAULT '',
+  created_at REAL NOT NULL,
+  updated_at REAL NOT NULL DEFAULT 0,
+  UNIQUE (owner_id, name)
+);
+ALTER TABLE jobs ADD COLUMN tags_json TEXT NOT NULL DEFAULT '';
+ALTER TABLE endpoints ADD COLUMN tags_json TEXT NOT NULL DEFAULT '';
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -199,6 +289,7 @@ const std::vector<Migration>& Migrations() {
       {2, "jobs, job metrics, model versions", kV2Jobs},
       {3, "endpoints, events, usage", kV3Serving},
       {4, "plans, model profiles", kV4PlansProfiles},
+      {5, "cost ledger, request usage, budgets, tags", kV5Cost},
       {6, "job control: limits, step checkpoints, failure fingerprints", kV6JobControl},
   };
   return kMigrations;

@@ -156,6 +156,79 @@ struct StoredPlan {
   double created_at = 0;
 };
 
+// ---- Cost ledger (src/store/cost.cc, cost_budgets.cc; migration 5). Semantics live in src/cost.
+// A price in force from `effective_from` until the next point of the same (resource, market).
+// priced=false: the source has no price (e.g. no spot market) — "unpriced", never $0.
+struct PricePoint {
+  int64_t id = 0;
+  std::string resource, market;  // market: "spot" | "on-demand"
+  bool priced = true;
+  double usd_per_hour = 0;
+  double effective_from = 0;
+  std::string source;  // e.g. "catalog 2025-06-01"
+};
+
+// One priced slice of a usage record: constant rate, inside one UTC day.
+struct CostEntry {
+  int64_t id = 0, usage_id = 0, owner_id = 0;
+  std::string subject_kind;  // job|endpoint
+  int64_t subject_id = 0;
+  std::string resource;
+  bool spot = false;
+  int64_t count = 1;
+  double start = 0, end = 0;
+  bool priced = true;        // false: cost_usd/ondemand_usd are 0 and mean "unknown"
+  double cost_usd = 0, ondemand_usd = 0;
+};
+
+// A usage record the ledger still has to (re)price: open, or closed past billed_until.
+struct UnbilledUsage { UsageRecord usage; double billed_until = 0; };
+
+// Replaces usage `usage_id`'s entries with start >= replace_from by `entries` and sets its
+// billed_until (the rollup is kept equal to the sum of the entries).
+struct LedgerWrite {
+  int64_t usage_id = 0;
+  double replace_from = 0;
+  std::vector<CostEntry> entries;
+  double billed_until = 0;
+};
+
+// Sums over cost entries overlapping [from, to) (entries are clipped pro rata: their rate is
+// constant). group_by: "none"|"day"|"job"|"endpoint"|"user"|"model"|"tag:<key>".
+struct CostQuery {
+  double from = 0, to = 0;
+  int64_t owner_id = 0;                 // 0 = every owner
+  std::string group_by = "none";
+  std::string tag_key, tag_value;       // optional filter: subject's tag key == value
+  int64_t subject_id = 0;               // optional filter with subject_kind
+  std::string subject_kind;
+};
+struct CostGroup {
+  std::string key;  // day: "YYYY-MM-DD"; job/endpoint: id or "other"; user: owner id; model/tag: name or "(none)"
+  double cost_usd = 0, ondemand_usd = 0, compute_seconds = 0, unpriced_seconds = 0;
+  int64_t entries = 0;
+};
+
+struct RequestUsage {
+  int64_t endpoint_id = 0, owner_id = 0;
+  double bucket_start = 0;  // minute bucket
+  int64_t requests = 0, errors = 0;
+  double busy_seconds = 0, memory_mb = 0;
+  int64_t tokens = 0;
+};
+
+struct Budget {
+  int64_t id = 0, owner_id = 0;
+  std::string name, scope;          // scope: "user" | "tag"
+  int64_t user_id = 0;              // scope user
+  std::string tag_key, tag_value;   // scope tag
+  double period_from = 0, period_to = 0;  // both 0 = monthly (calendar month, UTC)
+  double limit_usd = 0;
+  std::string thresholds_json, actions_json, webhook_url;
+  std::string state_json;           // enforcer bookkeeping (fired thresholds, paused subjects)
+  double created_at = 0, updated_at = 0;
+};
+
 // OK when `name` is 1–64 chars of [A-Za-z0-9._-], does not start with '.' or '-' and has no "..".
 // Otherwise kInvalidArgument naming the problem ("name 'a/b' contains '/' ...").
 Status ValidateName(const std::string& name);
@@ -284,6 +357,41 @@ class Store {
 
   // Every non-empty blob sha256 referenced by dataset versions, model versions and job checkpoints.
   Result<std::set<std::string>> ReferencedBlobs();
+
+
+  // ---- Cost ledger (migration 5).
+  Result<std::vector<PricePoint>> ListPricePoints();   // ordered by resource, market, effective_from
+  Status AddPricePoints(const std::vector<PricePoint>& points);  // one transaction
+  // Up to `limit` usage records that are open or closed past their billed_until, by id.
+  Result<std::vector<UnbilledUsage>> ListUnbilledUsage(int64_t after_id, int limit);
+  Status WriteLedger(const std::vector<LedgerWrite>& writes);  // one transaction
+  Result<std::vector<CostGroup>> QueryCost(const CostQuery& query);  // ordered by key
+  // Entries overlapping [from, to) (unclipped), by start; owner_id 0 = any. limit <= 0: all.
+  Result<std::vector<CostEntry>> ListCostEntries(int64_t owner_id, double from, double to,
+                                                 int64_t limit = 0);
+  // Adds the counters to (endpoint_id, bucket_start) (memory_mb: the larger is kept).
+  Status AddRequestUsage(const RequestUsage& usage);
+  // Sums per endpoint over buckets in [from, to); owner_id 0 = any. bucket_start is 0 in results.
+  Result<std::vector<RequestUsage>> SumRequestUsage(int64_t owner_id, double from, double to);
+  // Bytes of dataset and model versions per owner created before `before` (owner_id 0 = all),
+  // as (owner_id, bytes, weighted) where weighted = sum(bytes x seconds stored inside [from, before)).
+  struct StoredBytes { int64_t owner_id = 0; double bytes = 0, byte_seconds = 0; };
+  Result<std::vector<StoredBytes>> StoredArtifactBytes(int64_t owner_id, double from, double before);
+  // Tags ({"k":"v"} JSON text) of a job or endpoint; kNotFound.
+  Status SetSubjectTags(const std::string& subject_kind, int64_t id, const std::string& tags_json);
+  Result<std::string> GetSubjectTags(const std::string& subject_kind, int64_t id);
+  Result<bool> TagKeyInUse(const std::string& key);
+  // Running jobs / live endpoints (state not in stopped|failed) matching a budget scope.
+  Result<std::vector<int64_t>> SubjectsInScope(const std::string& subject_kind, int64_t owner_id,
+                                               const std::string& tag_key,
+                                               const std::string& tag_value);
+  // Budgets. kAlreadyExists (owner, name), kNotFound. owner_id 0 = any owner.
+  Result<Budget> CreateBudget(const Budget& budget);
+  Result<Budget> GetBudget(int64_t owner_id, int64_t id);
+  Result<std::vector<Budget>> ListBudgets(int64_t owner_id);
+  Status UpdateBudget(const Budget& budget);
+  Status SetBudgetState(int64_t id, const std::string& state_json);  // enforcer bookkeeping only
+  Status DeleteBudget(int64_t owner_id, int64_t id);
 
   struct Impl;  // private; public only so the implementation files can share it
 
