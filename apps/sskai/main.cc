@@ -62,7 +62,9 @@ int main(int argc, char** argv) {
 
   sskai::serving::ReplicaOptions ro;
   auto* replica = app.add_subcommand("replica", "Serve one model (started by the server)");
-  replica->add_option("--model", ro.model_path, "model artifact path")->required();
+  replica->add_option("--model", ro.model_path, "model artifact path");
+  replica->add_flag("--standby", ro.standby,
+                    "warm pool: load the engine only, then the model on POST /load");
   replica->add_option("--port", ro.port, "port (0 = ephemeral)");
   replica->add_option("--port-file", ro.port_file, "write the bound port here");
   replica->add_option("--threads", ro.threads, "HTTP threads");

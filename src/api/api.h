@@ -1,14 +1,17 @@
 // src/api/api.h — the public REST API (/v1/...): routes, JSON <-> typed structs, auth.
 //
-// Every route except /healthz, /readyz and /v1/openapi.json needs `Authorization: Bearer <token>`.
+// Every route except /healthz, /readyz, /v1/openapi.json, /v2, /v2/health/live and
+// /v2/health/ready needs `Authorization: Bearer <token>`.
 // Tokens are stored as sha256 hashes. Users see only their own resources: another user's id or
 // name answers 404. Errors use one body: {"error":{"code","message","details"}}.
 // Thread-safety: the router's handlers are thread-safe; blocking work (file inspection, store
 // writes of large uploads, proxying) runs off the I/O threads.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/status.h"
@@ -50,6 +53,8 @@ struct ApiContext {
   // empty when it failed to load, in which case those routes answer 503 with `catalog_error`.
   planner::CatalogHolder* catalogs = nullptr;
   std::string catalog_error = "no catalog loaded";
+  // Extra Prometheus exposition text appended by GET /metrics after the gateway's own series.
+  std::vector<std::function<std::string()>> metrics_sources;
 };
 
 // Builds every route of the API on a new router.

@@ -76,5 +76,7 @@ void AddJobRoutes(ApiContext& ctx, http::Router& router);
 void AddWorkerRoutes(ApiContext& ctx, http::Router& router);
 void AddEndpointRoutes(ApiContext& ctx, http::Router& router);
 void AddPlanRoutes(ApiContext& ctx, http::Router& router);   // /v1/plans, /v1/catalog
+void AddOipRoutes(ApiContext& ctx, http::Router& router);    // /v2/... (Open Inference Protocol)
+void AddMetricsRoutes(ApiContext& ctx, http::Router& router);  // /metrics (Prometheus)
 
 }  // namespace sskai::api

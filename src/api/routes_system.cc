@@ -189,6 +189,8 @@ std::shared_ptr<http::Router> BuildRouter(ApiContext& ctx) {
   AddWorkerRoutes(ctx, *router);
   AddEndpointRoutes(ctx, *router);
   AddPlanRoutes(ctx, *router);
+  AddOipRoutes(ctx, *router);
+  AddMetricsRoutes(ctx, *router);
   return router;
 }
 
