@@ -32,6 +32,10 @@ int main(int argc, char** argv) {
       ->capture_default_str()->envname("SSKAI_DATA_DIR");
   server->add_option("--log-level", sf.log_level, "debug|info|warn|error")->capture_default_str();
   server->add_option("--io-threads", sf.io_threads, "HTTP I/O threads")->capture_default_str();
+  server->add_option("--warm-pool", sf.warm_pool,
+                     "standby replica processes with the ML engine loaded (fast cold starts; "
+                     "0 = start each replica from scratch)")
+      ->capture_default_str();
   server->add_option("--max-running-jobs", sf.max_running_jobs, "concurrent training workers")
       ->capture_default_str();
   server->add_option("--max-attempts", sf.max_attempts, "worker launches per job before it fails")

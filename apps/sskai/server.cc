@@ -172,6 +172,8 @@ int RunServer(const ServerFlags& flags) {
   eo.binary = jo.binary;
   eo.run_dir = (data_dir / "run").string();
   eo.log_dir = (data_dir / "logs/endpoints").string();
+  eo.warm_pool = flags.warm_pool;
+  eo.resource = kLocalOffering;
 
   ThreadPool blocking(4);
   auto endpoints = std::make_unique<serving::EndpointManager>(eo, st, **blobs, *executor, clock);

@@ -87,6 +87,12 @@ void EndpointManager::Dispatch(EndpointRt& rt, std::shared_ptr<Replica> r,
     double busy = Seconds(std::chrono::steady_clock::now() - t0);
     http::Response resp;
     if (!res.ok()) {
+      if (res.status().code() == StatusCode::kUnavailable) {
+        std::lock_guard<std::mutex> lock(mu_);
+        r->ready = false;  // the process died or hung up: the rest wait for its replacement
+        r->broken = true;
+      }
+      Kick();
       resp = http::ErrorResponse(Status::Unavailable(
           "the replica of endpoint '" + name + "' failed during the request (" +
           res.status().message() + "); it is being replaced, retry the request"));

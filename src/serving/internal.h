@@ -18,6 +18,8 @@ struct EndpointManager::Replica {
   bool loading = false;      // a standby is loading the model (POST /load in flight)
   bool draining = false;     // no new traffic; stopped once in_flight is 0
   bool load_failed = false;  // the standby's /load answered an error
+  bool broken = false;       // a request to it failed at the connection: no more traffic
+  bool was_ready = false;    // it served at some point (its exit is not a failed start)
   int in_flight = 0;
   int64_t model_version_id = 0;
   TimePoint launched_at{};

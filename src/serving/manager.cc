@@ -350,6 +350,7 @@ std::shared_ptr<EndpointManager::Replica> EndpointManager::Launch(store::Endpoin
 
 void EndpointManager::MarkReady(EndpointRt& rt, Replica& r) {
   r.ready = true;
+  r.was_ready = true;
   r.loading = false;
   if (!r.pool) r.pool = PoolFor(r.port, options_.predict_timeout);
   rt.failed_starts = 0;
@@ -415,12 +416,16 @@ void EndpointManager::Supervise(store::Endpoint& ep, std::vector<Done>& after) {
     Replica& r = *rt.replicas[idx];
     jobs::ExitInfo exit = executor_.Poll(r.handle);
     if (!exit.exited) {
-      if (!r.ready && !r.loading && !r.draining && !r.load_failed) CheckReady(ep, rt, r);
+      if (r.broken) {
+        executor_.Signal(r.handle, /*force=*/true);  // unreachable: replace it
+      } else if (!r.ready && !r.loading && !r.draining && !r.load_failed) {
+        CheckReady(ep, rt, r);
+      }
       ++idx;
       continue;
     }
     if (r.usage_id > 0) IgnoreError(store_.CloseUsage(r.usage_id, clock_.NowSeconds()));
-    bool was_ready = r.ready, draining = r.draining;
+    bool was_ready = r.was_ready, draining = r.draining;
     rt.replicas.erase(rt.replicas.begin() + static_cast<std::ptrdiff_t>(idx));
     if (draining) continue;
     rt.failed_starts = was_ready ? 0 : rt.failed_starts + 1;
@@ -445,7 +450,7 @@ void EndpointManager::Supervise(store::Endpoint& ep, std::vector<Done>& after) {
   int active = 0;
   for (auto& r : rt.replicas) {
     snap.in_flight += r->in_flight;
-    if (r->draining) continue;
+    if (r->draining || r->broken) continue;
     ++active;
     (r->ready ? snap.ready : snap.starting) += 1;
   }
@@ -460,7 +465,7 @@ void EndpointManager::Supervise(store::Endpoint& ep, std::vector<Done>& after) {
     // Surplus: drain the ones not ready first, then the least loaded.
     std::vector<Replica*> order;
     for (auto& r : rt.replicas) {
-      if (!r->draining) order.push_back(r.get());
+      if (!r->draining && !r->broken) order.push_back(r.get());
     }
     std::stable_sort(order.begin(), order.end(), [](Replica* a, Replica* b) {
       if (a->ready != b->ready) return !a->ready;
@@ -478,7 +483,7 @@ void EndpointManager::Supervise(store::Endpoint& ep, std::vector<Done>& after) {
   }
   int ready = 0, total = 0;
   for (auto& r : rt.replicas) {
-    if (r->draining) continue;
+    if (r->draining || r->broken) continue;
     ++total;
     ready += r->ready ? 1 : 0;
   }
