@@ -69,6 +69,8 @@ int main(int argc, char** argv) {
   replica->add_option("--model", ro.model_path, "model artifact path");
   replica->add_flag("--standby", ro.standby,
                     "warm pool: load the engine only, then the model on POST /load");
+  replica->add_option("--warmup-model", ro.warmup_model,
+                      "standby: preload this model (a /load of the same path reuses it)");
   replica->add_option("--port", ro.port, "port (0 = ephemeral)");
   replica->add_option("--port-file", ro.port_file, "write the bound port here");
   replica->add_option("--threads", ro.threads, "HTTP threads");

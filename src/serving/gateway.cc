@@ -211,6 +211,14 @@ std::string EndpointManager::PrometheusText() {
     }
   }
   std::ostringstream out;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    int ready = 0;
+    for (auto& r : standby_) ready += r->ready ? 1 : 0;
+    out << "# HELP sskai_serving_standby_ready Warm-pool replicas ready to take a model.\n"
+        << "# TYPE sskai_serving_standby_ready gauge\nsskai_serving_standby_ready " << ready
+        << "\n";
+  }
   auto family = [&](const char* name, const char* type, const char* help, auto value) {
     out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
     for (auto& [label, m] : all) out << name << "{" << label << "} " << value(m) << "\n";

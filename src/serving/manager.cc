@@ -266,6 +266,7 @@ std::shared_ptr<EndpointManager::Replica> EndpointManager::Launch(store::Endpoin
     rt.failed = true;
     return nullptr;
   }
+  warmup_model_ = *path;
   std::shared_ptr<Replica> r;
   for (auto it = standby_.begin(); it != standby_.end(); ++it) {
     if ((*it)->ready) {
@@ -389,6 +390,10 @@ void EndpointManager::FillWarmPool() {
     fs::remove(r->port_file, ec);
     jobs::LaunchSpec spec;
     spec.argv = {options_.binary, "replica", "--standby", "--port-file", r->port_file};
+    if (!warmup_model_.empty()) {
+      spec.argv.push_back("--warmup-model");
+      spec.argv.push_back(warmup_model_);
+    }
     spec.log_path = options_.log_dir + "/standby.log";
     spec.new_session = true;
     spec.die_with_parent = true;

@@ -48,7 +48,7 @@ class PredictorSlot {
     std::lock_guard<std::mutex> lock(mu_);
     return predictor_;
   }
-  void Set(std::unique_ptr<ml::Predictor> p) {
+  void Set(std::shared_ptr<ml::Predictor> p) {
     std::lock_guard<std::mutex> lock(mu_);
     predictor_ = std::move(p);
   }
@@ -125,7 +125,19 @@ int RunReplica(const ReplicaOptions& options) {
   });
   if (options.standby) {
     ml::Engine* eng = *engine;
-    router->AddSync("POST", "/load", [slot, eng, ms_since](http::Request& req) {
+    // Preloading a model pays libtorch's first-use costs now instead of at the cold start.
+    auto preloaded = std::make_shared<std::shared_ptr<ml::Predictor>>();
+    if (!options.warmup_model.empty()) {
+      auto t1 = std::chrono::steady_clock::now();
+      auto warm = eng->LoadPredictor(options.warmup_model);
+      if (warm.ok()) {
+        *preloaded = std::move(*warm);
+        SSKAI_LOG_INFO("replica: standby preloaded '{}' in {:.1f} ms", options.warmup_model,
+                       ms_since(t1));
+      }
+    }
+    std::string warm_path = options.warmup_model;
+    router->AddSync("POST", "/load", [slot, eng, ms_since, preloaded, warm_path](http::Request& req) {
       json j = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
       if (!j.is_object() || !j.contains("model_path") || !j["model_path"].is_string()) {
         return http::ErrorResponse(Status::InvalidArgument("field 'model_path': expected a string"));
@@ -133,6 +145,11 @@ int RunReplica(const ReplicaOptions& options) {
       if (slot->Get()) return http::ErrorResponse(Status::FailedPrecondition("a model is loaded"));
       auto t1 = std::chrono::steady_clock::now();
       std::string path = j["model_path"].get<std::string>();
+      if (*preloaded && path == warm_path) {
+        slot->Set(*preloaded);
+        SSKAI_LOG_INFO("replica: standby loaded '{}' in {:.1f} ms (preloaded)", path, ms_since(t1));
+        return http::Response::Json(200, R"({"loaded":true})");
+      }
       auto loaded = eng->LoadPredictor(path);
       if (!loaded.ok()) return http::ErrorResponse(loaded.status());
       slot->Set(std::move(*loaded));

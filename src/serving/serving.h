@@ -162,6 +162,7 @@ class EndpointManager {
   std::vector<std::shared_ptr<Replica>> standby_;   // warm pool
   std::vector<std::shared_ptr<Replica>> stopping_;  // signalled, not yet exited
   int64_t next_replica_id_ = 1;
+  std::string warmup_model_;  // the model of the latest launch: standbys preload it
   std::unique_ptr<ProxyPool> proxy_;
   std::atomic<bool> stop_{false};
   std::mutex wake_mu_;
@@ -173,6 +174,8 @@ class EndpointManager {
 struct ReplicaOptions {
   std::string model_path;       // "" with standby
   bool standby = false;         // load the engine, wait for POST /load {"model_path"}
+  std::string warmup_model;     // standby: load this model at start (warms libtorch's lazy
+                                // init; a later /load of the same path reuses it)
   std::string host = "127.0.0.1";
   int port = 0;                 // 0 = ephemeral
   std::string port_file;        // written (atomically) once listening
