@@ -20,6 +20,7 @@ struct EndpointManager::Replica {
   bool load_failed = false;  // the standby's /load answered an error
   bool broken = false;       // a request to it failed at the connection: no more traffic
   bool was_ready = false;    // it served at some point (its exit is not a failed start)
+  std::string pending_model; // a starting standby taken by a cold start: /load once healthy
   int in_flight = 0;
   int64_t model_version_id = 0;
   TimePoint launched_at{};

@@ -275,41 +275,17 @@ std::shared_ptr<EndpointManager::Replica> EndpointManager::Launch(store::Endpoin
       break;
     }
   }
+  if (!r && !standby_.empty()) {
+    // A standby still loading the engine is further along than a fresh process: take it and
+    // send it the model once it is healthy.
+    r = standby_.front();
+    standby_.erase(standby_.begin());
+    r->pending_model = *path;
+  } else if (r) {
+    StartLoad(ep.id, r, *path);
+  }
   if (r) {
-    // A warm standby: the engine is loaded; it only has to load the model file.
     r->ready = false;
-    r->loading = true;
-    std::weak_ptr<Replica> weak = r;
-    int64_t endpoint_id = ep.id;
-    std::string body = json{{"model_path", *path}}.dump();
-    auto pool = r->pool;
-    bool submitted = proxy_->pool.Submit([this, weak, endpoint_id, body, pool] {
-      auto resp = pool->Request("POST", "/load", body, {{"content-type", "application/json"}});
-      std::vector<Done> after;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        auto r = weak.lock();
-        auto it = endpoints_.find(endpoint_id);
-        if (!r || it == endpoints_.end()) return;
-        if (resp.ok() && resp->status == 200) {
-          MarkReady(*it->second, *r);
-          DrainQueue(*it->second, after);
-        } else {
-          SSKAI_LOG_WARN("serving: standby could not load the model of endpoint {}: {}",
-                         endpoint_id, resp.ok() ? resp->body : resp.status().ToString());
-          r->loading = false;
-          r->load_failed = true;
-          executor_.Signal(r->handle, /*force=*/true);  // its exit counts as a failed start
-        }
-      }
-      for (auto& fn : after) fn();
-      Kick();
-    });
-    if (!submitted) {
-      r->loading = false;
-      r->load_failed = true;
-      executor_.Signal(r->handle, /*force=*/true);
-    }
   } else {
     r = std::make_shared<Replica>();
     r->id = next_replica_id_++;
@@ -347,6 +323,44 @@ std::shared_ptr<EndpointManager::Replica> EndpointManager::Launch(store::Endpoin
   IgnoreError(store_.UpdateEndpoint(ep));
   rt.replicas.push_back(r);
   return r;
+}
+
+void EndpointManager::StartLoad(int64_t endpoint_id, const std::shared_ptr<Replica>& r,
+                                const std::string& path) {
+  // A warm standby: the engine is loaded; it only has to load the model file.
+  r->ready = false;
+  r->loading = true;
+  if (!r->pool) r->pool = PoolFor(r->port, options_.predict_timeout);
+  std::weak_ptr<Replica> weak = r;
+  std::string body = json{{"model_path", path}}.dump();
+  auto pool = r->pool;
+  bool submitted = proxy_->pool.Submit([this, weak, endpoint_id, body, pool] {
+    auto resp = pool->Request("POST", "/load", body, {{"content-type", "application/json"}});
+    std::vector<Done> after;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto r = weak.lock();
+      auto it = endpoints_.find(endpoint_id);
+      if (!r || it == endpoints_.end()) return;
+      if (resp.ok() && resp->status == 200) {
+        MarkReady(*it->second, *r);
+        DrainQueue(*it->second, after);
+      } else {
+        SSKAI_LOG_WARN("serving: standby could not load the model of endpoint {}: {}",
+                       endpoint_id, resp.ok() ? resp->body : resp.status().ToString());
+        r->loading = false;
+        r->load_failed = true;
+        executor_.Signal(r->handle, /*force=*/true);  // its exit counts as a failed start
+      }
+    }
+    for (auto& fn : after) fn();
+    Kick();
+  });
+  if (!submitted) {
+    r->loading = false;
+    r->load_failed = true;
+    executor_.Signal(r->handle, /*force=*/true);
+  }
 }
 
 void EndpointManager::MarkReady(EndpointRt& rt, Replica& r) {
@@ -423,6 +437,14 @@ void EndpointManager::Supervise(store::Endpoint& ep, std::vector<Done>& after) {
     if (!exit.exited) {
       if (r.broken) {
         executor_.Signal(r.handle, /*force=*/true);  // unreachable: replace it
+      } else if (!r.pending_model.empty()) {
+        if (Probe(r.port_file, &r.port)) {
+          std::string path = std::move(r.pending_model);
+          r.pending_model.clear();
+          StartLoad(ep.id, rt.replicas[idx], path);
+        } else if (clock_.Monotonic() - r.launched_at > options_.ready_timeout) {
+          executor_.Signal(r.handle, /*force=*/true);
+        }
       } else if (!r.ready && !r.loading && !r.draining && !r.load_failed) {
         CheckReady(ep, rt, r);
       }

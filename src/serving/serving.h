@@ -141,6 +141,7 @@ class EndpointManager {
   std::shared_ptr<Replica> Launch(store::Endpoint& ep, EndpointRt& rt);
   void CheckReady(store::Endpoint& ep, EndpointRt& rt, Replica& r);
   void MarkReady(EndpointRt& rt, Replica& r);
+  void StartLoad(int64_t endpoint_id, const std::shared_ptr<Replica>& r, const std::string& path);
   void SetState(store::Endpoint& ep, const std::string& state, const std::string& reason);
   void StopReplica(Replica& r);  // SIGTERM now, reaped by later passes
   void ReapStopping();
