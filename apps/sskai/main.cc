@@ -32,6 +32,10 @@ int main(int argc, char** argv) {
       ->capture_default_str()->envname("SSKAI_DATA_DIR");
   server->add_option("--log-level", sf.log_level, "debug|info|warn|error")->capture_default_str();
   server->add_option("--io-threads", sf.io_threads, "HTTP I/O threads")->capture_default_str();
+  server->add_option("--warm-pool", sf.warm_pool,
+                     "standby replica processes with the ML engine loaded (fast cold starts; "
+                     "0 = start each replica from scratch)")
+      ->capture_default_str();
   server->add_option("--max-running-jobs", sf.max_running_jobs, "concurrent training workers")
       ->capture_default_str();
   server->add_option("--max-attempts", sf.max_attempts, "worker launches per job before it fails")
@@ -71,7 +75,11 @@ int main(int argc, char** argv) {
 
   sskai::serving::ReplicaOptions ro;
   auto* replica = app.add_subcommand("replica", "Serve one model (started by the server)");
-  replica->add_option("--model", ro.model_path, "model artifact path")->required();
+  replica->add_option("--model", ro.model_path, "model artifact path");
+  replica->add_flag("--standby", ro.standby,
+                    "warm pool: load the engine only, then the model on POST /load");
+  replica->add_option("--warmup-model", ro.warmup_model,
+                      "standby: preload this model (a /load of the same path reuses it)");
   replica->add_option("--port", ro.port, "port (0 = ephemeral)");
   replica->add_option("--port-file", ro.port_file, "write the bound port here");
   replica->add_option("--threads", ro.threads, "HTTP threads");

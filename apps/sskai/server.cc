@@ -182,6 +182,28 @@ int RunServer(const ServerFlags& flags) {
   eo.binary = jo.binary;
   eo.run_dir = (data_dir / "run").string();
   eo.log_dir = (data_dir / "logs/endpoints").string();
+  eo.warm_pool = flags.warm_pool;
+  eo.resource = kLocalOffering;
+
+  // Per-request serving records for serverless billing, aggregated per endpoint-minute.
+  cost::RequestMeter request_meter;
+  eo.on_request = [&request_meter, &clock](int64_t endpoint_id, int64_t owner_id, double busy, bool ok) {
+    request_meter.Record(endpoint_id, owner_id, busy, ok, clock.NowSeconds());
+  };
+  planner::CatalogHolder catalogs;
+  // What an hour of an offering costs now (jobs' max_cost_usd); nullopt when unpriced.
+  jo.price_per_hour = [&catalogs](const std::string& offering, bool spot) -> std::optional<double> {
+    auto catalog = catalogs.Get();
+    if (catalog == nullptr) return std::nullopt;
+    auto at = offering.find('@');
+    std::string type = offering.substr(0, at);
+    std::string zone = at == std::string::npos ? "" : offering.substr(at + 1);
+    for (const auto& o : catalog->offerings) {
+      if (o.instance_type != type || (!zone.empty() && o.zone != zone)) continue;
+      return spot && !o.local ? o.spot_usd_per_hour : o.ondemand_usd_per_hour;
+    }
+    return std::nullopt;
+  };
 
   ThreadPool blocking(4);
   auto endpoints = std::make_unique<serving::EndpointManager>(eo, st, **blobs, *executor, clock);
@@ -192,7 +214,6 @@ int RunServer(const ServerFlags& flags) {
   // The planner catalog is optional: without it the server runs and plan requests answer 503.
   std::string catalog_dir = flags.catalog_dir.empty() ? DefaultCatalogDir() : flags.catalog_dir;
   auto catalog = planner::LoadCatalog(catalog_dir);
-  planner::CatalogHolder catalogs;
   ctx.catalogs = &catalogs;
   if (catalog.ok()) {
     auto local = LocalComputeFromFlag(flags.local_price);
@@ -241,13 +262,21 @@ int RunServer(const ServerFlags& flags) {
   if (!fs::is_regular_file(fs::path(ctx.web_dir) / "index.html", web_ec)) {
     SSKAI_LOG_INFO("web console not built ({} has no index.html): `make web` builds it", ctx.web_dir);
   }
-  // cost ledger: materialized every 2 s with budget evaluation. pause/resume/block callbacks are
-  // wired by the lead once the job controller and endpoint manager expose them.
+  // Cost ledger: materialized every 2 s with budget evaluation; budgets act through the job
+  // controller (checkpoint and pause, resume) and the endpoint manager (scale to zero, 402).
   cost::Ledger ledger(st);
-  cost::BudgetEnforcer budget_enforcer(st, clock, cost::BudgetActions{});
+  cost::BudgetActions actions;
+  actions.pause_job = [&controller](int64_t id) { return controller->Pause(id, "budget exceeded"); };
+  actions.resume_job = [&controller](int64_t id) { return controller->Resume(id); };
+  actions.block_endpoint = [&endpoints](int64_t id, const std::string& reason) {
+    return endpoints->Block(id, reason);
+  };
+  actions.unblock_endpoint = [&endpoints](int64_t id) { return endpoints->Unblock(id); };
+  cost::BudgetEnforcer budget_enforcer(st, clock, actions);
   ctx.ledger = &ledger;
   ctx.budget_enforcer = &budget_enforcer;
   ctx.storage_usd_per_gb_month = flags.storage_usd_per_gb_month;
+  ctx.metrics_sources.push_back([&st, &clock] { return cost::PrometheusText(st, clock.NowSeconds()); });
   auto router = api::BuildRouter(ctx);
   http::Server::Options so;
   so.host = listen->host;
@@ -285,8 +314,14 @@ int RunServer(const ServerFlags& flags) {
   // Unreferenced blobs (replaced checkpoints, failed uploads) are collected every 10 minutes
   // once they are an hour old.
   auto next_gc = clock.Monotonic() + std::chrono::seconds(30);
+  auto next_meter_flush = clock.Monotonic();
   while (!g_stop) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (clock.Monotonic() >= next_meter_flush) {
+      next_meter_flush = clock.Monotonic() + std::chrono::seconds(2);
+      Status flushed = request_meter.Flush(st);
+      if (!flushed.ok()) SSKAI_LOG_WARN("cost: request usage not recorded yet: {}", flushed.message());
+    }
     if (clock.Monotonic() < next_gc) continue;
     next_gc = clock.Monotonic() + std::chrono::minutes(10);
     auto refs = st.ReferencedBlobs();
@@ -299,6 +334,7 @@ int RunServer(const ServerFlags& flags) {
   SSKAI_LOG_INFO("shutting down");
   (*server)->Stop();
   budget_enforcer.Stop();  // cost ledger
+  IgnoreError(request_meter.Flush(st));
   endpoints->Stop();
   controller->StopWorkers();
   close(lock_fd);

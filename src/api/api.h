@@ -1,6 +1,7 @@
 // src/api/api.h — the public REST API (/v1/...): routes, JSON <-> typed structs, auth.
 //
-// Every route except /healthz, /readyz and /v1/openapi.json needs `Authorization: Bearer <token>`.
+// Every route except /healthz, /readyz, /v1/openapi.json, /v2, /v2/health/live and
+// /v2/health/ready needs `Authorization: Bearer <token>`.
 // Tokens are stored as sha256 hashes. Users see only their own resources: another user's id or
 // name answers 404. Errors use one body: {"error":{"code","message","details"}}.
 // Thread-safety: the router's handlers are thread-safe; blocking work (file inspection, store
@@ -10,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/status.h"
@@ -72,6 +74,8 @@ struct ApiContext {
   cost::Ledger* ledger = nullptr;
   cost::BudgetEnforcer* budget_enforcer = nullptr;
   double storage_usd_per_gb_month = 0.023;
+  // Extra Prometheus exposition text appended by GET /metrics after the gateway's own series.
+  std::vector<std::function<std::string()>> metrics_sources;
 };
 
 // Builds every route of the API on a new router.

@@ -3,6 +3,49 @@
 #include "serving/serving.h"
 
 namespace sskai::api {
+namespace {
+
+// Serving settings of a request body: the "config" object plus the top-level shorthands
+// mode / min_replicas / max_replicas. Returns "" when none is present.
+Result<std::string> ServingFields(const json& body) {
+  json config = json::object();
+  if (body.contains("config")) {
+    if (!body["config"].is_object()) {
+      return Status::InvalidArgument("field 'config': expected an object");
+    }
+    config = body["config"];
+  }
+  for (const char* key : {"mode", "min_replicas", "max_replicas"}) {
+    if (body.contains(key)) config[key] = body[key];
+  }
+  return config.empty() ? std::string() : config.dump();
+}
+
+json MetricsJson(const serving::EndpointMetrics& m) {
+  json buckets = json::array();
+  int64_t cumulative = 0;
+  for (size_t b = 0; b <= serving::EndpointMetrics::kBuckets; ++b) {
+    cumulative += m.latency_counts[b];
+    buckets.push_back({{"le_ms", b < serving::EndpointMetrics::kBuckets
+                                     ? json(serving::EndpointMetrics::kBucketsMs[b])
+                                     : json("+Inf")},
+                       {"count", cumulative}});
+  }
+  json history = json::array();
+  for (const auto& [t, n] : m.replica_history) history.push_back({{"at", t}, {"replicas", n}});
+  return {{"requests", m.requests},
+          {"errors", m.errors},
+          {"rejected", m.rejected},
+          {"cold_starts", m.cold_starts},
+          {"in_flight", m.in_flight},
+          {"queued", m.queued},
+          {"replicas", {{"ready", m.ready}, {"starting", m.starting}}},
+          {"latency", {{"sum_seconds", m.latency_sum_s}, {"buckets", buckets}}},
+          {"queue", {{"waited", m.queued_total}, {"sum_seconds", m.queue_sum_s}}},
+          {"replica_history", history}};
+}
+
+}  // namespace
 
 void AddEndpointRoutes(ApiContext& ctx, http::Router& router) {
   router.AddSync("POST", "/v1/endpoints", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
@@ -27,23 +70,70 @@ void AddEndpointRoutes(ApiContext& ctx, http::Router& router) {
     }
     auto plan = PlanReference(ctx, *body, u.id, "serve");
     if (!plan.ok()) return Error(plan.status());
+    auto fields = ServingFields(*body);
+    if (!fields.ok()) return Error(fields.status());
+    auto config = serving::ParseServingConfig(*fields);
+    if (!config.ok()) return Error(config.status());
     if (Status admit = AdmitNewWork(ctx, u, *tags); !admit.ok()) return Error(admit);
     store::Endpoint ep;
     ep.owner_id = u.id;
     ep.name = *name;
     ep.model_version_id = mv->id;
-    ep.state = serving::kDeploying;
-    ep.config_json = json{{"mode", "dedicated"}, {"replicas", 1}, {"plan", *plan}}.dump();
+    ep.state = config->min_replicas == 0 ? serving::kIdle : serving::kDeploying;
+    json stored_config = json::parse(serving::ServingConfigJson(*config));
+    stored_config["plan"] = *plan;  // the plan it was created from (not a serving setting)
+    ep.config_json = stored_config.dump();
     ep.created_at = ctx.clock.NowSeconds();
     ep.updated_at = ep.created_at;
     auto created = ctx.store.CreateEndpoint(ep);
     if (!created.ok()) return Error(created.status());
     SaveTags(ctx, "endpoint", created->id, *tags);
-    AddEvent(ctx, u.id, "endpoint", created->id, "deploying",
-             "endpoint '" + *name + "' deploying model '" + *model_name + "' v" + std::to_string(mv->version));
+    AddEvent(ctx, u.id, "endpoint", created->id, ep.state,
+             "endpoint '" + *name + "' (" + config->mode + ") serving model '" + *model_name + "' v" + std::to_string(mv->version));
     ctx.endpoints.Kick();
     return JsonResponse(201, EndpointJson(ctx, *created));
-  }), {.summary = "Deploy a model version as an endpoint {name, model, version?}"});
+  }), {.summary = "Deploy a model version as an endpoint {name, model, version?, mode?, "
+                 "min_replicas?, max_replicas?, config?}"});
+
+  router.AddSync("PATCH", "/v1/endpoints/{name}", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
+    auto ep = ctx.store.GetEndpoint(u.id, req.params.at("name"));
+    if (!ep.ok()) return Error(ep.status());
+    auto body = ParseObject(req.body);
+    if (!body.ok()) return Error(body.status());
+    for (auto it = body->begin(); it != body->end(); ++it) {
+      if (it.key() != "config" && it.key() != "mode" && it.key() != "min_replicas" &&
+          it.key() != "max_replicas") {
+        return Error(Status::InvalidArgument("field '" + it.key() + "': cannot be changed"));
+      }
+    }
+    auto fields = ServingFields(*body);
+    if (!fields.ok()) return Error(fields.status());
+    auto base = serving::ParseServingConfig(ep->config_json);
+    if (!base.ok()) base = serving::ServingConfig{};
+    auto config = serving::PatchServingConfig(*base, *fields);
+    if (!config.ok()) return Error(config.status());
+    json plan = ParseStoredJson(ep->config_json).value("plan", json(nullptr));
+    json stored_config = json::parse(serving::ServingConfigJson(*config));
+    stored_config["plan"] = plan;  // kept across setting changes
+    ep->config_json = stored_config.dump();
+    ep->updated_at = ctx.clock.NowSeconds();
+    if (ep->state == serving::kIdle && config->min_replicas > 0) ep->state = serving::kDeploying;
+    Status st = ctx.store.UpdateEndpoint(*ep);
+    if (!st.ok()) return Error(st);
+    AddEvent(ctx, u.id, "endpoint", ep->id, "configured",
+             "endpoint '" + ep->name + "' configured: " + ep->config_json);
+    ctx.endpoints.Kick();
+    return JsonResponse(200, EndpointJson(ctx, *ep));
+  }), {.summary = "Change an endpoint's serving settings {mode?, min_replicas?, max_replicas?, config?}"});
+
+  router.AddSync("GET", "/v1/endpoints/{name}/metrics", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
+    auto ep = ctx.store.GetEndpoint(u.id, req.params.at("name"));
+    if (!ep.ok()) return Error(ep.status());
+    json out = MetricsJson(ctx.endpoints.Metrics(ep->id));
+    out["endpoint"] = ep->name;
+    out["state"] = ep->state;
+    return JsonResponse(200, out);
+  }), {.summary = "Endpoint metrics: requests, errors, latency histogram, queue, cold starts, replicas"});
 
   router.AddSync("GET", "/v1/endpoints", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
     auto page = PageFromQuery(req);
@@ -82,7 +172,7 @@ void AddEndpointRoutes(ApiContext& ctx, http::Router& router) {
       return respond(Error(Status::InvalidArgument(
           "request body is empty; send {\"rows\": [...]} or {\"instances\": [...]}")));
     }
-    ctx.endpoints.Predict(ep->id, std::move(req.body), std::move(respond));
+    ctx.endpoints.Predict(*ep, std::move(req.body), std::move(respond));
   }), {.summary = "Predict: JSON rows (tabular) or instances (tensors)"});
 }
 

@@ -83,6 +83,12 @@ Result<store::Job> ParseTrainRequest(ApiContext& ctx, const json& body, const st
                           "chaos", "checkpoint_interval_seconds", "checkpoint_interval_steps", "command"}) {
     if (body.contains(key)) exec[key] = body[key];
   }
+  // The planner's checkpoint interval (Young/Daly or on-notice) unless the request sets one.
+  if (plan.is_object() && !exec.contains("checkpoint_interval_seconds") &&
+      !exec.contains("checkpoint_interval_steps")) {
+    double interval = plan["choice"].value("checkpoint_interval_seconds", 0.0);
+    if (interval >= 1 && interval <= 86400) exec["checkpoint_interval_seconds"] = interval;
+  }
   auto parsed_exec = jobs::ParseExecutionSpec(exec.dump());
   if (!parsed_exec.ok()) return parsed_exec.status();
   if (parsed_exec->executor == "spot-sim" && !parsed_exec->offering.empty() &&

@@ -8,6 +8,8 @@
 #include <set>
 
 #include "api/internal.h"
+#include "common/log.h"
+#include "cost/cost.h"
 #include "planner/planner.h"
 
 namespace sskai::api {
@@ -362,6 +364,9 @@ Result<json> RefreshCatalog(ApiContext& ctx, const json& body) {
     }
   }
   ctx.catalogs->Set(std::make_shared<const planner::Catalog>(next));
+  // The ledger prices usage at the new rates from now on.
+  Status recorded = cost::RecordCatalogPrices(ctx.store, next, ctx.clock.NowSeconds());
+  if (!recorded.ok()) SSKAI_LOG_WARN("cost: recording refreshed prices: {}", recorded.message());
   return json{{"catalog_date", next.catalog_date},
               {"prices_date", next.prices_date},
               {"files_applied", files.size()},

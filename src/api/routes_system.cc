@@ -191,6 +191,8 @@ std::shared_ptr<http::Router> BuildRouter(ApiContext& ctx) {
   AddEndpointRoutes(ctx, *router);
   AddPlanRoutes(ctx, *router);
   AddCostRoutes(ctx, *router);
+  AddOipRoutes(ctx, *router);
+  AddMetricsRoutes(ctx, *router);
   AddStaticRoutes(ctx, *router);  // last: the console's catch-all
   return router;
 }

@@ -134,10 +134,17 @@ json EndpointJson(ApiContext& ctx, const store::Endpoint& e) {
   auto it = replicas.find(e.id);
   json reps = json::array();
   if (it != replicas.end()) {
-    reps.push_back({{"pid", it->second.pid}, {"port", it->second.port},
-                    {"ready", it->second.ready}});
+    for (const auto& r : it->second) {
+      reps.push_back({{"pid", r.pid}, {"port", r.port}, {"ready", r.ready},
+                      {"in_flight", r.in_flight}});
+    }
   }
   out["replicas"] = reps;
+  auto config = serving::ParseServingConfig(e.config_json);
+  if (config.ok()) {
+    out["mode"] = config->mode;
+    out["config"] = json::parse(serving::ServingConfigJson(*config));
+  }
   out["plan"] = ParseStoredJson(e.config_json).value("plan", json(nullptr));
   return out;
 }

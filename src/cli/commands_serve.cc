@@ -13,7 +13,12 @@ void PrintJson(const json& j) { std::cout << j.dump(2) << "\n"; }
 }  // namespace
 
 void AddServeCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit_code) {
-  struct DeployArgs { std::string model, name; int version = 0; int64_t plan = 0; bool wait = false; };
+  struct DeployArgs {
+    std::string model, name, mode, config;
+    int version = 0, min = -1, max = -1;
+    int64_t plan = 0;
+    bool wait = false;
+  };
   auto da = std::make_shared<DeployArgs>();
   auto* deploy = app.add_subcommand("deploy", "Deploy a model version as an endpoint");
   deploy->add_option("--model,-m", da->model, "model name")->required();
@@ -21,10 +26,24 @@ void AddServeCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* ex
   deploy->add_option("--name,-n", da->name, "endpoint name (default: the model name)");
   deploy->add_flag("--wait,-w", da->wait, "wait until the endpoint is ready");
   deploy->add_option("--plan", da->plan, "id of the serve plan (sskai plan serve) this endpoint follows");
+  deploy->add_option("--mode", da->mode, "serverless (scale to zero) | dedicated (default)");
+  deploy->add_option("--min", da->min, "minimum replicas (serverless: 0)");
+  deploy->add_option("--max", da->max, "maximum replicas (default 3)");
+  deploy->add_option("--config", da->config,
+                     "more serving settings as JSON, e.g. '{\"idle_timeout_ms\":30000}' "
+                     "(see docs/serving.md)");
   deploy->callback(Wrap(flags, exit_code, [flags, da](Api& api) -> Status {
     json body = {{"name", da->name.empty() ? da->model : da->name}, {"model", da->model}};
     if (da->version > 0) body["version"] = da->version;
     if (da->plan > 0) body["plan_id"] = da->plan;
+    if (!da->mode.empty()) body["mode"] = da->mode;
+    if (da->min >= 0) body["min_replicas"] = da->min;
+    if (da->max >= 0) body["max_replicas"] = da->max;
+    if (!da->config.empty()) {
+      json config = json::parse(da->config, nullptr, /*allow_exceptions=*/false);
+      if (!config.is_object()) return Status::InvalidArgument("--config: expected a JSON object");
+      body["config"] = config;
+    }
     SSKAI_ASSIGN_OR_RETURN(json ep, api.Call("POST", "/v1/endpoints", body));
     std::string name = ep.value("name", "");
     for (int idx = 0; da->wait && idx < 1200 && ep.value("state", "") == "deploying"; ++idx) {

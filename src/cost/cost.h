@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "common/clock.h"
@@ -204,5 +205,30 @@ class BudgetEnforcer {
 // Prometheus exposition: sskai_cost_usd_total{kind,subject} for the current month,
 // sskai_cost_savings_usd_month, sskai_budget_spent_usd / _limit_usd / _used_ratio{budget}.
 std::string PrometheusText(store::Store& store, double now);
+
+// Aggregates per-request serving records in memory (per endpoint and minute) so the gateway's hot
+// path does no database write; Flush() adds them to the store's request usage. `memory_mb` is the
+// size a serverless function would need for the endpoint's model (billing comparison).
+// Thread-safe.
+class RequestMeter {
+ public:
+  explicit RequestMeter(double memory_mb = 1024) : memory_mb_(memory_mb) {}
+  void Record(int64_t endpoint_id, int64_t owner_id, double busy_seconds, bool ok, double now);
+  // Writes and clears what was recorded. On a store error the counters are kept for next time.
+  Status Flush(store::Store& store);
+
+ private:
+  struct Key {
+    int64_t endpoint_id, owner_id;
+    double bucket;
+    bool operator<(const Key& o) const {
+      return std::tie(endpoint_id, owner_id, bucket) < std::tie(o.endpoint_id, o.owner_id, o.bucket);
+    }
+  };
+  struct Counts { int64_t requests = 0, errors = 0; double busy_seconds = 0; };
+  double memory_mb_;
+  std::mutex mu_;
+  std::map<Key, Counts> pending_;
+};
 
 }  // namespace sskai::cost

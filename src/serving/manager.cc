@@ -1,33 +1,45 @@
-// EndpointManager: supervises one replica process per serving endpoint.
+// EndpointManager: supervision and autoscaling of the replica processes of every endpoint.
+// The request path (activator, proxy, metrics) is in gateway.cc.
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
 
 #include "artifacts/artifacts.h"
 #include "common/log.h"
-#include "common/thread_pool.h"
-#include "http/http.h"
-#include "serving/serving.h"
+#include "serving/internal.h"
 #include "store/store.h"
 
 namespace sskai::serving {
 
 namespace fs = std::filesystem;
+using nlohmann::json;
 
-struct EndpointManager::Replica {
-  jobs::WorkerHandle handle;
-  int port = 0;
-  bool ready = false;
-  int64_t model_version_id = 0;
-  std::chrono::steady_clock::time_point launched_at;
-  int failed_starts = 0;
-  std::shared_ptr<http::ClientPool> pool;
-};
+namespace {
+constexpr auto kStopGrace = std::chrono::seconds(2);
+constexpr size_t kHistory = 120;
 
-class EndpointManager::ProxyPool {
- public:
-  explicit ProxyPool(int threads) : pool(threads) {}
-  ThreadPool pool;
-};
+std::shared_ptr<http::ClientPool> PoolFor(int port, std::chrono::milliseconds timeout) {
+  return std::make_shared<http::ClientPool>(
+      "http://127.0.0.1:" + std::to_string(port), 256,
+      http::Client::Options{std::chrono::milliseconds(1000), timeout});
+}
+
+// Reads the port file (once) and asks /healthz; true when healthy.
+bool Probe(const std::string& port_file, int* port) {
+  if (*port == 0) {
+    std::ifstream in(port_file);
+    int p = 0;
+    if (in >> p && p > 0) *port = p;
+  }
+  if (*port == 0) return false;
+  auto client = http::Client::Create("http://127.0.0.1:" + std::to_string(*port),
+                                     {std::chrono::milliseconds(500), std::chrono::milliseconds(2000)});
+  if (!client.ok()) return false;
+  auto health = (*client)->Request("GET", "/healthz");
+  return health.ok() && health->status == 200;
+}
+}  // namespace
 
 EndpointManager::EndpointManager(Options options, store::Store& store,
                                  artifacts::BlobStore& blobs, jobs::Executor& executor,
@@ -47,10 +59,19 @@ void EndpointManager::Start() {
   thread_ = std::thread([this] {
     while (!stop_) {
       RunOnce();
-      auto deadline = std::chrono::steady_clock::now() + options_.interval;
-      while (!stop_ && !kicked_ && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      bool busy = false;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (auto& [id, rt] : endpoints_) {
+          if (!rt->queue.empty()) busy = true;
+          for (auto& r : rt->replicas) busy = busy || (!r->ready && !r->draining);
+        }
+        for (auto& r : standby_) busy = busy || !r->ready;
       }
+      // Poll fast while a replica starts or requests wait: readiness is noticed within ~5 ms.
+      auto wait = busy ? std::chrono::milliseconds(5) : options_.interval;
+      std::unique_lock<std::mutex> lock(wake_mu_);
+      wake_.wait_for(lock, wait, [this] { return kicked_ || stop_.load(); });
       kicked_ = false;
     }
   });
@@ -58,43 +79,91 @@ void EndpointManager::Start() {
 
 void EndpointManager::Stop() {
   stop_ = true;
+  wake_.notify_all();
   if (thread_.joinable()) thread_.join();
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto& [id, r] : replicas_) StopReplica(id, *r);
-  replicas_.clear();
+  std::vector<Done> after;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [id, rt] : endpoints_) {
+      for (auto& r : rt->replicas) StopReplica(*r);
+      rt->replicas.clear();
+      FailQueue(*rt, http::ErrorResponse(Status::Unavailable("the server is shutting down")), after);
+    }
+    endpoints_.clear();
+    for (auto& r : standby_) StopReplica(*r);
+    standby_.clear();
+    for (int idx = 0; idx < 50 && !stopping_.empty(); ++idx) {
+      ReapStopping();
+      if (!stopping_.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    for (auto& r : stopping_) executor_.Signal(r->handle, /*force=*/true);
+    stopping_.clear();
+  }
+  for (auto& fn : after) fn();
 }
 
-void EndpointManager::Kick() { kicked_ = true; }
+void EndpointManager::Kick() {
+  {
+    std::lock_guard<std::mutex> lock(wake_mu_);
+    kicked_ = true;
+  }
+  wake_.notify_all();
+}
 
 std::string EndpointManager::LogPath(int64_t endpoint_id) const {
   return options_.log_dir + "/endpoint-" + std::to_string(endpoint_id) + ".log";
 }
 
-std::map<int64_t, EndpointManager::ReplicaInfo> EndpointManager::Replicas() {
+std::map<int64_t, std::vector<EndpointManager::ReplicaInfo>> EndpointManager::Replicas() {
   std::lock_guard<std::mutex> lock(mu_);
-  std::map<int64_t, ReplicaInfo> out;
-  for (auto& [id, r] : replicas_) {
-    out[id] = ReplicaInfo{r->handle.pid, r->port, r->ready, r->failed_starts};
+  std::map<int64_t, std::vector<ReplicaInfo>> out;
+  for (auto& [id, rt] : endpoints_) {
+    for (auto& r : rt->replicas) {
+      out[id].push_back(ReplicaInfo{r->handle.pid, r->port, r->ready, rt->failed_starts, r->in_flight});
+    }
   }
   return out;
 }
 
 void EndpointManager::Forget(int64_t endpoint_id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = replicas_.find(endpoint_id);
-  if (it == replicas_.end()) return;
-  StopReplica(endpoint_id, *it->second);
-  replicas_.erase(it);
+  std::vector<Done> after;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = endpoints_.find(endpoint_id);
+    if (it == endpoints_.end()) return;
+    for (auto& r : it->second->replicas) StopReplica(*r);
+    FailQueue(*it->second, http::ErrorResponse(Status::NotFound("the endpoint was deleted")), after);
+    endpoints_.erase(it);
+  }
+  for (auto& fn : after) fn();
 }
 
-void EndpointManager::StopReplica(int64_t endpoint_id, Replica& r) {
+void EndpointManager::StopReplica(Replica& r) {
   executor_.Signal(r.handle, /*force=*/false);
-  for (int idx = 0; idx < 50; ++idx) {
-    if (executor_.Poll(r.handle).exited) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  r.stop_sent_at = clock_.Monotonic();
+  r.ready = false;
+  if (r.usage_id > 0) IgnoreError(store_.CloseUsage(r.usage_id, clock_.NowSeconds()));
+  r.usage_id = 0;
+  // Kept until it exits so a slow shutdown is finished with SIGKILL.
+  for (auto& s : stopping_) {
+    if (s.get() == &r) return;
   }
-  if (!executor_.Poll(r.handle).exited) executor_.Signal(r.handle, /*force=*/true);
-  IgnoreError(store_.CloseOpenUsage("endpoint", endpoint_id, clock_.NowSeconds()).status());
+  auto copy = std::make_shared<Replica>();
+  copy->handle = r.handle;
+  copy->stop_sent_at = r.stop_sent_at;
+  stopping_.push_back(std::move(copy));
+}
+
+void EndpointManager::ReapStopping() {
+  auto now = clock_.Monotonic();
+  for (auto it = stopping_.begin(); it != stopping_.end();) {
+    if (executor_.Poll((*it)->handle).exited) {
+      it = stopping_.erase(it);
+      continue;
+    }
+    if (now - (*it)->stop_sent_at > kStopGrace) executor_.Signal((*it)->handle, /*force=*/true);
+    ++it;
+  }
 }
 
 void EndpointManager::SetState(store::Endpoint& ep, const std::string& state,
@@ -114,161 +183,403 @@ void EndpointManager::SetState(store::Endpoint& ep, const std::string& state,
   IgnoreError(store_.AddEvent(ev).status());
 }
 
+EndpointManager::EndpointRt& EndpointManager::RtFor(const store::Endpoint& ep) {
+  auto& slot = endpoints_[ep.id];
+  if (!slot) {
+    slot = std::make_unique<EndpointRt>();
+    slot->id = ep.id;
+    slot->owner_id = ep.owner_id;
+    slot->name = ep.name;
+    slot->config_json = "\x01";  // parsed below
+  }
+  if (slot->config_json != ep.config_json) {
+    auto parsed = ParseServingConfig(ep.config_json);
+    if (!parsed.ok()) {
+      SSKAI_LOG_WARN("serving: endpoint '{}' has an invalid config ({}); using defaults", ep.name,
+                     parsed.status().message());
+      parsed = ServingConfig{};
+    }
+    slot->config = *parsed;
+    if (slot->scaler) {
+      slot->scaler->set_config(*parsed);
+    } else {
+      slot->scaler = std::make_unique<Autoscaler>(*parsed);
+    }
+    slot->config_json = ep.config_json;
+  }
+  return *slot;
+}
+
 void EndpointManager::RunOnce() {
-  auto listed = store_.ListEndpointsInStates({kDeploying, kReady});
+  auto listed = store_.ListEndpointsInStates({kDeploying, kReady, kIdle});
   if (!listed.ok()) {
     SSKAI_LOG_WARN("serving: cannot list endpoints: {}", listed.status().ToString());
     return;
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  std::set<int64_t> wanted;
-  for (auto& ep : *listed) {
-    wanted.insert(ep.id);
-    Supervise(ep);
-  }
-  for (auto it = replicas_.begin(); it != replicas_.end();) {
-    if (wanted.count(it->first) == 0) {
-      StopReplica(it->first, *it->second);
-      it = replicas_.erase(it);
-    } else {
-      ++it;
+  std::vector<Done> after;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::set<int64_t> wanted;
+    for (auto& ep : *listed) {
+      wanted.insert(ep.id);
+      Supervise(ep, after);
     }
+    for (auto it = endpoints_.begin(); it != endpoints_.end();) {
+      EndpointRt& rt = *it->second;
+      if (wanted.count(it->first) != 0 && !rt.failed) {
+        ++it;
+        continue;
+      }
+      for (auto& r : rt.replicas) StopReplica(*r);
+      rt.replicas.clear();
+      if (rt.blocked) {
+        FailQueue(rt, BlockedResponse(rt.name, rt.blocked_reason), after);
+      } else {
+        FailQueue(rt, http::ErrorResponse(Status::Unavailable("endpoint '" + rt.name +
+                                                              "' is no longer serving")),
+                  after);
+      }
+      if (wanted.count(it->first) != 0) {  // failed this pass: forget it on the next
+        rt.failed = false;
+        ++it;
+        continue;
+      }
+      it = endpoints_.erase(it);
+    }
+    FillWarmPool();
+    ReapStopping();
   }
+  for (auto& fn : after) fn();
 }
 
-void EndpointManager::Launch(store::Endpoint& ep, Replica& r) {
+std::shared_ptr<EndpointManager::Replica> EndpointManager::Launch(store::Endpoint& ep,
+                                                                  EndpointRt& rt) {
   auto mv = store_.GetModelVersionById(ep.model_version_id);
   if (!mv.ok()) {
     SetState(ep, kFailed, "model version is gone: " + mv.status().message());
-    return;
+    rt.failed = true;
+    return nullptr;
   }
   auto path = blobs_.LocalPath(mv->blob_sha256);
   if (!path.ok()) {
     SetState(ep, kFailed, "model file is missing: " + path.status().message());
-    return;
+    rt.failed = true;
+    return nullptr;
   }
-  std::string port_file = options_.run_dir + "/endpoint-" + std::to_string(ep.id) + ".port";
-  std::error_code ec;
-  fs::remove(port_file, ec);
-  jobs::LaunchSpec spec;
-  spec.argv = {options_.binary, "replica", "--model", *path, "--port-file", port_file};
-  spec.log_path = LogPath(ep.id);
-  spec.new_session = true;
-  spec.die_with_parent = true;
-  auto handle = executor_.Launch(spec);
-  if (!handle.ok()) {
-    SetState(ep, kFailed, "cannot start a replica: " + handle.status().message());
-    return;
+  warmup_model_ = *path;
+  std::shared_ptr<Replica> r;
+  for (auto it = standby_.begin(); it != standby_.end(); ++it) {
+    if ((*it)->ready) {
+      r = *it;
+      standby_.erase(it);
+      break;
+    }
   }
-  r.handle = *handle;
-  r.port = 0;
-  r.ready = false;
-  r.pool.reset();
-  r.model_version_id = ep.model_version_id;
-  r.launched_at = clock_.Monotonic();
-  ep.replica_pid = handle->pid;
-  ep.replica_start_time = handle->start_time;
+  if (!r && !standby_.empty()) {
+    // A standby still loading the engine is further along than a fresh process: take it and
+    // send it the model once it is healthy.
+    r = standby_.front();
+    standby_.erase(standby_.begin());
+    r->pending_model = *path;
+  } else if (r) {
+    StartLoad(ep.id, r, *path);
+  }
+  if (r) {
+    r->ready = false;
+  } else {
+    r = std::make_shared<Replica>();
+    r->id = next_replica_id_++;
+    r->port_file = options_.run_dir + "/endpoint-" + std::to_string(ep.id) + "-r" +
+                   std::to_string(r->id) + ".port";
+    std::error_code ec;
+    fs::remove(r->port_file, ec);
+    jobs::LaunchSpec spec;
+    spec.argv = {options_.binary, "replica", "--model", *path, "--port-file", r->port_file};
+    spec.log_path = LogPath(ep.id);
+    spec.new_session = true;
+    spec.die_with_parent = true;
+    auto handle = executor_.Launch(spec);
+    if (!handle.ok()) {
+      SetState(ep, kFailed, "cannot start a replica: " + handle.status().message());
+      rt.failed = true;
+      return nullptr;
+    }
+    r->handle = *handle;
+  }
+  r->model_version_id = ep.model_version_id;
+  r->launched_at = clock_.Monotonic();
+  store::UsageRecord usage;
+  usage.owner_id = ep.owner_id;
+  usage.subject_kind = "endpoint";
+  usage.subject_id = ep.id;
+  usage.resource = options_.resource;
+  usage.count = 1;
+  usage.started_at = clock_.NowSeconds();
+  auto opened = store_.OpenUsage(usage);
+  if (opened.ok()) r->usage_id = opened->id;
+  ep.replica_pid = r->handle.pid;
+  ep.replica_start_time = r->handle.start_time;
   ep.replica_port = 0;
-  SetState(ep, kDeploying, ep.restarts > 0 ? "replica restarting" : "");
   IgnoreError(store_.UpdateEndpoint(ep));
+  rt.replicas.push_back(r);
+  return r;
 }
 
-void EndpointManager::Supervise(store::Endpoint& ep) {
-  auto& slot = replicas_[ep.id];
-  if (!slot) {
-    slot = std::make_shared<Replica>();
-    Launch(ep, *slot);
-    return;
-  }
-  Replica& r = *slot;
-  if (r.model_version_id != ep.model_version_id) {  // redeployed with another version
-    StopReplica(ep.id, r);
-    Launch(ep, r);
-    return;
-  }
-  jobs::ExitInfo exit = executor_.Poll(r.handle);
-  if (exit.exited) {
-    bool was_ready = r.ready;
-    IgnoreError(store_.CloseOpenUsage("endpoint", ep.id, clock_.NowSeconds()).status());
-    r.failed_starts = was_ready ? 0 : r.failed_starts + 1;
-    ep.restarts += 1;
-    if (r.failed_starts >= options_.max_restarts) {
-      SetState(ep, kFailed,
-               "replica failed to start " + std::to_string(r.failed_starts) + " times (last: " +
-                   exit.Describe() + "); see the endpoint's logs");
-      return;
-    }
-    SSKAI_LOG_WARN("serving: replica of '{}' {}; restarting", ep.name, exit.Describe());
-    SetState(ep, kDeploying, "replica " + exit.Describe() + "; restarting");
-    Launch(ep, r);
-    return;
-  }
-  if (r.ready) return;
-  if (r.port == 0) {
-    std::ifstream in(options_.run_dir + "/endpoint-" + std::to_string(ep.id) + ".port");
-    int port = 0;
-    if (in >> port && port > 0) r.port = port;
-  }
-  if (r.port > 0) {
-    auto client = http::Client::Create("http://127.0.0.1:" + std::to_string(r.port),
-                                       {std::chrono::milliseconds(500), std::chrono::milliseconds(2000)});
-    if (client.ok()) {
-      auto health = (*client)->Request("GET", "/healthz");
-      if (health.ok() && health->status == 200) {
-        r.ready = true;
-        r.failed_starts = 0;
-        r.pool = std::make_shared<http::ClientPool>(
-            "http://127.0.0.1:" + std::to_string(r.port), 64,
-            http::Client::Options{std::chrono::milliseconds(1000), options_.predict_timeout});
-        ep.replica_port = r.port;
-        SetState(ep, kReady, "");
-        store::UsageRecord usage;
-        usage.owner_id = ep.owner_id;
-        usage.subject_kind = "endpoint";
-        usage.subject_id = ep.id;
-        usage.resource = options_.resource;
-        usage.count = 1;
-        usage.started_at = clock_.NowSeconds();
-        IgnoreError(store_.OpenUsage(usage).status());
-        return;
+void EndpointManager::StartLoad(int64_t endpoint_id, const std::shared_ptr<Replica>& r,
+                                const std::string& path) {
+  // A warm standby: the engine is loaded; it only has to load the model file.
+  r->ready = false;
+  r->loading = true;
+  if (!r->pool) r->pool = PoolFor(r->port, options_.predict_timeout);
+  std::weak_ptr<Replica> weak = r;
+  std::string body = json{{"model_path", path}}.dump();
+  auto pool = r->pool;
+  bool submitted = proxy_->pool.Submit([this, weak, endpoint_id, body, pool] {
+    auto resp = pool->Request("POST", "/load", body, {{"content-type", "application/json"}});
+    std::vector<Done> after;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto r = weak.lock();
+      auto it = endpoints_.find(endpoint_id);
+      if (!r || it == endpoints_.end()) return;
+      if (resp.ok() && resp->status == 200) {
+        MarkReady(*it->second, *r);
+        DrainQueue(*it->second, after);
+      } else {
+        SSKAI_LOG_WARN("serving: standby could not load the model of endpoint {}: {}",
+                       endpoint_id, resp.ok() ? resp->body : resp.status().ToString());
+        r->loading = false;
+        r->load_failed = true;
+        executor_.Signal(r->handle, /*force=*/true);  // its exit counts as a failed start
       }
     }
+    for (auto& fn : after) fn();
+    Kick();
+  });
+  if (!submitted) {
+    r->loading = false;
+    r->load_failed = true;
+    executor_.Signal(r->handle, /*force=*/true);
+  }
+}
+
+void EndpointManager::MarkReady(EndpointRt& rt, Replica& r) {
+  r.ready = true;
+  r.was_ready = true;
+  r.loading = false;
+  if (!r.pool) r.pool = PoolFor(r.port, options_.predict_timeout);
+  rt.failed_starts = 0;
+  rt.cold = false;
+}
+
+void EndpointManager::CheckReady(store::Endpoint& ep, EndpointRt& rt, Replica& r) {
+  if (Probe(r.port_file, &r.port)) {
+    MarkReady(rt, r);
+    ep.replica_port = r.port;
+    return;
   }
   if (clock_.Monotonic() - r.launched_at > options_.ready_timeout) {
     executor_.Signal(r.handle, /*force=*/true);  // the exit is handled on the next pass
   }
 }
 
-void EndpointManager::Predict(int64_t endpoint_id, std::string body,
-                              std::function<void(http::Response)> done) {
-  std::shared_ptr<http::ClientPool> pool;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = replicas_.find(endpoint_id);
-    if (it != replicas_.end() && it->second->ready) pool = it->second->pool;
+void EndpointManager::FillWarmPool() {
+  for (auto it = standby_.begin(); it != standby_.end();) {
+    Replica& r = **it;
+    if (executor_.Poll(r.handle).exited) {
+      it = standby_.erase(it);
+      continue;
+    }
+    if (!r.ready && Probe(r.port_file, &r.port)) {
+      r.ready = true;
+      r.pool = PoolFor(r.port, options_.predict_timeout);
+    }
+    ++it;
   }
-  if (!pool) {
-    auto resp = http::ErrorResponse(Status::Unavailable("the endpoint has no ready replica yet"));
-    resp.headers.push_back({"Retry-After", "1"});
-    done(std::move(resp));
-    return;
-  }
-  auto task = [pool, body = std::move(body), done]() mutable {
-    auto r = pool->Request("POST", "/predict", body, {{"content-type", "application/json"}});
-    if (!r.ok()) {
-      done(http::ErrorResponse(Status(StatusCode::kUnavailable,
-                                      "the replica failed during the request: " +
-                                          r.status().message())));
+  while (static_cast<int>(standby_.size()) < options_.warm_pool) {
+    auto r = std::make_shared<Replica>();
+    r->id = next_replica_id_++;
+    r->port_file = options_.run_dir + "/standby-r" + std::to_string(r->id) + ".port";
+    std::error_code ec;
+    fs::remove(r->port_file, ec);
+    jobs::LaunchSpec spec;
+    spec.argv = {options_.binary, "replica", "--standby", "--port-file", r->port_file};
+    if (!warmup_model_.empty()) {
+      spec.argv.push_back("--warmup-model");
+      spec.argv.push_back(warmup_model_);
+    }
+    spec.log_path = options_.log_dir + "/standby.log";
+    spec.new_session = true;
+    spec.die_with_parent = true;
+    auto handle = executor_.Launch(spec);
+    if (!handle.ok()) {
+      SSKAI_LOG_WARN("serving: cannot start a standby replica: {}", handle.status().ToString());
       return;
     }
-    http::Response resp;
-    resp.status = r->status;
-    resp.body = std::move(r->body);
-    done(std::move(resp));
-  };
-  if (!proxy_->pool.Submit(std::move(task))) {
-    done(http::ErrorResponse(Status::ResourceExhausted("too many requests in flight")));
+    r->handle = *handle;
+    r->launched_at = clock_.Monotonic();
+    standby_.push_back(std::move(r));
   }
+}
+
+void EndpointManager::Supervise(store::Endpoint& ep, std::vector<Done>& after) {
+  EndpointRt& rt = RtFor(ep);
+  rt.blocked = false;
+  const auto now = clock_.Monotonic();
+  std::string exit_reason;
+  // Replicas of another version (redeploy) drain and are replaced.
+  for (auto& r : rt.replicas) {
+    if (r->model_version_id != ep.model_version_id) r->draining = true;
+  }
+  for (size_t idx = 0; idx < rt.replicas.size();) {
+    Replica& r = *rt.replicas[idx];
+    jobs::ExitInfo exit = executor_.Poll(r.handle);
+    if (!exit.exited) {
+      if (r.broken) {
+        executor_.Signal(r.handle, /*force=*/true);  // unreachable: replace it
+      } else if (!r.pending_model.empty()) {
+        if (Probe(r.port_file, &r.port)) {
+          std::string path = std::move(r.pending_model);
+          r.pending_model.clear();
+          StartLoad(ep.id, rt.replicas[idx], path);
+        } else if (clock_.Monotonic() - r.launched_at > options_.ready_timeout) {
+          executor_.Signal(r.handle, /*force=*/true);
+        }
+      } else if (!r.ready && !r.loading && !r.draining && !r.load_failed) {
+        CheckReady(ep, rt, r);
+      }
+      ++idx;
+      continue;
+    }
+    if (r.usage_id > 0) IgnoreError(store_.CloseUsage(r.usage_id, clock_.NowSeconds()));
+    bool was_ready = r.was_ready, draining = r.draining;
+    rt.replicas.erase(rt.replicas.begin() + static_cast<std::ptrdiff_t>(idx));
+    if (draining) continue;
+    rt.failed_starts = was_ready ? 0 : rt.failed_starts + 1;
+    ep.restarts += 1;
+    IgnoreError(store_.UpdateEndpoint(ep));
+    if (rt.failed_starts >= options_.max_restarts) {
+      SetState(ep, kFailed,
+               "replica failed to start " + std::to_string(rt.failed_starts) + " times (last: " +
+                   exit.Describe() + "); see the endpoint's logs");
+      rt.failed = true;
+      return;
+    }
+    SSKAI_LOG_WARN("serving: replica of '{}' {}; replacing it", ep.name, exit.Describe());
+    exit_reason = "replica " + exit.Describe() + "; restarting";
+  }
+
+  // Autoscale.
+  AutoscaleSnapshot snap;
+  snap.now = now;
+  snap.queued = static_cast<int>(rt.queue.size());
+  snap.last_request = rt.last_request;
+  int active = 0;
+  for (auto& r : rt.replicas) {
+    snap.in_flight += r->in_flight;
+    if (r->draining || r->broken) continue;
+    ++active;
+    (r->ready ? snap.ready : snap.starting) += 1;
+  }
+  AutoscaleDecision decision = rt.scaler->Decide(snap);
+  if (decision.desired > active && snap.ready == 0 && !rt.queue.empty() && rt.cold) {
+    rt.metrics.cold_starts += 1;
+  }
+  for (int n = active; n < decision.desired; ++n) {
+    if (!Launch(ep, rt)) return;
+  }
+  if (decision.desired < active) {
+    // Surplus: drain the ones not ready first, then the least loaded.
+    std::vector<Replica*> order;
+    for (auto& r : rt.replicas) {
+      if (!r->draining && !r->broken) order.push_back(r.get());
+    }
+    std::stable_sort(order.begin(), order.end(), [](Replica* a, Replica* b) {
+      if (a->ready != b->ready) return !a->ready;
+      return a->in_flight < b->in_flight;
+    });
+    for (int n = 0; n < active - decision.desired; ++n) order[static_cast<size_t>(n)]->draining = true;
+  }
+  for (auto it = rt.replicas.begin(); it != rt.replicas.end();) {
+    if ((*it)->draining && (*it)->in_flight == 0) {
+      StopReplica(**it);
+      it = rt.replicas.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  int ready = 0, total = 0;
+  for (auto& r : rt.replicas) {
+    if (r->draining || r->broken) continue;
+    ++total;
+    ready += r->ready ? 1 : 0;
+  }
+  if (rt.metrics.replica_history.empty() || rt.metrics.replica_history.back().second != total) {
+    rt.metrics.replica_history.emplace_back(clock_.NowSeconds(), total);
+    if (rt.metrics.replica_history.size() > kHistory) {
+      rt.metrics.replica_history.erase(rt.metrics.replica_history.begin());
+    }
+  }
+  if (ready > 0) {
+    SetState(ep, kReady, "");
+  } else if (total == 0 && decision.desired == 0) {
+    SetState(ep, kIdle, "scaled to zero; the next request starts a replica");
+    rt.cold = true;
+  } else {
+    SetState(ep, kDeploying, !exit_reason.empty() ? exit_reason
+                             : ep.state == kDeploying ? ep.reason
+                                                      : "starting a replica");
+  }
+  DrainQueue(rt, after);
+  // Requests that waited too long.
+  while (!rt.queue.empty() && now - rt.queue.front()->arrived >= rt.config.queue_timeout) {
+    auto p = rt.queue.front();
+    rt.queue.pop_front();
+    auto resp = http::ErrorResponse(Status::Unavailable(
+        "endpoint '" + rt.name + "' has no ready replica after " +
+        std::to_string(rt.config.queue_timeout.count()) + " ms; retry later"));
+    resp.headers.push_back({"Retry-After", "1"});
+    rt.metrics.requests += 1;
+    rt.metrics.errors += 1;
+    rt.metrics.rejected += 1;
+    after.push_back([p, resp] { p->done(resp); });
+  }
+}
+
+Status EndpointManager::Block(int64_t endpoint_id, std::string reason) {
+  SSKAI_ASSIGN_OR_RETURN(store::Endpoint ep, store_.GetEndpointById(endpoint_id));
+  std::vector<Done> after;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    SetState(ep, kBlocked, reason);
+    auto it = endpoints_.find(endpoint_id);
+    if (it != endpoints_.end()) {
+      EndpointRt& rt = *it->second;
+      rt.blocked = true;
+      rt.blocked_reason = reason;
+      for (auto& r : rt.replicas) {
+        r->draining = true;
+        if (r->in_flight == 0) StopReplica(*r);
+      }
+      std::erase_if(rt.replicas, [](auto& r) { return r->in_flight == 0; });
+      FailQueue(rt, BlockedResponse(rt.name, reason), after);
+    }
+  }
+  for (auto& fn : after) fn();
+  Kick();
+  return Status::Ok();
+}
+
+Status EndpointManager::Unblock(int64_t endpoint_id) {
+  SSKAI_ASSIGN_OR_RETURN(store::Endpoint ep, store_.GetEndpointById(endpoint_id));
+  if (ep.state != kBlocked) return Status::Ok();
+  auto config = ParseServingConfig(ep.config_json);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    SetState(ep, config.ok() && config->min_replicas == 0 ? kIdle : kDeploying, "unblocked");
+  }
+  Kick();
+  return Status::Ok();
 }
 
 }  // namespace sskai::serving

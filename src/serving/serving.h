@@ -1,26 +1,38 @@
-// src/serving/serving.h — endpoints: supervised replica processes that serve a model version,
-// and the gateway call that forwards predictions to them.
+// src/serving/serving.h — endpoints: autoscaled replica processes that serve a model version,
+// and the gateway (activator) that forwards requests to them.
 //
-// Each endpoint has one replica process (`sskai replica`) on this machine, reached over loopback
-// HTTP. The manager's loop (RunOnce) starts replicas for endpoints that should serve, checks
-// readiness (GET /healthz) before routing traffic, restarts replicas that die (and records it on
-// the endpoint), and stops replicas of deleted endpoints. Replicas die with the server; a
+// An endpoint has 0..max_replicas replica processes (`sskai replica`) on this machine, reached
+// over loopback HTTP. The manager's loop (RunOnce) asks each endpoint's Autoscaler
+// (serving/policy.h) how many replicas it needs, starts replicas (from the warm pool of
+// standby processes that have already loaded the ML engine when there is one), checks readiness
+// (GET /healthz, or the standby's POST /load answer) before routing traffic, replaces replicas
+// that die, drains and stops surplus ones, and stops the replicas of deleted endpoints.
+// Requests that find no ready replica wait in a bounded per-endpoint queue (the activator) and
+// are dispatched as soon as a replica is ready; a full queue answers 429, a request that waited
+// longer than queue_timeout 503, both with Retry-After. Replicas die with the server; a
 // restarted server starts them again from the store.
+// Endpoint states in the store: deploying (no replica ready yet), ready, idle (scaled to zero),
+// failed, blocked (budget: scaled to zero, callers get 402 with the reason), stopped.
+// Usage: one store::UsageRecord per replica (count 1) from its launch to its stop, so the sum
+// is exact replica-seconds.
 // Thread-safety: EndpointManager is thread-safe. Predict() never blocks the caller's thread.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/status.h"
 #include "jobs/jobs.h"
+#include "serving/policy.h"
 
 namespace sskai::store {
 class Store;
@@ -37,8 +49,27 @@ namespace sskai::serving {
 
 inline constexpr const char* kDeploying = "deploying";
 inline constexpr const char* kReady = "ready";
+inline constexpr const char* kIdle = "idle";
 inline constexpr const char* kFailed = "failed";
 inline constexpr const char* kStopped = "stopped";
+inline constexpr const char* kBlocked = "blocked";
+
+// Per-endpoint counters since the server started.
+struct EndpointMetrics {
+  static constexpr double kBucketsMs[] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000,
+                                          10000, 30000};
+  static constexpr size_t kBuckets = sizeof(kBucketsMs) / sizeof(kBucketsMs[0]);
+  int64_t requests = 0;          // answered (any status)
+  int64_t errors = 0;            // answered >= 500, or 429/402 shed by the gateway
+  int64_t rejected = 0;          // 429 (queue full) and 503 (queue timeout) by the activator
+  int64_t cold_starts = 0;       // scale-ups from zero ready replicas with requests waiting
+  int64_t latency_counts[kBuckets + 1] = {};  // cumulative per bucket is computed on export
+  double latency_sum_s = 0;
+  int64_t queued_total = 0;      // requests that waited for a replica
+  double queue_sum_s = 0;
+  int in_flight = 0, queued = 0, ready = 0, starting = 0;
+  std::vector<std::pair<double, int>> replica_history;  // (unix seconds, replicas), last 120
+};
 
 class EndpointManager {
  public:
@@ -49,9 +80,14 @@ class EndpointManager {
     std::chrono::milliseconds interval{250};     // supervision period
     std::chrono::seconds ready_timeout{60};      // start -> healthy, else restart
     int max_restarts = 5;                        // consecutive failed starts -> endpoint failed
-    int proxy_threads = 8;                       // blocking calls to replicas run here
+    int proxy_threads = 64;                      // blocking calls to replicas run here
     std::chrono::milliseconds predict_timeout{30000};
-    std::string resource = "this-machine";  // catalog offering name
+    std::string resource = "this-machine";       // catalog offering name (usage records)
+    int warm_pool = 0;  // standby replica processes with the engine loaded, ready for any model
+    // Called after each request a replica answered: busy seconds (time at the replica) and
+    // whether it succeeded (2xx). Runs on a proxy thread; may be empty.
+    std::function<void(int64_t endpoint_id, int64_t owner_id, double busy_seconds, bool ok)>
+        on_request;
   };
 
   EndpointManager(Options options, store::Store& store, artifacts::BlobStore& blobs,
@@ -62,32 +98,59 @@ class EndpointManager {
   // Stops the loop and the replicas (server shutdown). Endpoints keep their state in the store.
   void Stop();
 
-  // Records that `endpoint_id` should serve (state deploying) and wakes the loop.
+  // Wakes the loop (an endpoint was created, changed or unblocked).
   void Kick();
-  // Stops the endpoint's replica (after the row was deleted or stopped).
+  // Stops the endpoint's replicas (after the row was deleted or stopped).
   void Forget(int64_t endpoint_id);
-  // Forwards a predict body to the endpoint's ready replica; `done` gets the replica's answer,
-  // or 503 + Retry-After when no replica is ready, 503 when the replica failed mid-request.
-  void Predict(int64_t endpoint_id, std::string body, std::function<void(http::Response)> done);
+  // Forwards a body to `target` ("/predict") of one of the endpoint's ready replicas; `done`
+  // gets the replica's answer. No ready replica: the request waits (see the file comment).
+  // Answers 402 for a blocked endpoint, 429/503 + Retry-After when shed, 503 naming the
+  // failure when the replica died during the request.
+  void Predict(const store::Endpoint& endpoint, std::string body,
+               std::function<void(http::Response)> done, std::string target = "/predict");
   // One supervision pass (also used by tests).
   void RunOnce();
   std::string LogPath(int64_t endpoint_id) const;
 
-  // Snapshot of one replica for the API.
+  // Budgets: scales the endpoint to zero and makes callers get 402 with `reason` until Unblock
+  // (state "blocked" in the store, so it survives a restart). Errors: kNotFound.
+  Status Block(int64_t endpoint_id, std::string reason);
+  Status Unblock(int64_t endpoint_id);
+
+  // Snapshot of the replicas for the API.
   struct ReplicaInfo {
     int pid = 0;
     int port = 0;
     bool ready = false;
-    int restarts = 0;
+    int restarts = 0;    // consecutive failed starts of the endpoint
+    int in_flight = 0;
   };
-  std::map<int64_t, ReplicaInfo> Replicas();
+  std::map<int64_t, std::vector<ReplicaInfo>> Replicas();
+  // Metrics of one endpoint (zeros when the manager has not seen it).
+  EndpointMetrics Metrics(int64_t endpoint_id);
+  // Prometheus exposition text of every endpoint the manager knows (sskai_endpoint_* series).
+  std::string PrometheusText();
+
+  struct EndpointRt;  // private; public only so the implementation files can share it
+  struct Replica;
+  struct Pending;
 
  private:
-  struct Replica;
-  void Supervise(store::Endpoint& ep);
-  void Launch(store::Endpoint& ep, Replica& r);
+  using Done = std::function<void()>;
+  void Supervise(store::Endpoint& ep, std::vector<Done>& after);
+  std::shared_ptr<Replica> Launch(store::Endpoint& ep, EndpointRt& rt);
+  void CheckReady(store::Endpoint& ep, EndpointRt& rt, Replica& r);
+  void MarkReady(EndpointRt& rt, Replica& r);
+  void StartLoad(int64_t endpoint_id, const std::shared_ptr<Replica>& r, const std::string& path);
   void SetState(store::Endpoint& ep, const std::string& state, const std::string& reason);
-  void StopReplica(int64_t endpoint_id, Replica& r);
+  void StopReplica(Replica& r);  // SIGTERM now, reaped by later passes
+  void ReapStopping();
+  void FillWarmPool();
+  void DrainQueue(EndpointRt& rt, std::vector<Done>& after);
+  void Dispatch(EndpointRt& rt, std::shared_ptr<Replica> r, std::shared_ptr<Pending> p);
+  void Finish(int64_t endpoint_id, Replica* r, Pending& p, http::Response resp);
+  void FailQueue(EndpointRt& rt, const http::Response& resp, std::vector<Done>& after);
+  EndpointRt& RtFor(const store::Endpoint& ep);
   class ProxyPool;
 
   Options options_;
@@ -96,22 +159,32 @@ class EndpointManager {
   jobs::Executor& executor_;
   Clock& clock_;
   std::mutex mu_;
-  std::map<int64_t, std::shared_ptr<Replica>> replicas_;
+  std::map<int64_t, std::unique_ptr<EndpointRt>> endpoints_;
+  std::vector<std::shared_ptr<Replica>> standby_;   // warm pool
+  std::vector<std::shared_ptr<Replica>> stopping_;  // signalled, not yet exited
+  int64_t next_replica_id_ = 1;
+  std::string warmup_model_;  // the model of the latest launch: standbys preload it
   std::unique_ptr<ProxyPool> proxy_;
   std::atomic<bool> stop_{false};
-  std::atomic<bool> kicked_{false};
+  std::mutex wake_mu_;
+  std::condition_variable wake_;
+  bool kicked_ = false;
   std::thread thread_;
 };
 
 struct ReplicaOptions {
-  std::string model_path;
+  std::string model_path;       // "" with standby
+  bool standby = false;         // load the engine, wait for POST /load {"model_path"}
+  std::string warmup_model;     // standby: load this model at start (warms libtorch's lazy
+                                // init; a later /load of the same path reuses it)
   std::string host = "127.0.0.1";
   int port = 0;                 // 0 = ephemeral
   std::string port_file;        // written (atomically) once listening
   int threads = 2;
 };
-// Runs a replica until SIGTERM/SIGINT: loads the model once, then serves GET /healthz,
-// GET /metadata and POST /predict. Returns the process exit code.
+// Runs a replica until SIGTERM/SIGINT: loads the model once (or, standby, the engine only),
+// then serves GET /healthz, GET /metadata, POST /predict (and POST /load when standby).
+// Returns the process exit code.
 int RunReplica(const ReplicaOptions& options);
 
 }  // namespace sskai::serving

@@ -215,20 +215,22 @@ TEST_F(ApiRouterTest, CancelThroughTheApi) {
   EXPECT_NE(Message(again).find("already cancelled"), std::string::npos);
 }
 
-TEST_F(ApiRouterTest, PredictWithoutAReadyReplicaIs503) {
+// Without a ready replica requests wait in the activator queue; with no queue room: 429.
+TEST_F(ApiRouterTest, PredictWithoutAReadyReplicaAndNoQueueRoomIs429) {
   store::ModelVersion mv;
   mv.kind = "uploaded";
   mv.blob_sha256 = std::string(64, 'c');
   auto added = store_->AddModelVersion(admin_id_, "iris", mv);
   ASSERT_TRUE(added.ok());
   http::Response deployed =
-      Call("POST", "/v1/endpoints", admin_token_, R"({"name":"iris-ep","model":"iris"})");
+      Call("POST", "/v1/endpoints", admin_token_,
+           R"({"name":"iris-ep","model":"iris","config":{"queue_limit":0}})");
   ASSERT_EQ(deployed.status, 201) << deployed.body;
   EXPECT_EQ(Body(deployed)["state"], "deploying");
   http::Response empty = Call("POST", "/v1/endpoints/iris-ep/predict", admin_token_, "");
   EXPECT_EQ(empty.status, 400);
   http::Response r = Call("POST", "/v1/endpoints/iris-ep/predict", admin_token_, R"({"rows":[]})");
-  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.status, 429);
   bool retry_after = false;
   for (const auto& [k, v] : r.headers) retry_after |= (k == "Retry-After");
   EXPECT_TRUE(retry_after);

@@ -1,0 +1,93 @@
+// src/serving/policy.h — the pure decisions of serving: per-endpoint configuration, the
+// autoscaler (Knative-KPA-like), and the activator's admission rule. No I/O, no threads, no
+// clocks of their own: every function takes the time it should reason about, so tests drive
+// them with a FakeClock over scripted traffic.
+// Thread-safety: ServingConfig and the free functions are pure; an Autoscaler is externally
+// synchronized (one per endpoint, called from the manager's loop).
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <string>
+#include <utility>
+
+#include "common/status.h"
+
+namespace sskai::serving {
+
+using Millis = std::chrono::milliseconds;
+using TimePoint = std::chrono::steady_clock::time_point;
+
+// Per-endpoint serving configuration (stored in the endpoint's config_json). Defaults are
+// documented in docs/serving.md; every field can be overridden per endpoint.
+struct ServingConfig {
+  std::string mode = "dedicated";  // "serverless" (min 0) | "dedicated" (min >= 1)
+  int min_replicas = 1;            // serverless default 0
+  int max_replicas = 3;
+  double target_concurrency = 10;  // in-flight requests per replica the autoscaler aims for
+  int replica_concurrency = 32;    // hard cap of in-flight requests per replica; more wait
+  Millis stable_window{60000};     // average concurrency over this window -> desired replicas
+  Millis panic_window{6000};       // short window for bursts
+  double panic_threshold = 2.0;    // panic when panic-window demand >= 2x the ready replicas
+  Millis scale_down_delay{30000};  // desired = max over this long before scaling down
+  Millis idle_timeout{60000};      // serverless: no request for this long -> zero replicas
+  int queue_limit = 256;           // requests waiting for a replica; beyond -> 429
+  Millis queue_timeout{30000};     // a waiting request older than this -> 503 + Retry-After
+};
+
+// Parses `json_text` ("" or "{}" = defaults for "dedicated"). "mode" picks the defaults first;
+// the legacy {"replicas": N} sets min = max = N. Errors: kInvalidArgument naming the field
+// ("field 'max_replicas': must be >= min_replicas (1)"), unknown fields included; mode "spot"
+// is refused (no spot pool yet).
+Result<ServingConfig> ParseServingConfig(const std::string& json_text);
+// Applies the fields present in `patch_json` on top of `base`; same errors as above.
+Result<ServingConfig> PatchServingConfig(const ServingConfig& base, const std::string& patch_json);
+// Every field, milliseconds as *_ms integers.
+std::string ServingConfigJson(const ServingConfig& config);
+
+// What the autoscaler sees at one instant.
+struct AutoscaleSnapshot {
+  TimePoint now;
+  int in_flight = 0;      // requests being served by replicas
+  int queued = 0;         // requests waiting in the activator queue
+  int ready = 0;          // replicas serving
+  int starting = 0;       // replicas launched, not yet ready
+  TimePoint last_request; // arrival of the newest request (epoch value = never)
+};
+
+struct AutoscaleDecision {
+  int desired = 0;
+  bool panic = false;
+  std::string reason;  // a short human explanation (for events/logs)
+};
+
+// Knative-KPA-like: desired = ceil(avg concurrency / target) over the stable window; a panic
+// window catches bursts (never scales down while panicking); scale-downs wait scale_down_delay;
+// serverless endpoints drop to zero after idle_timeout without requests. A queued request with
+// no replica always asks for one (activation). Result is clamped to [min, max] (activation may
+// lift a min of 0 to 1).
+class Autoscaler {
+ public:
+  explicit Autoscaler(ServingConfig config) : config_(std::move(config)) {}
+  void set_config(ServingConfig config) { config_ = std::move(config); }
+  const ServingConfig& config() const { return config_; }
+  // Records the snapshot's concurrency as a sample and decides. Call periodically (the manager
+  // calls it every supervision pass) with non-decreasing `now`.
+  AutoscaleDecision Decide(const AutoscaleSnapshot& snapshot);
+
+ private:
+  double Average(TimePoint now, Millis window) const;
+  ServingConfig config_;
+  std::deque<std::pair<TimePoint, double>> samples_;  // concurrency samples, stable window
+  std::deque<std::pair<TimePoint, int>> recent_;      // raw desired values, scale-down delay
+  TimePoint panic_until_{};
+  bool panicking_ = false;
+};
+
+// Activator admission for one request when it arrives.
+enum class Admission { kDispatch, kQueue, kReject };
+// kDispatch when a ready replica has room (in-flight < replica_concurrency), kQueue when the
+// queue has room (< queue_limit), else kReject (the caller answers 429 + Retry-After).
+Admission Admit(const ServingConfig& config, int least_loaded_in_flight, bool any_ready, int queued);
+
+}  // namespace sskai::serving
