@@ -1,4 +1,5 @@
 // Cost planning: POST /v1/plans (train or serve) and GET /v1/catalog, over the planner module.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -246,22 +247,45 @@ json ServePlanJson(const planner::ServePlan& p, const planner::Catalog& catalog)
               {"table", planner::FormatServePlan(p)}};
 }
 
+// Optional {"calibration": {"cpu_efficiency": x}}: the achieved fraction of a vCPU's FP32 peak
+// for this workload (from a measured profile), replacing the default for CPU offerings.
+Result<std::optional<double>> CpuCalibration(const json& body) {
+  auto it = body.find("calibration");
+  if (it == body.end() || it->is_null()) return std::optional<double>();
+  if (!it->is_object()) return Status::InvalidArgument("field 'calibration': expected an object");
+  SSKAI_ASSIGN_OR_RETURN(std::optional<double> eff, NumberField(*it, "calibration", "cpu_efficiency", true));
+  if (!(*eff > 0 && *eff <= 1)) {
+    return Status::InvalidArgument("field 'calibration.cpu_efficiency': must be in (0, 1]");
+  }
+  return eff;
+}
+
 http::Response Plan(const planner::Catalog& catalog, const json& body) {
   auto kind = StringField(body, "kind", true);
   if (!kind.ok()) return Error(kind.status());
+  auto calibration = CpuCalibration(body);
+  if (!calibration.ok()) return Error(calibration.status());
   if (*kind == "train") {
     auto request = ParseTrain(body);
     if (!request.ok()) return Error(request.status());
-    auto plan = planner::PlanTraining(*request, catalog, planner::PlanOptions{});
+    planner::PlanOptions options;
+    if (*calibration) options.perf.cpu_efficiency = **calibration;
+    auto plan = planner::PlanTraining(*request, catalog, options);
     if (!plan.ok()) return Error(plan.status());
-    return JsonResponse(200, TrainPlanJson(*plan));
+    json out = TrainPlanJson(*plan);
+    out["cpu_efficiency"] = options.perf.cpu_efficiency;
+    return JsonResponse(200, out);
   }
   if (*kind == "serve") {
     auto request = ParseServe(body);
     if (!request.ok()) return Error(request.status());
-    auto plan = planner::PlanServing(*request, catalog, planner::ServeOptions{});
+    planner::ServeOptions options;
+    if (*calibration) options.perf.cpu_efficiency = **calibration;
+    auto plan = planner::PlanServing(*request, catalog, options);
     if (!plan.ok()) return Error(plan.status());
-    return JsonResponse(200, ServePlanJson(*plan, catalog));
+    json out = ServePlanJson(*plan, catalog);
+    out["cpu_efficiency"] = options.perf.cpu_efficiency;
+    return JsonResponse(200, out);
   }
   return Error(Status::InvalidArgument("field 'kind': expected 'train' or 'serve', got '" + *kind + "'"));
 }
@@ -291,10 +315,33 @@ Result<json> ExpandModelProfile(ApiContext& ctx, json body, int64_t owner_id) {
                                       " has no profile yet; run `sskai models profile " + name + "` first");
   }
   json profile = ParseStoredJson(*stored);
+  // This machine's measured throughput for this model calibrates CPU offerings: the achieved
+  // GFLOP/s of a training step at the training batch (serving: batch-1 inference), over the FP32
+  // peak of all of this machine's vCPUs — the planner scales it by each offering's vCPUs.
+  const bool train = body.value("kind", "") == "train";
+  const double peak_gflops_per_vcpu = planner::PerfOptions{}.cpu_peak_gflops_per_vcpu;
+  double vcpus = std::max(1.0, profile.value("hardware_threads", 1.0));
+  double want_batch = train ? profile.value("memory_bytes", json::object()).value("batch", 0.0) : 1.0;
+  double used_batch = -1, achieved = 0;
+  for (const auto& m : profile.value("measurements", json::array())) {
+    if (m.value("phase", "") != (train ? "train_step" : "inference")) continue;
+    double batch = m.value("batch", 0.0);
+    // The wanted batch if measured, else the closest one.
+    if (used_batch < 0 || std::abs(batch - want_batch) < std::abs(used_batch - want_batch)) {
+      used_batch = batch;
+      achieved = m.value("achieved_gflops", 0.0);
+    }
+  }
+  if (achieved > 0 && !body.contains("calibration")) {
+    double efficiency = std::clamp(achieved / (vcpus * peak_gflops_per_vcpu), 1e-5, 1.0);
+    body["calibration"] = {{"cpu_efficiency", efficiency},
+                           {"source", name + " v" + std::to_string(mv->version) + " profiled at batch " +
+                                          std::to_string(static_cast<int64_t>(used_batch)) + " on this machine"}};
+  }
   double params = profile.value("parameters", 0.0);
   double forward_flops = profile.value("flops", json::object()).value("forward_per_sample", 0.0);
   const json& memory = profile.value("memory_bytes", json::object());
-  if (body.value("kind", "") == "train") {
+  if (train) {
     SSKAI_ASSIGN_OR_RETURN(std::optional<double> samples, NumberField(m, "model", "samples", true));
     SSKAI_ASSIGN_OR_RETURN(std::optional<double> epochs, NumberField(m, "model", "epochs", false));
     if (*samples <= 0) return Status::InvalidArgument("field 'model.samples': must be > 0");

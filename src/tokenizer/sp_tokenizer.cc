@@ -1,4 +1,8 @@
-// The sentencepiece side of the Tokenizer interface: a thin adapter over libsentencepiece.
+// The sentencepiece side of the Tokenizer interface: a thin adapter over libsentencepiece, built
+// as its own shared library (libsskai_spm.so) and loaded by sp_loader.cc with RTLD_LOCAL |
+// RTLD_DEEPBIND. libsentencepiece carries its own copy of protobuf-lite and exports those symbols;
+// linked into the main binary they interpose on the libprotobuf that libtorch loads and crash its
+// static initialisers (seen: SIGSEGV in a worker's dlopen of libsskai_ml.so).
 #include <sentencepiece_processor.h>
 
 #include <cstdlib>
@@ -115,9 +119,7 @@ class SentencePieceTokenizer final : public Tokenizer {
   SpecialTokens special_;
 };
 
-}  // namespace
-
-Result<std::unique_ptr<Tokenizer>> LoadSentencePiece(const std::string& model_path) {
+Result<std::unique_ptr<Tokenizer>> LoadSentencePieceModel(const std::string& model_path) {
   auto sp = std::make_unique<sentencepiece::SentencePieceProcessor>();
   auto st = sp->Load(model_path);
   if (!st.ok()) {
@@ -129,4 +131,11 @@ Result<std::unique_ptr<Tokenizer>> LoadSentencePiece(const std::string& model_pa
   return std::unique_ptr<Tokenizer>(std::make_unique<SentencePieceTokenizer>(std::move(sp)));
 }
 
+}  // namespace
 }  // namespace sskai::tokenizer
+
+// Exported by libsskai_spm.so (the only symbol): loads a model; the caller owns the result.
+extern "C" sskai::Result<std::unique_ptr<sskai::tokenizer::Tokenizer>>* sskai_spm_load(const char* model_path) {
+  return new sskai::Result<std::unique_ptr<sskai::tokenizer::Tokenizer>>(
+      sskai::tokenizer::LoadSentencePieceModel(model_path));
+}

@@ -131,6 +131,8 @@ TEST_F(FlowTest, CliDrivesTheWholeFlow) {
                              "50", "--deadline-hours", "1"}, &out, &err), 0) << out << err;
   json plan = json::parse(out);
   EXPECT_EQ(plan["best"]["instance_type"], "this-machine") << plan["table"];  // free and fast enough
+  // Calibrated from the measured profile, not the default CPU efficiency.
+  EXPECT_NE(plan["cpu_efficiency"].get<double>(), 0.30);
   ASSERT_EQ(server_->RunCli({"train", "--dataset", "wine", "--model", "wine-mlp-2", "--plan",
                              std::to_string(plan["id"].get<int64_t>())}, &out, &err), 0) << out << err;
   ASSERT_EQ(server_->RunCli({"jobs", "show", "2", "--json"}, &out, &err), 0) << err;
