@@ -11,6 +11,7 @@
 #include "api/internal.h"
 #include "common/log.h"
 #include "cost/cost.h"
+#include "ml/ml.h"
 #include "planner/planner.h"
 
 namespace sskai::api {
@@ -363,6 +364,105 @@ Result<json> ExpandModelProfile(ApiContext& ctx, json body, int64_t owner_id) {
   return body;
 }
 
+// {"config": <config.json object>, "seq_len", "micro_batch", "precision", "lora_rank"} -> the
+// analytic LM profile. Errors name the field (config errors name the config.json field).
+struct LmRequest {
+  planner::LmShape shape;
+  int seq_len = 2048, micro_batch = 1, lora_rank = 0;
+  planner::Precision precision = planner::Precision::kBf16;
+  std::string precision_name = "bf16";
+};
+
+Result<LmRequest> ParseLmRequest(const json& lm, const std::string& prefix) {
+  if (!lm.is_object()) return Status::InvalidArgument("field '" + prefix + "': expected an object");
+  auto config_it = lm.find("config");
+  if (config_it == lm.end() || !config_it->is_object()) {
+    return Status::InvalidArgument("field '" + prefix + ".config': expected the model's config.json object");
+  }
+  auto config = ml::LmConfigFromJson(config_it->dump());
+  if (!config.ok()) return config.status().WithPrefix("field '" + prefix + ".config'");
+  LmRequest r;
+  r.shape.vocab = static_cast<double>(config->vocab_size);
+  r.shape.hidden = static_cast<double>(config->hidden_size);
+  r.shape.intermediate = static_cast<double>(config->intermediate_size);
+  r.shape.layers = static_cast<double>(config->num_hidden_layers);
+  r.shape.heads = static_cast<double>(config->num_attention_heads);
+  r.shape.kv_heads = static_cast<double>(config->num_key_value_heads > 0 ? config->num_key_value_heads
+                                                                        : config->num_attention_heads);
+  r.shape.head_dim = static_cast<double>(config->head_dim > 0 ? config->head_dim
+                                                              : config->hidden_size / config->num_attention_heads);
+  r.shape.tied_embeddings = config->tie_word_embeddings;
+  r.shape.qkv_bias = config->attention_bias || config->model_type == "qwen2";
+  r.shape.qk_norm = config->qk_norm;
+  SSKAI_ASSIGN_OR_RETURN(r.seq_len, WholeNumber(lm, prefix, "seq_len", 2048, 1, 1 << 20));
+  SSKAI_ASSIGN_OR_RETURN(r.micro_batch, WholeNumber(lm, prefix, "micro_batch", 1, 1, 1 << 16));
+  SSKAI_ASSIGN_OR_RETURN(r.lora_rank, WholeNumber(lm, prefix, "lora_rank", 0, 0, 4096));
+  SSKAI_ASSIGN_OR_RETURN(r.precision_name, StringField(lm, "precision", false, "bf16"));
+  if (r.precision_name == "bf16") {
+    r.precision = planner::Precision::kBf16;
+  } else if (r.precision_name == "fp16") {
+    r.precision = planner::Precision::kFp16;
+  } else if (r.precision_name == "fp32") {
+    r.precision = planner::Precision::kFp32;
+  } else {
+    return Status::InvalidArgument("field '" + prefix + ".precision': expected bf16, fp16 or fp32");
+  }
+  return r;
+}
+
+json LmProfileJson(const planner::LmProfile& p, const LmRequest& r) {
+  return json{{"format", "sskai-lm-profile"},
+              {"analytic", true},
+              {"seq_len", r.seq_len},
+              {"micro_batch", r.micro_batch},
+              {"precision", r.precision_name},
+              {"lora_rank", r.lora_rank},
+              {"parameters", p.params},
+              {"trainable_parameters", p.trainable_params},
+              {"flops", {{"forward_per_token", p.flops_forward_per_token},
+                         {"train_per_token", p.flops_train_per_token}}},
+              {"memory_bytes", {{"weights", p.weights_bytes},
+                                {"gradients", p.gradient_bytes},
+                                {"optimizer", p.optimizer_bytes},
+                                {"activations", p.activation_bytes},
+                                {"kv_cache_per_token", p.kv_cache_bytes_per_token},
+                                {"inference", p.inference_bytes},
+                                {"training", p.training_bytes}}},
+              {"checkpoint_bytes", p.checkpoint_bytes}};
+}
+
+// A plan request for an LM: {"lm": {config, tokens, seq_len, micro_batch, precision, lora_rank}}
+// fills the workload from the config's shape.
+Result<json> ExpandLm(json body) {
+  auto it = body.find("lm");
+  if (it == body.end() || it->is_null()) return body;
+  SSKAI_ASSIGN_OR_RETURN(LmRequest r, ParseLmRequest(*it, "lm"));
+  SSKAI_ASSIGN_OR_RETURN(planner::LmProfile p,
+                         planner::ProfileLm(r.shape, r.seq_len, r.micro_batch, r.precision, r.lora_rank));
+  json w = body.value("workload", json::object());
+  w["params"] = p.params;
+  if (r.lora_rank > 0) w["trainable_params"] = p.trainable_params;
+  w["layers"] = static_cast<int64_t>(r.shape.layers);
+  w["d_model"] = static_cast<int64_t>(r.shape.hidden);
+  w["seq_len"] = r.seq_len;
+  w["micro_batch"] = r.micro_batch;
+  w["precision"] = r.precision_name;
+  if (body.value("kind", "") == "train") {
+    if (!(*it).contains("tokens")) return Status::InvalidArgument("field 'lm.tokens' is required for a train plan");
+    w["tokens"] = (*it)["tokens"];
+    body["workload"] = w;
+  } else {
+    if (!body.contains("request_gflops")) {
+      // One request = seq_len tokens of forward.
+      body["request_gflops"] = p.flops_forward_per_token * r.seq_len / 1e9;
+    }
+    if (!body.contains("model_memory_gib")) body["model_memory_gib"] = p.inference_bytes / (1024.0 * 1024 * 1024);
+    if (!body.contains("needs_gpu")) body["needs_gpu"] = p.params > 1e9;
+  }
+  body.erase("lm");
+  return body;
+}
+
 // Applies every file of {files:[{name, text}]} in order to the current catalog; swaps the result
 // in only when all apply, then keeps the files so a restart applies them again.
 Result<json> RefreshCatalog(ApiContext& ctx, const json& body) {
@@ -450,7 +550,9 @@ void AddPlanRoutes(ApiContext& ctx, http::Router& router) {
     }
     auto body = ParseObject(req.body);
     if (!body.ok()) return Error(body.status());
-    auto expanded = ExpandModelProfile(ctx, *body, u.id);
+    auto with_lm = ExpandLm(*body);
+    if (!with_lm.ok()) return Error(with_lm.status());
+    auto expanded = ExpandModelProfile(ctx, *with_lm, u.id);
     if (!expanded.ok()) return Error(expanded.status());
     http::Response resp = Plan(*catalog, *expanded);
     if (resp.status != 200) return resp;
@@ -469,6 +571,17 @@ void AddPlanRoutes(ApiContext& ctx, http::Router& router) {
     return JsonResponse(200, result);
   }), {.summary = "Plan the cheapest way to train {kind:train, workload, deadline_hours, ...} or serve "
                   "{kind:serve, traffic, request_gflops, model_memory_gib, ...}; the plan is kept (id)"});
+
+  router.AddSync("POST", "/v1/profiles/lm", Authed(ctx, [](http::Request& req, const store::User&) {
+    auto body = ParseObject(req.body);
+    if (!body.ok()) return Error(body.status());
+    auto r = ParseLmRequest(*body, "");
+    if (!r.ok()) return Error(r.status());
+    auto p = planner::ProfileLm(r->shape, r->seq_len, r->micro_batch, r->precision, r->lora_rank);
+    if (!p.ok()) return Error(p.status());
+    return JsonResponse(200, LmProfileJson(*p, *r));
+  }), {.summary = "Analytic profile of a Llama-family LM from its config.json {config, seq_len?, "
+                  "micro_batch?, precision?, lora_rank?}: parameters, FLOPs/token, memory"});
 
   router.AddSync("GET", "/v1/plans", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
     auto page = PageFromQuery(req);

@@ -1,5 +1,6 @@
 // sskai plan train|serve: asks the server's planner where and how to run for the least money and
 // prints its table (or the JSON plan with --json). Nothing is launched.
+#include <fstream>
 #include <iostream>
 
 #include "cli/commands.h"
@@ -33,8 +34,8 @@ void AddPlanCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exi
     double params = 0, tokens = 0, deadline_hours = 0, probability = 0, budget = 0, max_rate = 0;
     double trainable = 0;
     int layers = 0, d_model = 0, seq_len = 0, max_nodes = 0;
-    std::string precision, model;
-    int model_version = 0;
+    std::string precision, model, lm_config;
+    int model_version = 0, lora_rank = 0;
     double samples = 0, epochs = 0;
     std::vector<std::string> regions, instance_types;
     bool no_spot = false;
@@ -44,6 +45,8 @@ void AddPlanCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exi
   train->add_option("--params", ta->params, "model parameters, e.g. 1.3e9 (or --model)");
   train->add_option("--tokens", ta->tokens, "tokens to process (dataset x epochs), e.g. 2e10 (or --model)");
   train->add_option("--model", ta->model, "a profiled model (sskai models profile): params and batch from its profile");
+  train->add_option("--lm-config", ta->lm_config, "a Llama-family config.json: shape, params and memory from it");
+  train->add_option("--lora-rank", ta->lora_rank, "with --lm-config: LoRA rank (default: full fine-tuning)");
   train->add_option("--model-version", ta->model_version, "its version (default latest)");
   train->add_option("--samples", ta->samples, "with --model: training samples per epoch");
   train->add_option("--epochs", ta->epochs, "with --model: epochs (default 1)");
@@ -77,6 +80,16 @@ void AddPlanCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exi
     if (!ta->regions.empty()) body["regions"] = ta->regions;
     if (!ta->instance_types.empty()) body["instance_types"] = ta->instance_types;
     if (ta->max_nodes > 0) body["max_nodes"] = ta->max_nodes;
+    if (!ta->lm_config.empty()) {
+      std::ifstream in(ta->lm_config);
+      json config = json::parse(in, nullptr, /*allow_exceptions=*/false);
+      if (!in || !config.is_object()) return Status::InvalidArgument(ta->lm_config + ": not a JSON object");
+      body["lm"] = {{"config", config}, {"tokens", ta->tokens}};
+      if (ta->seq_len > 0) body["lm"]["seq_len"] = ta->seq_len;
+      if (ta->lora_rank > 0) body["lm"]["lora_rank"] = ta->lora_rank;
+      if (!ta->precision.empty()) body["lm"]["precision"] = ta->precision;
+      body.erase("workload");
+    }
     if (!ta->model.empty()) {
       body["model"] = {{"name", ta->model}, {"samples", ta->samples}};
       if (ta->model_version > 0) body["model"]["version"] = ta->model_version;

@@ -169,6 +169,29 @@ double MfuForParams(double params);
 Result<RunEstimate> EstimateRun(const TrainWorkload& workload, const Offering& offering,
                                 const Catalog& catalog, int nodes, const PerfOptions& perf);
 
+// Analytic profile of a Llama-family LM from its config.json shape (the measured side of a profile
+// needs the engine; see Engine::ProfileJson for built-in models).
+struct LmShape {
+  double vocab = 0, hidden = 0, intermediate = 0, layers = 0, heads = 0, kv_heads = 0, head_dim = 0;
+  bool tied_embeddings = false, qkv_bias = false, qk_norm = false;
+};
+struct LmProfile {
+  double params = 0, trainable_params = 0;
+  double flops_forward_per_token = 0;   // matmuls (incl. lm_head) + attention at seq_len
+  double flops_train_per_token = 0;     // 3x forward (full); 2x forward + adapters (LoRA)
+  double weights_bytes = 0, gradient_bytes = 0, optimizer_bytes = 0;  // optimizer: AdamW m, v
+                                                                      // (+ fp32 master at 16 bit)
+  double activation_bytes = 0;          // kept for backward at seq_len x micro_batch (no recompute)
+  double kv_cache_bytes_per_token = 0;
+  double inference_bytes = 0;           // weights + KV cache for seq_len x micro_batch
+  double training_bytes = 0;            // weights + gradients + optimizer + activations
+  double checkpoint_bytes = 0;          // trainable weights + optimizer state
+};
+// `lora_rank` 0 = full fine-tuning; > 0 = LoRA on q,k,v,o,gate,up,down. Errors: kInvalidArgument
+// (non-positive sizes, heads not dividing, seq_len/micro_batch < 1).
+Result<LmProfile> ProfileLm(const LmShape& shape, int seq_len, int micro_batch, Precision precision,
+                            int lora_rank);
+
 // ---------------------------------------------------------------------------- training plan
 struct TrainRequest {
   TrainWorkload workload;

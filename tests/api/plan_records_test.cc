@@ -179,5 +179,35 @@ TEST_F(ApiRouterTest, ProfilesAreStoredAndFeedThePlanner) {
   EXPECT_DOUBLE_EQ(sreq["model_memory_gib"].get<double>(), 1.0 / 16);
 }
 
+TEST_F(ApiRouterTest, LmConfigsAreProfiledAndPlanned) {
+  json config = {{"model_type", "llama"}, {"vocab_size", 128256}, {"hidden_size", 4096},
+                 {"intermediate_size", 14336}, {"num_hidden_layers", 32}, {"num_attention_heads", 32},
+                 {"num_key_value_heads", 8}, {"max_position_embeddings", 8192}, {"rms_norm_eps", 1e-5},
+                 {"rope_theta", 500000.0}};
+  http::Response r = Call("POST", "/v1/profiles/lm", admin_token_,
+                          json{{"config", config}, {"seq_len", 2048}, {"lora_rank", 16}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Body(r)["parameters"], 8030261248.0);
+  EXPECT_LT(Body(r)["trainable_parameters"].get<double>(), 1e8);
+
+  json bad = config;
+  bad.erase("hidden_size");
+  http::Response missing = Call("POST", "/v1/profiles/lm", admin_token_, json{{"config", bad}}.dump());
+  EXPECT_EQ(missing.status, 400);
+  EXPECT_THAT(Message(missing), ::testing::HasSubstr("hidden_size"));
+
+  // A LoRA fine-tune of the 8B model, planned from its config: a GPU that holds it wins.
+  json train = {{"kind", "train"}, {"deadline_hours", 24},
+                {"lm", {{"config", config}, {"tokens", 2e8}, {"seq_len", 2048}, {"lora_rank", 16}}}};
+  http::Response plan = Call("POST", "/v1/plans", admin_token_, train.dump());
+  ASSERT_EQ(plan.status, 200) << plan.body;
+  EXPECT_FALSE(Body(plan)["best"]["accelerator"].get<std::string>().empty());
+  json request = Body(Call("GET", "/v1/plans/" + std::to_string(Body(plan)["id"].get<int64_t>()), admin_token_))["request"];
+  EXPECT_EQ(request["workload"]["params"], 8030261248.0);
+  EXPECT_EQ(request["workload"]["layers"], 32);
+  train["lm"].erase("tokens");
+  EXPECT_EQ(Call("POST", "/v1/plans", admin_token_, train.dump()).status, 400);
+}
+
 }  // namespace
 }  // namespace sskai::api

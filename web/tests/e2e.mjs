@@ -231,7 +231,8 @@ async function main() {
 
   await step('dashboard and cost pages show live data or a clean unavailable state', async () => {
     await nav(page, 'Dashboard');
-    await page.getByTestId('events').getByText(/uploaded/).first().waitFor();
+    // The newest activity: the endpoint deployed in the previous step (uploads are older than the last 15).
+    await page.getByTestId('events').getByText(/endpoint/).first().waitFor();
     await page.getByTestId('cost-total').or(page.getByText('Cost data is not available on this server yet')).first().waitFor();
     await shot(page, 'dashboard');
     await nav(page, 'Cost');
