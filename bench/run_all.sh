@@ -10,6 +10,7 @@ echo "== built-in model accuracy (sskai)"
 "$BUILD"/tests/ml/ml_accuracy_test | grep -E 'accuracy|OK|FAILED'
 if [ -x "$BUILD"/bench/planner_bench ]; then
   echo "== planner"; "$BUILD"/bench/planner_bench; "$BUILD"/bench/planner_sim 200 1
+  echo "== performance model vs measurement"; ./bench/perf_model_check.py "$BUILD"
 fi
 if [ -x "$BUILD"/bench/tokenizer_bench ]; then
   echo "== tokenizers"; ./scripts/fetch-testdata.sh "$BUILD"/testdata; "$BUILD"/bench/tokenizer_bench "$BUILD"/testdata
