@@ -134,5 +134,41 @@ TEST(CostE2eTest, TaggedJobIsPricedBudgetsRefuseAndCsvExports) {
   EXPECT_EQ(status, 404);
 }
 
+// A budget with the pause_jobs action checkpoints and pauses a running job once spending passes
+// the limit (through the real job controller), and raising the limit resumes it to the end.
+TEST(CostE2eTest, ExceededBudgetPausesARunningJobAndRaisingItResumes) {
+  TempDir dir, files;
+  // $360/h = $0.10 per second of this machine: a few seconds of training exceed $0.30.
+  TestServer server(dir.path(), {"--local-price", "rate:360"});
+  Status started = server.Start();
+  ASSERT_TRUE(started.ok()) << started.ToString();
+  int status = 0;
+  ASSERT_EQ(server.UploadFile("/v1/datasets/bc/versions", WriteSklearnCsv("breast_cancer", files.path())).status, 201);
+  json budget = server.CallJson("POST", "/v1/budgets",
+                                {{"name", "tight"}, {"scope", "user"}, {"limit_usd", 0.3},
+                                 {"actions", json::array({"alert", "pause_jobs"})}}, &status);
+  ASSERT_EQ(status, 201) << budget.dump();
+  json job = server.CallJson("POST", "/v1/jobs",
+                             {{"dataset", "bc"}, {"model", "bc-mlp"},
+                              {"checkpoint_interval_seconds", 1},
+                              {"hyperparameters", {{"epochs", 1000}}}}, &status);
+  ASSERT_EQ(status, 201) << job.dump();
+  int64_t id = job["id"].get<int64_t>();
+  json seen;
+  for (int i = 0; i < 600; ++i) {
+    seen = server.CallJson("GET", "/v1/jobs/" + std::to_string(id), nullptr, &status);
+    if (seen.value("state", "") == "paused" || seen.value("state", "") == "succeeded") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(seen["state"], "paused") << seen.dump();
+  json events = server.CallJson("GET", "/v1/events?kind=budget", nullptr, &status);
+  EXPECT_NE(events.dump().find("tight"), std::string::npos) << events.dump();
+
+  json raised = server.CallJson("PATCH", "/v1/budgets/" + budget["id"].dump(), {{"limit_usd", 1000}}, &status);
+  ASSERT_EQ(status, 200) << raised.dump();
+  json done = server.WaitForJob(id, 240);
+  EXPECT_EQ(done["state"], "succeeded") << done.dump();
+}
+
 }  // namespace
 }  // namespace sskai::testing
