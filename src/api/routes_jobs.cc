@@ -1,6 +1,7 @@
 // Training jobs: submit, list, show, cancel, logs, metrics.
 #include <chrono>
 #include <fstream>
+#include <functional>
 
 #include "api/internal.h"
 #include "jobs/jobs.h"
@@ -196,28 +197,25 @@ void AddJobRoutes(ApiContext& ctx, http::Router& router) {
     return JsonResponse(200, JobJson(ctx, *job));
   }), {.summary = "Preemption notice {deadline_seconds?=120, reason?}: checkpoint at the next step, then relaunch"});
 
-  router.AddSync("POST", "/v1/jobs/{id}/pause", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
-    auto id = IdParam(req, "id");
-    if (!id.ok()) return Error(id.status());
-    auto job = ctx.store.GetJob(u.id, *id);
-    if (!job.ok()) return Error(job.status());
-    Status st = ctx.jobs.Pause(*id, "by user " + u.name);
-    if (!st.ok()) return Error(st);
-    job = ctx.store.GetJob(u.id, *id);
-    if (!job.ok()) return Error(job.status());
-    return JsonResponse(200, JobJson(ctx, *job));
+  // Pause and resume act through the controller, then answer the job as it is now.
+  auto control = [&ctx](std::function<Status(int64_t job_id, const store::User& u)> act) {
+    return Authed(ctx, [&ctx, act](http::Request& req, const store::User& u) {
+      auto id = IdParam(req, "id");
+      if (!id.ok()) return Error(id.status());
+      auto job = ctx.store.GetJob(u.id, *id);
+      if (!job.ok()) return Error(job.status());
+      Status st = act(*id, u);
+      if (!st.ok()) return Error(st);
+      job = ctx.store.GetJob(u.id, *id);
+      if (!job.ok()) return Error(job.status());
+      return JsonResponse(200, JobJson(ctx, *job));
+    });
+  };
+  router.AddSync("POST", "/v1/jobs/{id}/pause", control([&ctx](int64_t id, const store::User& u) {
+    return ctx.jobs.Pause(id, "by user " + u.name);
   }), {.summary = "Pause: checkpoint and release compute (state paused)"});
-
-  router.AddSync("POST", "/v1/jobs/{id}/resume", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
-    auto id = IdParam(req, "id");
-    if (!id.ok()) return Error(id.status());
-    auto job = ctx.store.GetJob(u.id, *id);
-    if (!job.ok()) return Error(job.status());
-    Status st = ctx.jobs.Resume(*id);
-    if (!st.ok()) return Error(st);
-    job = ctx.store.GetJob(u.id, *id);
-    if (!job.ok()) return Error(job.status());
-    return JsonResponse(200, JobJson(ctx, *job));
+  router.AddSync("POST", "/v1/jobs/{id}/resume", control([&ctx](int64_t id, const store::User&) {
+    return ctx.jobs.Resume(id);
   }), {.summary = "Resume a paused job (back to queued)"});
 
   router.AddSync("GET", "/v1/jobs/{id}/events", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {

@@ -4,6 +4,18 @@
 
 namespace sskai::api {
 
+namespace {
+
+// The caller's model {name} and its version {version} ("latest" or a number).
+Result<store::ModelVersion> FindVersion(ApiContext& ctx, const http::Request& req, const store::User& u,
+                                        store::Model* model) {
+  SSKAI_ASSIGN_OR_RETURN(*model, ctx.store.GetModel(u.id, req.params.at("name")));
+  SSKAI_ASSIGN_OR_RETURN(int64_t version, VersionParam(req));
+  return ctx.store.GetModelVersion(model->id, version);
+}
+
+}  // namespace
+
 void AddModelRoutes(ApiContext& ctx, http::Router& router) {
   router.AddSync("GET", "/v1/models", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
     auto page = PageFromQuery(req);
@@ -36,21 +48,15 @@ void AddModelRoutes(ApiContext& ctx, http::Router& router) {
   }), {.summary = "List a model's versions"});
 
   router.AddSync("GET", "/v1/models/{name}/versions/{version}", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
-    auto model = ctx.store.GetModel(u.id, req.params.at("name"));
-    if (!model.ok()) return Error(model.status());
-    auto version = VersionParam(req);
-    if (!version.ok()) return Error(version.status());
-    auto mv = ctx.store.GetModelVersion(model->id, *version);
+    store::Model model;
+    auto mv = FindVersion(ctx, req, u, &model);
     if (!mv.ok()) return Error(mv.status());
-    return JsonResponse(200, ModelVersionJson(ctx, *mv, model->name));
+    return JsonResponse(200, ModelVersionJson(ctx, *mv, model.name));
   }), {.summary = "One model version: kind, metrics, lineage"});
 
   router.AddSync("GET", "/v1/models/{name}/versions/{version}/content", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
-    auto model = ctx.store.GetModel(u.id, req.params.at("name"));
-    if (!model.ok()) return Error(model.status());
-    auto version = VersionParam(req);
-    if (!version.ok()) return Error(version.status());
-    auto mv = ctx.store.GetModelVersion(model->id, *version);
+    store::Model model;
+    auto mv = FindVersion(ctx, req, u, &model);
     if (!mv.ok()) return Error(mv.status());
     auto path = ctx.blobs.LocalPath(mv->blob_sha256);
     if (!path.ok()) return Error(path.status());
@@ -64,11 +70,8 @@ void AddModelRoutes(ApiContext& ctx, http::Router& router) {
   // model version. A model that fails to run is an error, never a partial profile.
   router.Add("POST", "/v1/models/{name}/versions/{version}/profile",
              AuthedAsyncHandler(ctx, [&ctx](http::Request& req, const store::User& u, http::Responder respond) {
-    auto model = ctx.store.GetModel(u.id, req.params.at("name"));
-    if (!model.ok()) return respond(Error(model.status()));
-    auto version = VersionParam(req);
-    if (!version.ok()) return respond(Error(version.status()));
-    auto mv = ctx.store.GetModelVersion(model->id, *version);
+    store::Model model;
+    auto mv = FindVersion(ctx, req, u, &model);
     if (!mv.ok()) return respond(Error(mv.status()));
     if (!ctx.profile_model) return respond(Error(Status::Unavailable("profiling is not available on this server")));
     std::string options = "{}";
@@ -80,7 +83,7 @@ void AddModelRoutes(ApiContext& ctx, http::Router& router) {
     auto path = ctx.blobs.LocalPath(mv->blob_sha256);
     if (!path.ok()) return respond(Error(path.status()));
     int64_t mv_id = mv->id;
-    std::string label = model->name + " v" + std::to_string(mv->version);
+    std::string label = model.name + " v" + std::to_string(mv->version);
     int64_t owner = u.id;
     RunBlocking(ctx, std::move(respond), [&ctx, mv_id, owner, label, model_path = *path, options] {
       auto profile = ctx.profile_model(model_path, options);
@@ -100,15 +103,12 @@ void AddModelRoutes(ApiContext& ctx, http::Router& router) {
   }), {.summary = "Measure the model on this machine (params, FLOPs, memory, latency) and keep the profile"});
 
   router.AddSync("GET", "/v1/models/{name}/versions/{version}/profile", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
-    auto model = ctx.store.GetModel(u.id, req.params.at("name"));
-    if (!model.ok()) return Error(model.status());
-    auto version = VersionParam(req);
-    if (!version.ok()) return Error(version.status());
-    auto mv = ctx.store.GetModelVersion(model->id, *version);
+    store::Model model;
+    auto mv = FindVersion(ctx, req, u, &model);
     if (!mv.ok()) return Error(mv.status());
     auto profile = ctx.store.GetModelProfile(mv->id);
     if (!profile.ok()) {
-      return Error(Status::NotFound(model->name + " v" + std::to_string(mv->version) +
+      return Error(Status::NotFound(model.name + " v" + std::to_string(mv->version) +
                                     " has no profile yet; POST to this URL to measure one"));
     }
     return JsonResponse(200, ParseStoredJson(*profile));
