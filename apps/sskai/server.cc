@@ -51,8 +51,12 @@ std::string DefaultCatalogDir() {
 
 std::string DefaultWebDir() {
   std::error_code ec;
-  fs::path beside = fs::path(SelfPath()).parent_path() / ".." / "web";
-  if (fs::is_regular_file(beside / "index.html", ec)) return beside.lexically_normal().string();
+  // An installed layout (<prefix>/bin/sskai, <prefix>/web) or the build tree (build/apps/sskai/sskai,
+  // build/web).
+  fs::path exe_dir = fs::path(SelfPath()).parent_path();
+  for (const fs::path& beside : {exe_dir / ".." / "web", exe_dir / ".." / ".." / "web"}) {
+    if (fs::is_regular_file(beside / "index.html", ec)) return beside.lexically_normal().string();
+  }
   return "./build/web";
 }
 
