@@ -231,8 +231,11 @@ async function main() {
 
   await step('dashboard and cost pages show live data or a clean unavailable state', async () => {
     await nav(page, 'Dashboard');
-    // The newest activity: the endpoint deployed in the previous step (uploads are older than the last 15).
+    // The newest activity (checkpoints stay on the job's timeline): the endpoint deployed in the
+    // previous step, the job that trained its model.
     await page.getByTestId('events').getByText(/endpoint/).first().waitFor();
+    await page.getByTestId('events').getByText(/succeeded/).first().waitFor();
+    if (await page.getByTestId('events').getByText(/^checkpoint$/).count()) throw new Error('checkpoints in the activity feed');
     await page.getByTestId('cost-total').or(page.getByText('Cost data is not available on this server yet')).first().waitFor();
     await shot(page, 'dashboard');
     await nav(page, 'Cost');

@@ -12,7 +12,9 @@ export function DashboardPage() {
   const byDay = useApi<CostReport>('/v1/cost?group_by=day', 30000);
   const jobs = useApi<List<Job>>('/v1/jobs?limit=100', 5000);
   const endpoints = useApi<List<Endpoint>>('/v1/endpoints?limit=100', 5000);
-  const events = useApi<List<Event>>('/v1/events?limit=15', 5000);
+  // Checkpoints belong on a job's timeline, not in the activity feed (one per interval would bury
+  // everything else): fetch more and keep the 15 newest other events.
+  const events = useApi<List<Event>>('/v1/events?limit=200', 5000);
   return (
     <Stack>
       <Title order={2}>Dashboard</Title>
@@ -91,7 +93,7 @@ export function DashboardPage() {
           Recent activity
         </Title>
         <Async state={events} empty={(d) => (d.items.length ? null : <Empty title="Nothing has happened yet">Upload a dataset to get started.</Empty>)}>
-          {(d) => <EventList events={d.items} />}
+          {(d) => <EventList events={d.items.filter((e) => e.action !== 'checkpoint').slice(0, 15)} />}
         </Async>
       </Card>
     </Stack>
