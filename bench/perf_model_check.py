@@ -18,12 +18,33 @@ import tempfile
 import time
 import urllib.request
 
-CONFIGS = [  # rows, features, hidden, epochs, batch
+CONFIGS = [  # rows, features, hidden, epochs, batch (features 0: Fashion-MNIST images, the CNN)
     (2000, 20, [128, 64], 40, 64),
     (8000, 50, [128, 64], 10, 64),
     (8000, 200, [256, 128], 8, 128),
     (20000, 30, [64], 6, 256),
+    (6000, 0, [], 2, 64),
 ]
+FASHION = "/usr/share/datasets/fashion-mnist"  # Debian dataset-fashion-mnist
+
+
+def fashion_tar(items):
+    """The first `items` training images and labels as an IDX tar (what `sskai data upload` takes)."""
+    import gzip
+    import io
+    import struct
+    import tarfile
+    images = gzip.open(f"{FASHION}/train-images-idx3-ubyte.gz").read()
+    labels = gzip.open(f"{FASHION}/train-labels-idx1-ubyte.gz").read()
+    images = images[:4] + struct.pack(">I", items) + images[8:16] + images[16:16 + items * 784]
+    labels = labels[:4] + struct.pack(">I", items) + labels[8:8 + items]
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for name, data in (("train-images-idx3-ubyte", images), ("train-labels-idx1-ubyte", labels)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
 
 
 def call(base, token, method, path, body=None, raw=None):
@@ -51,17 +72,21 @@ def main():
         token = open(os.path.join(work, "admin.token")).read().strip()
         rows_out = []
         for idx, (rows, feats, hidden, epochs, batch) in enumerate(CONFIGS):
-            rng = random.Random(idx)
-            lines = [",".join([f"f{i}" for i in range(feats)] + ["y"])]
-            for _ in range(rows):
-                xs = [rng.gauss(0, 1) for _ in range(feats)]
-                lines.append(",".join(f"{x:.4f}" for x in xs) + "," + ("a" if sum(xs[:5]) > 0 else "b"))
             name = f"perf{idx}"
-            call(base, token, "POST", f"/v1/datasets/{name}/versions?filename={name}.csv",
-                 raw=("\n".join(lines) + "\n").encode())
-            job = call(base, token, "POST", "/v1/jobs", {
-                "dataset": name, "model": name,
-                "hyperparameters": {"epochs": epochs, "batch_size": batch, "hidden": hidden}})
+            if feats == 0:
+                call(base, token, "POST", f"/v1/datasets/{name}/versions?filename={name}.tar",
+                     raw=fashion_tar(rows))
+                hyper = {"epochs": epochs, "batch_size": batch}
+            else:
+                rng = random.Random(idx)
+                lines = [",".join([f"f{i}" for i in range(feats)] + ["y"])]
+                for _ in range(rows):
+                    xs = [rng.gauss(0, 1) for _ in range(feats)]
+                    lines.append(",".join(f"{x:.4f}" for x in xs) + "," + ("a" if sum(xs[:5]) > 0 else "b"))
+                call(base, token, "POST", f"/v1/datasets/{name}/versions?filename={name}.csv",
+                     raw=("\n".join(lines) + "\n").encode())
+                hyper = {"epochs": epochs, "batch_size": batch, "hidden": hidden}
+            job = call(base, token, "POST", "/v1/jobs", {"dataset": name, "model": name, "hyperparameters": hyper})
             while True:
                 j = call(base, token, "GET", f"/v1/jobs/{job['id']}")
                 if j["state"] in ("succeeded", "failed", "cancelled"):
@@ -84,7 +109,8 @@ def main():
                              "seq_len": 1, "micro_batch": batch, "precision": "fp32"}})
             pc = calibrated["best"]["work_hours"] * 3600
             pd = default["best"]["work_hours"] * 3600
-            rows_out.append((f"{rows}x{feats} mlp{hidden} e{epochs} b{batch}", int(profile["parameters"]),
+            label = (f"{rows} Fashion-MNIST images, cnn" if feats == 0 else f"{rows}x{feats} mlp{hidden}")
+            rows_out.append((f"{label} e{epochs} b{batch}", int(profile["parameters"]),
                              measured, pc, pc / measured if measured else 0, pd, pd / measured if measured else 0,
                              calibrated["cpu_efficiency"]))
         print("| configuration | params | measured s | predicted s (profile-calibrated) | ratio |"

@@ -86,13 +86,14 @@ Result<json> ExpandModelProfile(ApiContext& ctx, json body, int64_t owner_id) {
                                       " has no profile yet; run `sskai models profile " + name + "` first");
   }
   json profile = ParseStoredJson(*stored);
-  // This machine's measured throughput for this model calibrates CPU offerings: the achieved
-  // GFLOP/s of a training step at the training batch (serving: batch-1 inference), over the FP32
-  // peak of all of this machine's vCPUs — the planner scales it by each offering's vCPUs.
+  // This machine's measured throughput for this model calibrates CPU offerings: the GFLOP/s of a
+  // training step at the training batch (serving: batch-1 inference), over the FP32 peak of all
+  // of this machine's vCPUs — the planner scales it by each offering's vCPUs.
   const bool train = body.value("kind", "") == "train";
   const double peak_gflops_per_vcpu = planner::PerfOptions{}.cpu_peak_gflops_per_vcpu;
   double vcpus = std::max(1.0, profile.value("hardware_threads", 1.0));
   double want_batch = train ? profile.value("memory_bytes", json::object()).value("batch", 0.0) : 1.0;
+  const double params_for_flops = profile.value("parameters", 0.0);
   double used_batch = -1, achieved = 0;
   for (const auto& m : profile.value("measurements", json::array())) {
     if (m.value("phase", "") != (train ? "train_step" : "inference")) continue;
@@ -100,7 +101,11 @@ Result<json> ExpandModelProfile(ApiContext& ctx, json body, int64_t owner_id) {
     // The wanted batch if measured, else the closest one.
     if (used_batch < 0 || std::abs(batch - want_batch) < std::abs(used_batch - want_batch)) {
       used_batch = batch;
-      achieved = m.value("achieved_gflops", 0.0);
+      // Training: in the planner's own FLOP count (6 x params per sample), so the calibrated
+      // speed is the measured samples/s whatever the layer types (a CNN's convolutions cost far
+      // more than 6 FLOPs per parameter). Serving: real forward FLOPs, as request_gflops is.
+      achieved = train ? m.value("samples_per_second", 0.0) * 6 * params_for_flops / 1e9
+                       : m.value("achieved_gflops", 0.0);
     }
   }
   if (achieved > 0 && !body.contains("calibration")) {
