@@ -137,6 +137,7 @@ TEST_F(FlowTest, CliDrivesTheWholeFlow) {
                              std::to_string(plan["id"].get<int64_t>())}, &out, &err), 0) << out << err;
   ASSERT_EQ(server_->RunCli({"jobs", "show", "2", "--json"}, &out, &err), 0) << err;
   EXPECT_EQ(json::parse(out)["spec"]["plan"]["plan_id"], plan["id"]) << out;
+  EXPECT_EQ(server_->WaitForJob(2, 120)["state"], "succeeded");  // no worker outlives the test
 
   ASSERT_EQ(server_->RunCli({"jobs", "list"}, &out, &err), 0) << err;
   EXPECT_NE(out.find("succeeded"), std::string::npos) << out;
