@@ -285,8 +285,16 @@ void AddOipRoutes(ApiContext& ctx, http::Router& router) {
   router.AddSync("GET", "/v2/models/{name}/ready", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
     auto r = Resolve(ctx, u, req.params.at("name"));
     if (!r.ok()) return OipError(r.status());
-    // A serverless endpoint at zero replicas is ready: the next request starts one.
+    // A serverless endpoint at zero replicas is ready: the next request starts one. A replica that
+    // passed its health check serves before the supervisor records the state in the store.
     bool ready = r->ep.state == serving::kReady || r->ep.state == serving::kIdle;
+    if (!ready) {
+      auto replicas = ctx.endpoints.Replicas();
+      auto it = replicas.find(r->ep.id);
+      if (it != replicas.end()) {
+        for (const auto& replica : it->second) ready = ready || replica.ready;
+      }
+    }
     return JsonResponse(ready ? 200 : 503, {{"name", r->ep.name}, {"ready", ready}});
   }), {.summary = "OIP v2: model readiness"});
 
