@@ -138,8 +138,9 @@ TEST(CostE2eTest, TaggedJobIsPricedBudgetsRefuseAndCsvExports) {
 // the limit (through the real job controller), and raising the limit resumes it to the end.
 TEST(CostE2eTest, ExceededBudgetPausesARunningJobAndRaisingItResumes) {
   TempDir dir, files;
-  // $360/h = $0.10 per second of this machine: a few seconds of training exceed $0.30.
-  TestServer server(dir.path(), {"--local-price", "rate:360"});
+  // $3,600/h = $1 per second of this machine: the first second of training exceeds $0.30, so the
+  // enforcer (every 2 s) pauses the job long before its 2,000 epochs end, however fast the machine.
+  TestServer server(dir.path(), {"--local-price", "rate:3600"});
   Status started = server.Start();
   ASSERT_TRUE(started.ok()) << started.ToString();
   int status = 0;
@@ -151,7 +152,7 @@ TEST(CostE2eTest, ExceededBudgetPausesARunningJobAndRaisingItResumes) {
   json job = server.CallJson("POST", "/v1/jobs",
                              {{"dataset", "bc"}, {"model", "bc-mlp"},
                               {"checkpoint_interval_seconds", 1},
-                              {"hyperparameters", {{"epochs", 1000}}}}, &status);
+                              {"hyperparameters", {{"epochs", 2000}}}}, &status);
   ASSERT_EQ(status, 201) << job.dump();
   int64_t id = job["id"].get<int64_t>();
   json seen;
