@@ -7,6 +7,8 @@ CTEST_ARGS ?=
 # ccache: paths relative to the checkout, so clones in other folders share cached objects.
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
+# ccache can then cache files compiled with the ML engine's precompiled torch header.
+export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
 
 .PHONY: all deps build web run test clean bench testdata
 

@@ -1,4 +1,5 @@
-// src/ml/lm_model.h — the Llama-family transformer in libtorch (internal; includes torch).
+// src/ml/lm_model.h — the Llama-family transformer in libtorch (internal to libsskai_ml.so: torch comes from
+// the library's precompiled header).
 //
 // Parameters live in a flat map keyed by Hugging Face names (model.embed_tokens.weight,
 // model.layers.N.self_attn.q_proj.weight, …, lm_head.weight), so loading and saving are name
@@ -10,7 +11,7 @@
 // Not thread-safe.
 #pragma once
 
-#include <torch/torch.h>
+// libtorch: from sskai_ml's precompiled header (src/ml/CMakeLists.txt).
 
 #include <map>
 #include <memory>

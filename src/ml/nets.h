@@ -1,5 +1,5 @@
-// src/ml/nets.h — the built-in networks (internal; includes torch, so only engine.cc and
-// train.cc include it).
+// src/ml/nets.h — the built-in networks (internal to libsskai_ml.so: torch comes from the
+// library's precompiled header, so only its own .cc files can include this).
 //
 // MLP: Linear-ReLU-Dropout(0.1) per hidden size, then Linear to `outputs`.
 // CNN: [conv3x3(16)-BN-ReLU-maxpool2] -> [conv3x3(32)-BN-ReLU-maxpool2] -> adaptive avg pool to at
@@ -8,7 +8,7 @@
 // training split, so the buffers travel with the weights.
 #pragma once
 
-#include <torch/torch.h>
+// libtorch: from sskai_ml's precompiled header (src/ml/CMakeLists.txt).
 
 #include <algorithm>
 #include <memory>
