@@ -15,6 +15,8 @@ PACKAGES=(
   libpcre2-dev libsentencepiece-dev sentencepiece libicu-dev fortunes fortunes-min
   chromium
   python3-torch  # reference forward + safetensors reader for the LM tests (tests/ml/reference)
+  slurm-wlm munge  # the Slurm executor's tests start a single-node cluster (scripts/start-slurm.sh)
+  libgloo-dev      # c10d ProcessGroupGloo: multi-worker data-parallel training (src/ml)
 )
 # The web console builds with Node.js and npm (any Node >= 18; Debian 12 ships 18). A Node.js
 # installed another way (e.g. NodeSource, which bundles npm) is used as it is.
