@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 
@@ -24,6 +25,14 @@ struct ServerFlags {
   std::string local_price = "zero";
   bool allow_custom_commands = false;  // jobs may run the user's own training command
   double storage_usd_per_gb_month = 0.023;  // cost ledger: stored artifacts (S3 Standard)
+  // Jobs: the default executor ("local" | "slurm") and the Slurm executor's settings.
+  std::string executor = "local";
+  bool slurm = false;                            // enable Slurm for per-job "executor": "slurm"
+  std::vector<std::string> slurm_partitions;     // "<partition>=<offering>[:spot|:ondemand]"
+  std::string slurm_default_partition;
+  std::string slurm_bin_dir;
+  int slurm_patience_seconds = 60;
+  bool slurm_keep_requeue_delay = false;         // measurements: wait out Slurm's requeue delay
 };
 // The offering name of this machine in the catalog and in usage records.
 inline constexpr const char* kLocalOffering = "this-machine";

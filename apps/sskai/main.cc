@@ -55,6 +55,24 @@ int main(int argc, char** argv) {
   server->add_option("--storage-usd-per-gb-month", sf.storage_usd_per_gb_month,
                      "cost of stored artifacts per GB-month (default: S3 Standard us-east-1)")
       ->capture_default_str();
+  server->add_option("--executor", sf.executor,
+                     "where jobs run unless they say (\"executor\"): local | slurm")
+      ->capture_default_str()->check(CLI::IsMember({"local", "slurm"}));
+  server->add_flag("--slurm", sf.slurm,
+                   "enable the Slurm executor for jobs with \"executor\": \"slurm\" "
+                   "(implied by --executor slurm)");
+  server->add_option("--slurm-partition", sf.slurm_partitions,
+                     "price a Slurm partition as a catalog offering: "
+                     "<partition>=<instance_type>@<zone>[:spot|:ondemand] (repeatable)");
+  server->add_option("--slurm-default-partition", sf.slurm_default_partition,
+                     "partition of Slurm jobs that name none (default: the cluster's default)");
+  server->add_option("--slurm-bin-dir", sf.slurm_bin_dir,
+                     "directory of sbatch/scontrol/scancel/squeue (default: PATH)");
+  server->add_option("--slurm-patience", sf.slurm_patience_seconds,
+                     "seconds slurmctld may not answer before a watched Slurm job counts as lost")
+      ->capture_default_str();
+  server->add_flag("--slurm-keep-requeue-delay", sf.slurm_keep_requeue_delay,
+                   "relaunch a requeued Slurm job after Slurm's requeue delay, not at once");
   server->callback([&] { exit_code = sskai::app::RunServer(sf); });
 
   sskai::jobs::WorkerOptions wo;
@@ -67,6 +85,13 @@ int main(int argc, char** argv) {
     wo.token = EnvOr("SSKAI_TOKEN", "");
     wo.notice_file = EnvOr("SSKAI_NOTICE_FILE", "");
     wo.chaos_notice_at_step = std::atoll(EnvOr("SSKAI_CHAOS_NOTICE_AT_STEP", "0").c_str());
+    // Data parallel: Slurm tasks (srun) or SSKAI_RANK/SSKAI_WORLD_SIZE; rendezvous SSKAI_DIST_STORE.
+    wo.world_size = std::atoi(EnvOr("SSKAI_WORLD_SIZE", EnvOr("SLURM_NTASKS", "1")).c_str());
+    wo.rank = std::atoi(EnvOr("SSKAI_RANK", EnvOr("SLURM_PROCID", "0")).c_str());
+    wo.dist_store = EnvOr("SSKAI_DIST_STORE", "");
+    wo.dist_host = EnvOr("SSKAI_DIST_HOST", std::atoi(EnvOr("SLURM_JOB_NUM_NODES", "1").c_str()) > 1
+                                                ? ""  // resolve this node's hostname
+                                                : "127.0.0.1");
     if (wo.work_dir.empty()) {
       wo.work_dir = EnvOr("TMPDIR", "/tmp") + "/sskai-worker-" + std::to_string(wo.job_id);
     }

@@ -166,6 +166,26 @@ int RunServer(const ServerFlags& flags) {
 
   std::string host_for_workers = listen->host == "0.0.0.0" ? "127.0.0.1" : listen->host;
   auto executor = jobs::MakeLocalExecutor();
+  // Jobs go to the local executor or, per job or by default, to Slurm.
+  std::unique_ptr<jobs::Executor> slurm_executor;
+  if (flags.slurm || flags.executor == "slurm") {
+    jobs::SlurmOptions so;
+    so.script_dir = (data_dir / "slurm").string();
+    so.bin_dir = flags.slurm_bin_dir;
+    so.default_partition = flags.slurm_default_partition;
+    so.controller_patience = std::chrono::seconds(std::max(1, flags.slurm_patience_seconds));
+    so.skip_requeue_delay = !flags.slurm_keep_requeue_delay;
+    for (const auto& value : flags.slurm_partitions) {
+      auto parsed = jobs::ParseSlurmPartitionFlag(value);
+      if (!parsed.ok()) {
+        std::cerr << parsed.status().message() << "\n";
+        return 2;
+      }
+      so.partitions[parsed->first] = parsed->second;
+    }
+    slurm_executor = jobs::MakeSlurmExecutor(std::move(so), clock);
+  }
+  auto job_executor = jobs::MakeRoutingExecutor(*executor, slurm_executor.get(), flags.executor);
   store::Store& st = **store;
   jobs::JobController::Options jo;
   jo.binary = SelfPath();
@@ -211,7 +231,7 @@ int RunServer(const ServerFlags& flags) {
 
   ThreadPool blocking(4);
   auto endpoints = std::make_unique<serving::EndpointManager>(eo, st, **blobs, *executor, clock);
-  auto controller = std::make_unique<jobs::JobController>(jo, st, *executor, clock, mint, revoke);
+  auto controller = std::make_unique<jobs::JobController>(jo, st, *job_executor, clock, mint, revoke);
 
   api::ApiContext ctx{st, **blobs, *controller, *endpoints, clock, blocking};
   ctx.allow_custom_commands = flags.allow_custom_commands;

@@ -81,7 +81,8 @@ Result<store::Job> ParseTrainRequest(ApiContext& ctx, const json& body, const st
   }
   json exec = json::object();
   for (const char* key : {"executor", "offering", "interruption_band", "acceleration", "notice_seconds",
-                          "chaos", "checkpoint_interval_seconds", "checkpoint_interval_steps", "command"}) {
+                          "chaos", "checkpoint_interval_seconds", "checkpoint_interval_steps", "command",
+                          "tasks", "partition"}) {
     if (body.contains(key)) exec[key] = body[key];
   }
   // The planner's checkpoint interval (Young/Daly or on-notice) unless the request sets one.
@@ -150,7 +151,7 @@ void AddJobRoutes(ApiContext& ctx, http::Router& router) {
              "job " + std::to_string(created->id) + " queued: train '" + created->output_model + "'");
     ctx.jobs.Kick();
     return JsonResponse(201, JobJson(ctx, *created));
-  }), {.summary = "Submit a training job {dataset, model, task?, target?, architecture?, hyperparameters?, max_attempts?, max_wall_seconds?, max_cost_usd?, executor?: local|spot-sim, offering?, interruption_band?, acceleration?, notice_seconds?, chaos?: {every_seconds, after_steps, seed}, checkpoint_interval_seconds?, checkpoint_interval_steps?}"});
+  }), {.summary = "Submit a training job {dataset, model, task?, target?, architecture?, hyperparameters?, max_attempts?, max_wall_seconds?, max_cost_usd?, executor?: local|spot-sim|slurm, tasks?: 1..64 (slurm), partition? (slurm), offering?, interruption_band?, acceleration?, notice_seconds?, chaos?: {every_seconds, after_steps, seed}, checkpoint_interval_seconds?, checkpoint_interval_steps?}"});
 
   router.AddSync("GET", "/v1/jobs", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
     auto page = PageFromQuery(req);

@@ -364,6 +364,10 @@ void JobController::Launch(store::Job& job) {
   }
   spec.log_path = LogPath(job.id);
   spec.new_session = true;
+  spec.executor = exec->executor == "spot-sim" ? "local" : exec->executor;
+  spec.name = "job-" + std::to_string(job.id);
+  spec.tasks = exec->tasks;
+  spec.partition = exec->partition;
   auto handle = executor_.Launch(spec);
   if (!handle.ok()) {
     revoke_(job);
@@ -375,7 +379,10 @@ void JobController::Launch(store::Job& job) {
   job.worker_start_time = handle->start_time;
   job.attempts += 1;
   job.launch_step = job.checkpoint_step;
-  job.executor = exec->executor == "spot-sim" ? "spot-sim" : executor_.name();
+  job.executor = exec->executor == "spot-sim" ? "spot-sim"
+                 : IsSlurmHandle(*handle)     ? "slurm"
+                 : executor_.name() == "slurm" ? "local"  // routed away from the Slurm default
+                                               : executor_.name();
   job.updated_at = now;
   IgnoreError(store_.UpdateJobControl(job));
   active_[job.id] = *handle;
@@ -384,9 +391,10 @@ void JobController::Launch(store::Job& job) {
   usage.subject_kind = "job";
   usage.subject_id = job.id;
   usage.resource = exec->executor == "spot-sim" && !exec->offering.empty() ? exec->offering
+                   : !handle->resource.empty()                              ? handle->resource
                                                                             : options_.resource;
-  usage.count = 1;
-  usage.spot = exec->executor == "spot-sim";
+  usage.count = std::max(1, handle->count);
+  usage.spot = exec->executor == "spot-sim" || handle->spot;
   usage.started_at = now;
   IgnoreError(store_.OpenUsage(usage).status());
   double interrupt_in = NextInterruptionSeconds(*exec, job.id, job.attempts);
@@ -395,8 +403,9 @@ void JobController::Launch(store::Job& job) {
         clock_.Monotonic() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                  std::chrono::duration<double>(interrupt_in));
   }
-  std::string msg = "worker pid " + std::to_string(handle->pid) + " started (attempt " +
-                    std::to_string(job.attempts) + ")";
+  std::string msg = (IsSlurmHandle(*handle) ? "Slurm job " : "worker pid ") +
+                    std::to_string(handle->pid) + " started (attempt " + std::to_string(job.attempts) +
+                    (spec.tasks > 1 ? ", " + std::to_string(spec.tasks) + " tasks" : std::string()) + ")";
   if (recovering) msg += ", resuming from step " + std::to_string(job.checkpoint_step);
   if (!Move(job, kRunning, msg)) {
     executor_.Signal(*handle, /*force=*/true);  // cancelled meanwhile: the exit is reaped later

@@ -72,11 +72,21 @@ struct LaunchSpec {
   std::string log_path;                          // stdout+stderr appended here
   bool new_session = true;                       // setsid(): survives a server crash
   bool die_with_parent = false;                  // PR_SET_PDEATHSIG(SIGTERM)
+  // Which executor runs it (RoutingExecutor): "slurm" | "local" | "" (the server's default).
+  std::string executor;
+  std::string name;                              // stable per job ("job-7"): the Slurm job name
+  int tasks = 1;                                 // Slurm: srun tasks (data-parallel ranks)
+  std::string partition;                         // Slurm: "" = the executor's default
 };
 
 struct WorkerHandle {
-  int pid = 0;
-  std::string start_time;  // /proc/<pid>/stat field 22: tells a reused pid apart
+  int pid = 0;             // local: the pid; Slurm: the Slurm job id
+  std::string start_time;  // local: /proc/<pid>/stat field 22; Slurm: "slurm:<restarts>"
+  // Set by Launch (not persisted): the usage record's catalog offering ("" = the controller's
+  // default resource), market and task count.
+  std::string resource;
+  bool spot = false;
+  int count = 1;
 };
 
 struct ExitInfo {
@@ -84,10 +94,12 @@ struct ExitInfo {
   int exit_code = -1;      // when it exited normally
   int signal = 0;          // when it was killed by a signal
   bool unknown = false;    // not our child: it is gone, but how it ended is unknown
+  std::string detail;      // what the executor knows beyond that ("requeued by Slurm", ...)
   std::string Describe() const;
 };
 
-// Runs worker processes. Implementations: LocalExecutor (this machine).
+// Runs worker processes. Implementations: LocalExecutor (this machine), SlurmExecutor (sbatch),
+// RoutingExecutor (by LaunchSpec::executor and the handle's kind).
 class Executor {
  public:
   virtual ~Executor() = default;
@@ -101,6 +113,59 @@ class Executor {
 };
 
 std::unique_ptr<Executor> MakeLocalExecutor();
+
+// ---- Slurm -------------------------------------------------------------------------------
+// A Slurm partition priced as a catalog offering ("g5.xlarge@use1-az1"), spot or on-demand.
+struct SlurmPartition {
+  std::string offering;
+  bool spot = false;
+};
+// Parses a `--slurm-partition` value "<partition>=<offering>[:spot|:ondemand]".
+// Errors: kInvalidArgument naming what is wrong.
+Result<std::pair<std::string, SlurmPartition>> ParseSlurmPartitionFlag(const std::string& value);
+// One job as `scontrol show job -o <id>` prints it.
+struct SlurmJobInfo {
+  int64_t job_id = 0;
+  std::string name;
+  std::string state;      // JobState: PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, ...
+  std::string reason;     // Reason: BeginTime, JobHeldUser, None, ...
+  int64_t restarts = 0;   // Restarts: how often it was requeued
+  int exit_code = 0;      // ExitCode=<code>:<signal>
+  int exit_signal = 0;
+};
+// Pure. Errors: kInvalidArgument when there is no JobId/JobState.
+Result<SlurmJobInfo> ParseScontrolJob(const std::string& text);
+// Pure: whether a Slurm job's worker has ended, seen from a handle that knew `known_restarts`.
+// A job requeued since (restarts > known_restarts) counts as ended by preemption
+// (exit 75, detail "requeued by Slurm"): the controller relaunches it, which the Slurm executor
+// does by releasing the same requeued Slurm job.
+ExitInfo SlurmExitInfo(const SlurmJobInfo& info, int64_t known_restarts);
+
+struct SlurmOptions {
+  std::string script_dir;              // batch scripts and their env files (0600: worker tokens)
+  std::string bin_dir;                 // where sbatch/scontrol/scancel/squeue are ("" = PATH)
+  std::string default_partition;       // "" = the cluster's default partition
+  std::map<std::string, SlurmPartition> partitions;  // partition -> offering (usage records)
+  std::string job_name_prefix = "sskai";  // Slurm job names: "<prefix>-<LaunchSpec::name>"
+  // How long scontrol may fail (controller down) before a watched job counts as lost.
+  std::chrono::seconds controller_patience{60};
+  std::chrono::seconds command_timeout{20};  // per sbatch/scontrol call
+  // Relaunching a requeued job starts it at once (StartTime=now); false keeps Slurm's requeue
+  // delay (AuthInfo cred_expire, 120 s by default) — for measurements.
+  bool skip_requeue_delay = true;
+};
+// Runs workers as Slurm batch jobs: sbatch (--requeue; `srun` for tasks > 1), tracks them with
+// scontrol, cancels with scancel. A preemption (Slurm requeue) is reported as an exit; the
+// relaunch releases the same requeued job with a fresh token at once (StartTime=now), so Slurm's
+// requeue delay does not apply. Launch errors: kUnavailable (sbatch failed: controller down, bad
+// partition), with Slurm's message. Thread-safety: thread-safe (one call at a time inside).
+std::unique_ptr<Executor> MakeSlurmExecutor(SlurmOptions options, Clock& clock);
+// Borrows both executors (they must outlive it). Launch goes to `slurm` when the spec's executor
+// is "slurm" (or it is "" and default_executor is "slurm"), else to `local`; Poll/Signal go by
+// the handle ("slurm:" start_time). Launch with "slurm" and no slurm executor: kFailedPrecondition.
+std::unique_ptr<Executor> MakeRoutingExecutor(Executor& local, Executor* slurm,
+                                              std::string default_executor);
+bool IsSlurmHandle(const WorkerHandle& handle);
 // The /proc start-time token of `pid`, or "" when it does not exist.
 std::string ProcessStartTime(int pid);
 
@@ -141,7 +206,9 @@ std::string LimitExceeded(double wall_seconds, double max_wall_seconds, double c
 
 // ---- Execution spec (from the job's spec_json) ------------------------------------------
 struct ExecutionSpec {
-  std::string executor = "local";     // "local" | "spot-sim"
+  std::string executor;               // "" (server default) | "local" | "spot-sim" | "slurm"
+  int tasks = 1;                      // slurm: data-parallel tasks (srun), 1..64
+  std::string partition;              // slurm: partition ("" = the server's default)
   std::string offering;               // spot-sim: "<instance_type>@<zone>"
   int interruption_band = 2;          // spot-sim: Spot Advisor band 0..4 (from the catalog)
   double acceleration = 1;            // spot-sim: time compression of the interruption rate
@@ -256,6 +323,14 @@ struct WorkerOptions {
   std::chrono::seconds server_patience{120};   // keep retrying while the server is down
   std::string notice_file;                     // env SSKAI_NOTICE_FILE: exists = notice given
   int64_t chaos_notice_at_step = 0;            // env SSKAI_CHAOS_NOTICE_AT_STEP (0 = off)
+  // Data-parallel rank of this worker (env SLURM_PROCID / SLURM_NTASKS, or SSKAI_RANK /
+  // SSKAI_WORLD_SIZE), the c10d FileStore path (SSKAI_DIST_STORE) and this rank's Gloo address
+  // (SSKAI_DIST_HOST). Rank 0 reports metrics, checkpoints, the model and errors; the others
+  // train their shards in <work_dir>/rank-<N> and only exit with the outcome.
+  int rank = 0;
+  int world_size = 1;
+  std::string dist_store;
+  std::string dist_host = "127.0.0.1";
 };
 // Runs one job to completion: returns the process exit code (kExitOk, kExitFailed after reporting
 // the error and its step, kExitNoServer, kExitPreempted after a notice: SIGTERM, the file named

@@ -54,14 +54,30 @@ Result<ExecutionSpec> ParseExecutionSpec(const std::string& spec_json) {
   };
   if (j.contains("executor") && !j["executor"].is_null()) {
     if (!j["executor"].is_string() ||
-        (j["executor"] != "local" && j["executor"] != "spot-sim")) {
-      return Status::InvalidArgument("field 'executor': expected 'local' or 'spot-sim'");
+        (j["executor"] != "local" && j["executor"] != "spot-sim" && j["executor"] != "slurm")) {
+      return Status::InvalidArgument("field 'executor': expected 'local', 'spot-sim' or 'slurm'");
     }
     out.executor = j["executor"].get<std::string>();
   }
   if (j.contains("offering") && !j["offering"].is_null()) {
     if (!j["offering"].is_string()) return Status::InvalidArgument("field 'offering': expected a string");
     out.offering = j["offering"].get<std::string>();
+  }
+  if (j.contains("partition") && !j["partition"].is_null()) {
+    if (!j["partition"].is_string() || j["partition"].get<std::string>().empty() ||
+        j["partition"].get<std::string>().find_first_of(" \t\n'\"\\;$`") != std::string::npos) {
+      return Status::InvalidArgument("field 'partition': expected a Slurm partition name");
+    }
+    out.partition = j["partition"].get<std::string>();
+  }
+  double tasks = 1;
+  SSKAI_RETURN_IF_ERROR(number("tasks", 1, 64, tasks));
+  if (tasks != static_cast<double>(static_cast<int>(tasks))) {
+    return Status::InvalidArgument("field 'tasks': expected an integer in [1, 64]");
+  }
+  out.tasks = static_cast<int>(tasks);
+  if (out.tasks > 1 && (out.executor == "local" || out.executor == "spot-sim")) {
+    return Status::InvalidArgument("field 'tasks': more than 1 task needs \"executor\": \"slurm\"");
   }
   double band = out.interruption_band, seed = static_cast<double>(out.seed), steps = 0, ck_steps = 0;
   SSKAI_RETURN_IF_ERROR(number("interruption_band", 0, 4, band));

@@ -50,6 +50,7 @@ bool IsAllowedTransition(const std::string& from, const std::string& to) {
 
 std::string ExitInfo::Describe() const {
   if (!exited) return "running";
+  if (!detail.empty()) return detail;
   if (unknown) return "exited while the server was not watching";
   if (signal != 0) return "killed by signal " + std::to_string(signal);
   if (exit_code == kExitPreempted) return "checkpointed on notice and exited";

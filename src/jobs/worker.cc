@@ -118,6 +118,11 @@ class Worker {
 
   int Run() {
     std::string jobs_path = "/v1/jobs/" + std::to_string(options_.job_id);
+    if (options_.world_size > 1 && (options_.rank < 0 || options_.rank >= options_.world_size)) {
+      SSKAI_LOG_ERROR("worker: rank {} is outside world size {}", options_.rank, options_.world_size);
+      return kExitFailed;
+    }
+    if (options_.rank > 0) options_.work_dir += "/rank-" + std::to_string(options_.rank);
     auto job = link_.Json("GET", jobs_path);
     if (!job.ok()) {
       SSKAI_LOG_ERROR("worker: cannot fetch job: {}", job.status().ToString());
@@ -142,12 +147,15 @@ class Worker {
       return kExitPreempted;
     }
     SSKAI_LOG_ERROR("worker: job failed at step {}: {}", last_step_, st.message());
+    if (!Leader()) return kExitFailed;  // rank 0 reports (it fails too: the group broke)
     auto r = link_.Json("POST", jobs_path + "/fail", json{{"reason", st.message()}, {"step", last_step_}});
     if (!r.ok()) SSKAI_LOG_ERROR("worker: cannot report the failure: {}", r.status().ToString());
     return kExitFailed;
   }
 
  private:
+  bool Leader() const { return options_.rank == 0; }
+
   bool NoticeGiven() const {
     if (g_notice) return true;
     if (options_.chaos_notice_at_step > 0 && last_step_ >= options_.chaos_notice_at_step) return true;
@@ -253,6 +261,9 @@ class Worker {
     }
     const json& spec_json = job.at("spec");
     SSKAI_ASSIGN_OR_RETURN(ExecutionSpec exec, ParseExecutionSpec(spec_json.dump()));
+    if (options_.world_size > 1 && !exec.command.empty()) {
+      return Status::InvalidArgument("tasks > 1 needs a built-in model (custom commands run one task)");
+    }
     if (!exec.command.empty()) return RunCustom(job, jobs_path, exec, data_path, ds);
     SSKAI_ASSIGN_OR_RETURN(ml::TrainSpec spec,
                            ml::TrainSpecFromJson(spec_json.value("hyperparameters", json::object()).dump()));
@@ -282,7 +293,16 @@ class Worker {
     };
     cb.checkpoint_every_seconds = exec.checkpoint_interval_seconds;
     cb.checkpoint_every_steps = exec.checkpoint_interval_steps;
+    if (options_.world_size > 1) {
+      cb.data_parallel.rank = options_.rank;
+      cb.data_parallel.world_size = options_.world_size;
+      cb.data_parallel.store_path = options_.dist_store;
+      cb.data_parallel.host = options_.dist_host;
+      SSKAI_LOG_INFO("worker: data-parallel rank {} of {} (rendezvous {})", options_.rank, options_.world_size,
+                     options_.dist_store);
+    }
     cb.on_epoch = [&](const ml::EpochMetrics& m) {
+      if (!Leader()) return;
       std::string extra;
       for (const auto& [k, v] : m.metrics) {
         if (k != "val_loss") extra += fmt::format(" {}={:.4f}", k, v);
@@ -328,6 +348,10 @@ class Worker {
                                      "' cannot train the built-in models (use csv, idx or image_folder)");
     }
     if (!result.ok()) return result.status();
+    if (!Leader()) {
+      SSKAI_LOG_INFO("worker: rank {} done", options_.rank);
+      return Status::Ok();
+    }
     SSKAI_ASSIGN_OR_RETURN(json uploaded, link_.Upload(jobs_path + "/model", result->model_path));
     json metrics = json::object();
     for (const auto& [k, v] : result->metrics) metrics[k] = v;

@@ -79,6 +79,22 @@ struct TrainCallbacks {
   // Hook for variants (LM fine-tune) that keep extra state in their checkpoints: unused by the
   // built-in models.
   std::function<std::string()> extra_checkpoint_state;
+  // Data-parallel training over c10d Gloo (built-in tabular/CNN models): world_size > 1 ranks
+  // each compute the gradient of their contiguous shard of every global batch (batch_size rows),
+  // gradients are summed across ranks (= the global batch's mean gradient) before every optimizer
+  // step, and the notice is agreed at each step boundary so all ranks stop at the same step. Only
+  // rank 0 writes checkpoints and calls on_checkpoint; every rank resumes from the same file. The
+  // MLP draws the global batch's dropout mask and keeps its rows, so the result matches
+  // world_size 1 to floating-point tolerance (CNN: BatchNorm statistics are per shard). Not part
+  // of the spec: a checkpoint resumes under any world size.
+  struct DataParallel {
+    int rank = 0;
+    int world_size = 1;
+    std::string store_path;        // c10d FileStore every rank opens (a shared filesystem)
+    std::string host = "127.0.0.1";  // this rank's address for Gloo ("" = resolve hostname)
+    int timeout_seconds = 300;     // a peer that does not answer fails training (kUnavailable)
+  };
+  DataParallel data_parallel;
 };
 
 // Where a checkpoint stands: completed epochs, optimizer steps done in the next epoch, and the

@@ -28,6 +28,26 @@ struct NetConfig {
 class Net : public torch::nn::Module {
  public:
   virtual torch::Tensor forward(torch::Tensor x) = 0;
+  // Data-parallel training: this rank holds rows [offset, offset + rows of x) of a global batch of
+  // `global_rows`. Dropout then draws the whole global batch's mask (the same random numbers, in
+  // the same order, as one worker would) and keeps this rank's rows. 0 = not sharded.
+  void SetBatchShard(int64_t offset, int64_t global_rows) {
+    shard_offset_ = offset;
+    shard_rows_ = global_rows;
+  }
+
+ protected:
+  torch::Tensor ApplyDropout(torch::nn::Dropout& dropout, const torch::Tensor& x) {
+    if (shard_rows_ <= 0 || !is_training()) return dropout->forward(x);
+    const double keep = 1 - dropout->options.p();
+    // As at::dropout does on CPU: empty_like(input).bernoulli_(1 - p), div_(1 - p), input * noise.
+    auto noise = torch::empty({shard_rows_, x.size(1)}, x.options()).bernoulli_(keep);
+    noise.div_(keep);
+    return x * noise.narrow(0, shard_offset_, x.size(0));
+  }
+
+ private:
+  int64_t shard_offset_ = 0, shard_rows_ = 0;
 };
 
 class MlpNet : public Net {
@@ -42,7 +62,7 @@ class MlpNet : public Net {
     dropout_ = register_module("dropout", torch::nn::Dropout(0.1));
   }
   torch::Tensor forward(torch::Tensor x) override {
-    for (auto& layer : layers_) x = dropout_->forward(torch::relu(layer->forward(x)));
+    for (auto& layer : layers_) x = ApplyDropout(dropout_, torch::relu(layer->forward(x)));
     return out_->forward(x);
   }
 
@@ -79,7 +99,7 @@ class CnnNet : public Net {
     if (x.size(2) != pooled_h_ || x.size(3) != pooled_w_) {
       x = torch::adaptive_avg_pool2d(x, {pooled_h_, pooled_w_});
     }
-    x = dropout_->forward(torch::relu(fc1_->forward(x.flatten(1))));
+    x = ApplyDropout(dropout_, torch::relu(fc1_->forward(x.flatten(1))));
     return fc2_->forward(x);
   }
 

@@ -18,6 +18,7 @@
 #include "common/sha256.h"
 #include "data/data.h"
 #include "ml/container.h"
+#include "ml/distributed.h"
 #include "ml/train.h"
 
 namespace sskai::ml {
@@ -152,6 +153,40 @@ void PruneCheckpoints(const std::string& work_dir, size_t keep) {
   for (size_t idx = 0; idx + keep < files.size(); ++idx) std::filesystem::remove(files[idx].second, ec);
 }
 
+// One data-parallel optimizer step: this rank's contiguous shard of the global batch `rows`
+// (len rows), loss summed over the shard / len, gradients and loss summed over all ranks (= the
+// global batch's mean), then the same optimizer step on every rank. Returns the batch's mean loss.
+Result<double> ShardStep(const Problem& p, Net& net, torch::optim::Optimizer& optimizer, GlooGroup& group,
+                         const torch::Tensor& x_train, const torch::Tensor& y_train, const int64_t* rows,
+                         int64_t len) {
+  const int64_t world = group.world_size(), rank = group.rank();
+  const int64_t begin = len * rank / world, end = len * (rank + 1) / world;
+  net.SetBatchShard(begin, len);
+  auto idx = IndexTensor(rows + begin, end - begin);
+  auto xb = x_train.index_select(0, idx).to(torch::kFloat);
+  auto yb = y_train.index_select(0, idx);
+  optimizer.zero_grad();
+  auto loss = Loss(p, net.forward(xb), yb, true) / static_cast<double>(len);
+  loss.backward();
+  std::vector<torch::Tensor> parts;
+  auto params = net.parameters();
+  for (auto& param : params) {
+    parts.push_back(param.grad().defined() ? param.grad().reshape(-1) : torch::zeros({param.numel()}));
+  }
+  parts.push_back(loss.detach().reshape({1}).to(torch::kFloat));
+  auto flat = torch::cat(parts).contiguous();
+  SSKAI_RETURN_IF_ERROR(group.AllReduceSum(flat));
+  int64_t offset = 0;
+  for (auto& param : params) {
+    const int64_t count = param.numel();
+    if (param.grad().defined()) param.mutable_grad().copy_(flat.narrow(0, offset, count).view_as(param));
+    offset += count;
+  }
+  optimizer.step();
+  net.SetBatchShard(0, 0);
+  return flat[offset].item<double>();
+}
+
 Status CheckResumable(const json& meta, const json& base) {
   if (meta.value("kind", "") != "checkpoint") return Status::InvalidArgument("resume: not a checkpoint file");
   if (meta.value("spec", json()) != base["spec"]) {
@@ -197,6 +232,14 @@ Result<TrainResult> Train(Problem& p, const TrainSpec& user_spec, const std::str
     static_cast<CnnNet&>(*net).SetNormalization(mean, std);
   }
   auto optimizer = MakeOptimizer(spec, *net);
+  // Data parallel (world_size > 1): a Gloo group; only rank 0 writes checkpoints.
+  const TrainCallbacks::DataParallel& dp = callbacks.data_parallel;
+  std::unique_ptr<GlooGroup> group;
+  if (dp.world_size > 1) {
+    SSKAI_ASSIGN_OR_RETURN(group, CreateGlooGroup(dp.rank, dp.world_size, dp.store_path, dp.host,
+                                                  std::chrono::seconds(std::max(1, dp.timeout_seconds))));
+  }
+  const bool writes_checkpoints = group == nullptr || group->rank() == 0;
 
   json base = {{"format", "sskai-model"},
                {"model", p.net.kind},
@@ -258,6 +301,11 @@ Result<TrainResult> Train(Problem& p, const TrainSpec& user_spec, const std::str
   auto last_checkpoint_time = std::chrono::steady_clock::now();
   auto write_checkpoint = [&](int completed, int64_t step_in_epoch, double loss_sum,
                               const std::map<std::string, double>& metrics) -> Status {
+    if (!writes_checkpoints) {  // rank 0 writes the (identical) state of every rank
+      last_checkpoint_step = global_step;
+      last_checkpoint_time = std::chrono::steady_clock::now();
+      return Status::Ok();
+    }
     torch::serialize::OutputArchive root, model_archive, optim_archive;
     net->save(model_archive);
     optimizer->save(optim_archive);
@@ -302,7 +350,13 @@ Result<TrainResult> Train(Problem& p, const TrainSpec& user_spec, const std::str
     double loss_sum = epoch == start_epoch ? resume_loss_sum : 0;
     for (int64_t batch = first_batch; batch < steps_per_epoch; ++batch) {
       // Step boundary: notice, cancellation and the step-level cadence are checked here.
-      if (callbacks.checkpoint_and_stop && callbacks.checkpoint_and_stop()) {
+      bool stop = callbacks.checkpoint_and_stop && callbacks.checkpoint_and_stop();
+      if (group != nullptr) {  // every rank stops at the same step when any got a notice
+        auto flag = torch::full({1}, stop ? 1.0 : 0.0, torch::kDouble);
+        SSKAI_RETURN_IF_ERROR(group->AllReduceSum(flag));
+        stop = flag.item<double>() > 0;
+      }
+      if (stop) {
         if (global_step != last_checkpoint_step || batch == first_batch) {
           SSKAI_RETURN_IF_ERROR(write_checkpoint(epoch - 1, batch, loss_sum, {}));
         }
@@ -322,14 +376,20 @@ Result<TrainResult> Train(Problem& p, const TrainSpec& user_spec, const std::str
       }
       const int64_t start = batch * spec.batch_size;
       int64_t len = std::min<int64_t>(spec.batch_size, n_train - start);
-      auto idx = IndexTensor(order.data() + start, len);
-      auto xb = x_train.index_select(0, idx).to(torch::kFloat);
-      auto yb = y_train.index_select(0, idx);
-      optimizer->zero_grad();
-      auto loss = Loss(p, net->forward(xb), yb, false);
-      loss.backward();
-      optimizer->step();
-      double loss_value = loss.item<double>();
+      double loss_value = 0;
+      if (group == nullptr) {
+        auto idx = IndexTensor(order.data() + start, len);
+        auto xb = x_train.index_select(0, idx).to(torch::kFloat);
+        auto yb = y_train.index_select(0, idx);
+        optimizer->zero_grad();
+        auto loss = Loss(p, net->forward(xb), yb, false);
+        loss.backward();
+        optimizer->step();
+        loss_value = loss.item<double>();
+      } else {
+        SSKAI_ASSIGN_OR_RETURN(loss_value, ShardStep(p, *net, *optimizer, *group, x_train, y_train,
+                                                     order.data() + start, len));
+      }
       loss_sum += loss_value * len;
       ++global_step;
       if (callbacks.on_step) callbacks.on_step(global_step, loss_value);

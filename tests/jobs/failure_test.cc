@@ -149,7 +149,7 @@ TEST(ExecutionSpecTest, ParsesAndRejectsFields) {
   EXPECT_EQ(spec->checkpoint_interval_steps, 50);
   EXPECT_EQ(spec->checkpoint_interval_seconds, 30);  // default
   EXPECT_TRUE(ParseExecutionSpec("").ok());
-  for (const char* bad : {R"({"executor":"slurm"})", R"({"acceleration":-1})", R"({"notice_seconds":"x"})",
+  for (const char* bad : {R"({"executor":"k8s"})", R"({"acceleration":-1})", R"({"notice_seconds":"x"})",
                           R"({"chaos":3})", R"({"command":[]})", R"({"command":["a",1]})",
                           R"({"interruption_band":5})", "[]"}) {
     auto r = ParseExecutionSpec(bad);
