@@ -4,6 +4,7 @@
 // Skips when slurmctld is not running (the fixture could not start it: no root, no slurm-wlm).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -167,6 +168,40 @@ TEST_F(SlurmTest, RequeueResumesFromCheckpointThenCancel) {
   }
   EXPECT_EQ(state.find("JobState=RUNNING"), std::string::npos) << state;
   EXPECT_EQ(state.find("JobState=PENDING"), std::string::npos) << state;
+}
+
+TEST_F(SlurmTest, TwoTaskGlooJobMatchesOneTask) {
+  StartServer({"--executor", "slurm", "--max-running-jobs", "3"});
+  json hyper = {{"epochs", 2}, {"batch_size", 32}, {"hidden", {64, 32}}};
+  int64_t two = Submit({{"model", "two-tasks"}, {"tasks", 2}, {"hyperparameters", hyper}});
+  int64_t one = Submit({{"model", "one-task"}, {"hyperparameters", hyper}});
+  json a = server_->WaitForJob(two, 120);
+  json b = server_->WaitForJob(one, 120);
+  ASSERT_EQ(a["state"], "succeeded") << a.dump() << Dump(Timeline(two))
+                                     << server_->Call("GET", "/v1/jobs/" + std::to_string(two) + "/logs").body;
+  ASSERT_EQ(b["state"], "succeeded") << b.dump();
+  std::string text = Dump(Timeline(two));
+  EXPECT_NE(text.find("(attempt 1, 2 tasks)"), std::string::npos) << text;
+  std::string logs = server_->Call("GET", "/v1/jobs/" + std::to_string(two) + "/logs").body;
+  EXPECT_NE(logs.find("data-parallel rank 0 of 2"), std::string::npos) << logs;
+  EXPECT_NE(logs.find("data-parallel rank 1 of 2"), std::string::npos) << logs;
+  EXPECT_NE(logs.find("worker: rank 1 done"), std::string::npos) << logs;
+  // The same global batch on 2 ranks gives the 1-task model to floating-point tolerance.
+  json ma = server_->CallJson("GET", "/v1/models/two-tasks/versions/1");
+  json mb = server_->CallJson("GET", "/v1/models/one-task/versions/1");
+  double loss_a = ma["metrics"].value("val_loss", -1.0), loss_b = mb["metrics"].value("val_loss", -2.0);
+  EXPECT_NEAR(loss_a, loss_b, 1e-4 * std::abs(loss_b)) << ma.dump() << mb.dump();
+  EXPECT_EQ(ma["metrics"]["val_accuracy"], mb["metrics"]["val_accuracy"]);
+  // Usage: one record with count 2 (both tasks held compute).
+  json usage;
+  for (int idx = 0; idx < 100; ++idx) {
+    usage = server_->CallJson("GET", "/v1/usage");
+    if (usage.dump().find("\"ended_at\":null") == std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  for (const auto& u : usage["items"]) {
+    if (u["subject_id"] == two) EXPECT_EQ(u["count"], 2) << u.dump();
+  }
 }
 
 TEST_F(SlurmTest, ControllerDownFailsTheJobWithSlurmsMessage) {
