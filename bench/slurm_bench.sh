@@ -14,7 +14,7 @@ PORT=${PORT:-18391}
 URL=http://127.0.0.1:$PORT
 sinfo -h -o %T 2>/dev/null | grep -Eq 'idle|mixed' || { echo "slurm is not running: scripts/start-slurm.sh DIR" >&2; exit 1; }
 echo "# sskai Slurm preemption benchmark — $(date -u +%FT%TZ) — $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
-echo "# Slurm $(sinfo -V | cut -d' ' -f2), requeue delay (AuthInfo cred_expire) $(scontrol show config | awk -F= '/^AuthInfo/ {print $2}' | tr -d ' ')"
+echo "# Slurm $(sinfo -V | cut -d' ' -f2), requeue delay: $(scontrol show config | sed -n 's/^AuthInfo *= *//p')"
 
 run_mode() {  # label, extra server flags...
   local label=$1; shift
