@@ -32,6 +32,9 @@ ExitDecision ClassifyExit(const ExitFacts& f) {
                      "; retrying once to rule out a flake";
   } else if (f.exit_code == kExitPreempted && f.signal == 0 && !f.unknown) {
     what = "preempted with notice: checkpointed at a step boundary";
+    if (f.exit_text != "checkpointed on notice and exited" && !f.exit_text.empty()) {
+      what += " (" + f.exit_text + ")";  // e.g. "requeued by Slurm (restart 1)"
+    }
   } else {
     what = "worker lost (" + f.exit_text + ")";
   }

@@ -140,7 +140,10 @@ TEST_F(SlurmTest, RequeueResumesFromCheckpointThenCancel) {
   EXPECT_EQ(job["preemptions"], 1) << job.dump();
   auto timeline = Timeline(id);
   std::string text = Dump(timeline);
-  EXPECT_NE(text.find("preempted: preempted with notice"), std::string::npos) << text;
+  EXPECT_NE(text.find("preempted: preempted with notice: checkpointed at a step boundary (requeued by Slurm "
+                      "(restart 1))"),
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find("resuming from step"), std::string::npos) << text;
   // The same Slurm job runs again (released at once, not after Slurm's requeue delay).
   ids = SlurmIds(id);
