@@ -269,7 +269,7 @@ std::pair<int, int> UsageMarkets(TestServer& server, int64_t endpoint_id) {
 
 TEST_F(CanaryE2eTest, SpotReplicasSurvivePreemptionsWithNoticeAndFallBackToOnDemand) {
   int status = 0;
-  json spot = {{"chaos_every_ms", 10000}, {"notice_ms", 8000}, {"max_preemptions", 1000},
+  json spot = {{"chaos_every_ms", 25000}, {"notice_ms", 20000}, {"max_preemptions", 1000},
                {"offering", "g5.xlarge@use1-az1"}};
   json ep = server_->CallJson("POST", "/v1/endpoints",
                               {{"name", "sp"}, {"model", "iris-mlp"}, {"version", 1},
@@ -333,7 +333,8 @@ TEST_F(CanaryE2eTest, SpotReplicasSurvivePreemptionsWithNoticeAndFallBackToOnDem
   EXPECT_TRUE(wait_for([&] { return count("spot_restored") >= 1 && count("spot_rebalance") >= 1; }, 40));
   stop = true;
   for (auto& t : clients) t.join();
-  EXPECT_EQ(failed.load(), 0) << failure;
+  EXPECT_EQ(failed.load(), 0) << failure << "\n"
+                              << server_->CallJson("GET", "/v1/endpoints/sp/events?limit=100").dump();
   EXPECT_GT(ok.load(), 0);
   std::cout << "spot: " << ok.load() << " ok, " << failed.load() << " failed, "
             << count("spot_notice") << " notices\n";
