@@ -75,6 +75,8 @@ void AddModelRoutes(ApiContext& ctx, http::Router& router);
 void AddJobRoutes(ApiContext& ctx, http::Router& router);
 void AddWorkerRoutes(ApiContext& ctx, http::Router& router);
 void AddEndpointRoutes(ApiContext& ctx, http::Router& router);
+// /v1/endpoints/{name}/rollout[/promote|/rollback], /v1/endpoints/{name}/events
+void AddRolloutRoutes(ApiContext& ctx, http::Router& router);
 // The plan a job ("train") or endpoint ("serve") is created from: body's optional "plan_id" →
 // {plan_id, catalog, choice, reason}, or null when absent. Errors name the field.
 Result<json> PlanReference(ApiContext& ctx, const json& body, int64_t owner_id, const std::string& kind);

@@ -189,6 +189,7 @@ std::shared_ptr<http::Router> BuildRouter(ApiContext& ctx) {
   AddJobRoutes(ctx, *router);
   AddWorkerRoutes(ctx, *router);
   AddEndpointRoutes(ctx, *router);
+  AddRolloutRoutes(ctx, *router);
   AddPlanRoutes(ctx, *router);
   AddCostRoutes(ctx, *router);
   AddOipRoutes(ctx, *router);

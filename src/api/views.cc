@@ -146,6 +146,12 @@ json EndpointJson(ApiContext& ctx, const store::Endpoint& e) {
     out["config"] = json::parse(serving::ServingConfigJson(*config));
   }
   out["plan"] = ParseStoredJson(e.config_json).value("plan", json(nullptr));
+  if (!e.rollout_json.empty()) {  // the latest rollout, as stored (GET .../rollout: live view)
+    json r = ParseStoredJson(e.rollout_json);
+    out["rollout"] = {{"phase", r.value("phase", "")}, {"canary_percent", r.value("percent", 0)},
+                      {"stable", r.value("stable_label", "")}, {"canary", r.value("canary_label", "")},
+                      {"reason", r.value("reason", "")}};
+  }
   return out;
 }
 

@@ -23,6 +23,8 @@ void AddCatalogCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* 
 void AddProfileCommand(CLI::App& models, std::shared_ptr<GlobalFlags> flags, int* exit_code);
 // Local verbs that need no server: tokenize, detokenize.
 void AddTokenizeCommands(CLI::App& app, int* exit_code);
+// `sskai endpoints rollout start|status|promote|rollback`, added under the `endpoints` group.
+void AddRolloutCommands(CLI::App& endpoints, std::shared_ptr<GlobalFlags> flags, int* exit_code);
 void AddCostCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit_code);
 
 }  // namespace sskai::cli

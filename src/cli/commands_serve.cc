@@ -59,8 +59,9 @@ void AddServeCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* ex
     return Status::Ok();
   }));
 
-  auto* eps = app.add_subcommand("endpoints", "Endpoints: list, delete");
+  auto* eps = app.add_subcommand("endpoints", "Endpoints: list, delete, rollout");
   eps->require_subcommand(1);
+  AddRolloutCommands(*eps, flags, exit_code);
   auto* list = eps->add_subcommand("list", "List endpoints");
   list->callback(Wrap(flags, exit_code, [flags](Api& api) -> Status {
     SSKAI_ASSIGN_OR_RETURN(json r, api.Call("GET", "/v1/endpoints?limit=1000"));

@@ -46,11 +46,7 @@ void EndpointManager::Predict(const store::Endpoint& endpoint, std::string body,
                                   rt.blocked ? rt.blocked_reason : endpoint.reason);
     } else {
       rt.last_request = p->arrived;
-      std::shared_ptr<Replica> best;
-      for (auto& r : rt.replicas) {
-        if (!r->ready || r->draining) continue;
-        if (!best || r->in_flight < best->in_flight) best = r;
-      }
+      std::shared_ptr<Replica> best = PickReplica(rt, /*under_cap=*/false);
       switch (Admit(rt.config, best ? best->in_flight : 0, best != nullptr,
                     static_cast<int>(rt.queue.size()))) {
         case Admission::kDispatch:
@@ -102,6 +98,7 @@ void EndpointManager::Dispatch(EndpointRt& rt, std::shared_ptr<Replica> r,
       resp.body = std::move(res->body);
       auto ct = res->headers.find("content-type");
       if (ct != res->headers.end()) resp.content_type = ct->second;
+      resp.headers.push_back({"X-Sskai-Model-Version", std::to_string(r->model_version)});
     }
     if (options_.on_request) {
       options_.on_request(endpoint_id, owner_id, busy, resp.status >= 200 && resp.status < 300);
@@ -143,6 +140,7 @@ void EndpointManager::Finish(int64_t endpoint_id, Replica* r, Pending& p, http::
         m.queued_total += 1;
         m.queue_sum_s += Seconds(p.dispatched - p.arrived);
       }
+      RecordVersion(rt, *r, resp.status, latency);
       DrainQueue(rt, after);
     }
   }
@@ -153,11 +151,7 @@ void EndpointManager::Finish(int64_t endpoint_id, Replica* r, Pending& p, http::
 void EndpointManager::DrainQueue(EndpointRt& rt, std::vector<Done>& after) {
   (void)after;
   while (!rt.queue.empty()) {
-    std::shared_ptr<Replica> best;
-    for (auto& r : rt.replicas) {
-      if (!r->ready || r->draining || r->in_flight >= rt.config.replica_concurrency) continue;
-      if (!best || r->in_flight < best->in_flight) best = r;
-    }
+    std::shared_ptr<Replica> best = PickReplica(rt, /*under_cap=*/true);
     if (!best) return;
     auto p = rt.queue.front();
     rt.queue.pop_front();
@@ -257,6 +251,7 @@ std::string EndpointManager::PrometheusText() {
     out << h << "_sum{" << label << "} " << m.latency_sum_s << "\n";
     out << h << "_count{" << label << "} " << cumulative << "\n";
   }
+  out << RolloutPrometheusText();
   return out.str();
 }
 

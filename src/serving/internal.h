@@ -2,6 +2,8 @@
 #pragma once
 
 #include <deque>
+#include <map>
+#include <optional>
 
 #include "common/thread_pool.h"
 #include "http/http.h"
@@ -23,6 +25,10 @@ struct EndpointManager::Replica {
   std::string pending_model; // a starting standby taken by a cold start: /load once healthy
   int in_flight = 0;
   int64_t model_version_id = 0;
+  int64_t model_version = 0;  // the version number (X-Sskai-Model-Version, metric labels)
+  bool spot = false;          // runs on the spot-simulating pool (else on-demand)
+  bool noticed = false;       // reclaim notice received (or rebalanced): replaced, then drained
+  TimePoint reclaim_at = TimePoint::max();  // spot: the pool kills it then
   TimePoint launched_at{};
   TimePoint stop_sent_at{};
   int64_t usage_id = 0;
@@ -53,6 +59,27 @@ struct EndpointManager::EndpointRt {
   TimePoint last_request{};
   bool cold = true;  // no ready replica since the last scale to zero
   EndpointMetrics metrics;
+  // Rollout (rollout_manager.cc).
+  bool rollout_loaded = false;
+  std::optional<RolloutState> rollout;
+  VersionWindow stable_window, canary_window;
+  int64_t canary_step_requests = 0;
+  int canary_failures = 0;
+  TrafficSplitter splitter;
+  struct VersionCounters {
+    int64_t version = 0, requests = 0, errors = 0;
+    double latency_sum_s = 0;
+  };
+  std::map<int64_t, VersionCounters> by_version;  // by model_version_id
+  // A replica of the running rollout's canary version (not the serving one).
+  bool IsCanary(int64_t version_id, int64_t serving_version_id) const {
+    return rollout && rollout->phase == RolloutPhase::kRunning &&
+           version_id == rollout->canary_version_id && version_id != serving_version_id;
+  }
+  int64_t serving_version_id = 0;  // the endpoint's model_version_id as last supervised
+  // Spot (spot_manager.cc): notice times in the preemption window, the market in use.
+  std::deque<TimePoint> preemptions;
+  Market market = Market::kSpot;
 };
 
 class EndpointManager::ProxyPool {

@@ -211,14 +211,16 @@ EndpointManager::EndpointRt& EndpointManager::RtFor(const store::Endpoint& ep) {
 }
 
 void EndpointManager::RunOnce() {
-  auto listed = store_.ListEndpointsInStates({kDeploying, kReady, kIdle});
-  if (!listed.ok()) {
-    SSKAI_LOG_WARN("serving: cannot list endpoints: {}", listed.status().ToString());
-    return;
-  }
   std::vector<Done> after;
   {
+    // Listed under the lock: commands that change a row under the lock (rollout promotion)
+    // are never overwritten by a pass working on an older copy.
     std::lock_guard<std::mutex> lock(mu_);
+    auto listed = store_.ListEndpointsInStates({kDeploying, kReady, kIdle});
+    if (!listed.ok()) {
+      SSKAI_LOG_WARN("serving: cannot list endpoints: {}", listed.status().ToString());
+      return;
+    }
     std::set<int64_t> wanted;
     for (auto& ep : *listed) {
       wanted.insert(ep.id);
@@ -253,14 +255,20 @@ void EndpointManager::RunOnce() {
 }
 
 std::shared_ptr<EndpointManager::Replica> EndpointManager::Launch(store::Endpoint& ep,
-                                                                  EndpointRt& rt) {
-  auto mv = store_.GetModelVersionById(ep.model_version_id);
+                                                                  EndpointRt& rt,
+                                                                  int64_t version_id) {
+  if (version_id == 0) version_id = ep.model_version_id;
+  auto mv = store_.GetModelVersionById(version_id);
+  auto path = mv.ok() ? blobs_.LocalPath(mv->blob_sha256) : Result<std::string>(mv.status());
+  if (!path.ok() && rt.IsCanary(version_id, ep.model_version_id)) {
+    rt.canary_failures = 1 << 20;  // the canary cannot start at all: roll back
+    return nullptr;
+  }
   if (!mv.ok()) {
     SetState(ep, kFailed, "model version is gone: " + mv.status().message());
     rt.failed = true;
     return nullptr;
   }
-  auto path = blobs_.LocalPath(mv->blob_sha256);
   if (!path.ok()) {
     SetState(ep, kFailed, "model file is missing: " + path.status().message());
     rt.failed = true;
@@ -306,7 +314,8 @@ std::shared_ptr<EndpointManager::Replica> EndpointManager::Launch(store::Endpoin
     }
     r->handle = *handle;
   }
-  r->model_version_id = ep.model_version_id;
+  r->model_version_id = version_id;
+  r->model_version = mv->version;
   r->launched_at = clock_.Monotonic();
   store::UsageRecord usage;
   usage.owner_id = ep.owner_id;
@@ -315,6 +324,7 @@ std::shared_ptr<EndpointManager::Replica> EndpointManager::Launch(store::Endpoin
   usage.resource = options_.resource;
   usage.count = 1;
   usage.started_at = clock_.NowSeconds();
+  SpotLaunch(ep, rt, *r, usage);
   auto opened = store_.OpenUsage(usage);
   if (opened.ok()) r->usage_id = opened->id;
   ep.replica_pid = r->handle.pid;
@@ -425,11 +435,17 @@ void EndpointManager::FillWarmPool() {
 void EndpointManager::Supervise(store::Endpoint& ep, std::vector<Done>& after) {
   EndpointRt& rt = RtFor(ep);
   rt.blocked = false;
+  LoadRollout(ep, rt);
+  rt.serving_version_id = ep.model_version_id;
   const auto now = clock_.Monotonic();
   std::string exit_reason;
-  // Replicas of another version (redeploy) drain and are replaced.
+  // Replicas of another version (redeploy) drain and are replaced; a running rollout's canary
+  // replicas stay.
   for (auto& r : rt.replicas) {
-    if (r->model_version_id != ep.model_version_id) r->draining = true;
+    if (r->model_version_id != ep.model_version_id &&
+        !rt.IsCanary(r->model_version_id, ep.model_version_id)) {
+      r->draining = true;
+    }
   }
   for (size_t idx = 0; idx < rt.replicas.size();) {
     Replica& r = *rt.replicas[idx];
@@ -453,8 +469,14 @@ void EndpointManager::Supervise(store::Endpoint& ep, std::vector<Done>& after) {
     }
     if (r.usage_id > 0) IgnoreError(store_.CloseUsage(r.usage_id, clock_.NowSeconds()));
     bool was_ready = r.was_ready, draining = r.draining;
+    bool canary = rt.IsCanary(r.model_version_id, ep.model_version_id);
     rt.replicas.erase(rt.replicas.begin() + static_cast<std::ptrdiff_t>(idx));
     if (draining) continue;
+    if (canary) {  // judged by the rollout (rollback), never fails the endpoint
+      rt.canary_failures += 1;
+      SSKAI_LOG_WARN("serving: canary replica of '{}' {}", ep.name, exit.Describe());
+      continue;
+    }
     rt.failed_starts = was_ready ? 0 : rt.failed_starts + 1;
     ep.restarts += 1;
     IgnoreError(store_.UpdateEndpoint(ep));
@@ -469,6 +491,7 @@ void EndpointManager::Supervise(store::Endpoint& ep, std::vector<Done>& after) {
     exit_reason = "replica " + exit.Describe() + "; restarting";
   }
 
+  SuperviseSpot(ep, rt);
   // Autoscale.
   AutoscaleSnapshot snap;
   snap.now = now;
@@ -477,7 +500,10 @@ void EndpointManager::Supervise(store::Endpoint& ep, std::vector<Done>& after) {
   int active = 0;
   for (auto& r : rt.replicas) {
     snap.in_flight += r->in_flight;
-    if (r->draining || r->broken) continue;
+    if (r->draining || r->broken || r->noticed ||
+        rt.IsCanary(r->model_version_id, ep.model_version_id)) {
+      continue;
+    }
     ++active;
     (r->ready ? snap.ready : snap.starting) += 1;
   }
@@ -492,7 +518,10 @@ void EndpointManager::Supervise(store::Endpoint& ep, std::vector<Done>& after) {
     // Surplus: drain the ones not ready first, then the least loaded.
     std::vector<Replica*> order;
     for (auto& r : rt.replicas) {
-      if (!r->draining && !r->broken) order.push_back(r.get());
+      if (!r->draining && !r->broken && !r->noticed &&
+          !rt.IsCanary(r->model_version_id, ep.model_version_id)) {
+        order.push_back(r.get());
+      }
     }
     std::stable_sort(order.begin(), order.end(), [](Replica* a, Replica* b) {
       if (a->ready != b->ready) return !a->ready;
@@ -500,6 +529,7 @@ void EndpointManager::Supervise(store::Endpoint& ep, std::vector<Done>& after) {
     });
     for (int n = 0; n < active - decision.desired; ++n) order[static_cast<size_t>(n)]->draining = true;
   }
+  SuperviseRollout(ep, rt, decision.desired);
   for (auto it = rt.replicas.begin(); it != rt.replicas.end();) {
     if ((*it)->draining && (*it)->in_flight == 0) {
       StopReplica(**it);

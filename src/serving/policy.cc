@@ -38,7 +38,7 @@ Result<ServingConfig> FromObject(const json& obj) {
   static const char* kKnown[] = {"mode", "min_replicas", "max_replicas", "replicas",
                                  "target_concurrency", "replica_concurrency", "stable_window_ms",
                                  "panic_window_ms", "panic_threshold", "scale_down_delay_ms",
-                                 "idle_timeout_ms", "queue_limit", "queue_timeout_ms"};
+                                 "idle_timeout_ms", "queue_limit", "queue_timeout_ms", "spot"};
   for (auto it = obj.begin(); it != obj.end(); ++it) {
     if (std::find(std::begin(kKnown), std::end(kKnown), it.key()) == std::end(kKnown)) {
       return FieldError(it.key(), "unknown serving setting");
@@ -49,12 +49,12 @@ Result<ServingConfig> FromObject(const json& obj) {
     if (!obj["mode"].is_string()) return FieldError("mode", "expected a string");
     c.mode = obj["mode"].get<std::string>();
   }
-  if (c.mode == "spot") {
-    return FieldError("mode", "spot replicas are not available yet (no spot pool); use "
-                              "'serverless' or 'dedicated'");
+  if (c.mode != "serverless" && c.mode != "dedicated" && c.mode != "spot") {
+    return FieldError("mode", "expected 'serverless', 'dedicated' or 'spot', got '" + c.mode + "'");
   }
-  if (c.mode != "serverless" && c.mode != "dedicated") {
-    return FieldError("mode", "expected 'serverless' or 'dedicated', got '" + c.mode + "'");
+  if (obj.contains("spot")) {
+    if (!obj["spot"].is_object()) return FieldError("spot", "expected an object");
+    SSKAI_ASSIGN_OR_RETURN(c.spot, ParseSpotSettings(obj["spot"].dump()));
   }
   c.min_replicas = c.mode == "serverless" ? 0 : 1;
   auto ms = [&](const char* key, Millis* out, int64_t min, int64_t max) -> Status {
@@ -95,7 +95,7 @@ Result<ServingConfig> FromObject(const json& obj) {
   SSKAI_RETURN_IF_ERROR(ms("scale_down_delay_ms", &c.scale_down_delay, 0, kDay));
   SSKAI_RETURN_IF_ERROR(ms("idle_timeout_ms", &c.idle_timeout, 1, 30 * kDay));
   SSKAI_RETURN_IF_ERROR(ms("queue_timeout_ms", &c.queue_timeout, 1, 600'000));
-  if (c.mode == "dedicated" && c.min_replicas < 1) {
+  if ((c.mode == "dedicated" || c.mode == "spot") && c.min_replicas < 1) {
     return FieldError("min_replicas", "a dedicated endpoint keeps at least 1 replica; use mode "
                                       "'serverless' to scale to zero");
   }
@@ -143,7 +143,7 @@ Result<ServingConfig> PatchServingConfig(const ServingConfig& base, const std::s
 }
 
 std::string ServingConfigJson(const ServingConfig& c) {
-  return json{{"mode", c.mode},
+  json out = json{{"mode", c.mode},
               {"min_replicas", c.min_replicas},
               {"max_replicas", c.max_replicas},
               {"target_concurrency", c.target_concurrency},
@@ -154,8 +154,9 @@ std::string ServingConfigJson(const ServingConfig& c) {
               {"scale_down_delay_ms", c.scale_down_delay.count()},
               {"idle_timeout_ms", c.idle_timeout.count()},
               {"queue_limit", c.queue_limit},
-              {"queue_timeout_ms", c.queue_timeout.count()}}
-      .dump();
+              {"queue_timeout_ms", c.queue_timeout.count()}};
+  if (c.mode == "spot") out["spot"] = json::parse(SpotSettingsJson(c.spot));
+  return out.dump();
 }
 
 double Autoscaler::Average(TimePoint now, Millis window) const {

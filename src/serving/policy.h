@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "common/status.h"
+#include "serving/spot.h"
 
 namespace sskai::serving {
 
@@ -21,7 +22,7 @@ using TimePoint = std::chrono::steady_clock::time_point;
 // Per-endpoint serving configuration (stored in the endpoint's config_json). Defaults are
 // documented in docs/serving.md; every field can be overridden per endpoint.
 struct ServingConfig {
-  std::string mode = "dedicated";  // "serverless" (min 0) | "dedicated" (min >= 1)
+  std::string mode = "dedicated";  // "serverless" (min 0) | "dedicated" | "spot" (min >= 1)
   int min_replicas = 1;            // serverless default 0
   int max_replicas = 3;
   double target_concurrency = 10;  // in-flight requests per replica the autoscaler aims for
@@ -33,12 +34,13 @@ struct ServingConfig {
   Millis idle_timeout{60000};      // serverless: no request for this long -> zero replicas
   int queue_limit = 256;           // requests waiting for a replica; beyond -> 429
   Millis queue_timeout{30000};     // a waiting request older than this -> 503 + Retry-After
+  SpotSettings spot;               // mode "spot": the spot pool and its on-demand fallback
 };
 
 // Parses `json_text` ("" or "{}" = defaults for "dedicated"). "mode" picks the defaults first;
 // the legacy {"replicas": N} sets min = max = N. Errors: kInvalidArgument naming the field
-// ("field 'max_replicas': must be >= min_replicas (1)"), unknown fields included; mode "spot"
-// is refused (no spot pool yet).
+// ("field 'max_replicas': must be >= min_replicas (1)"), unknown fields included; the "spot"
+// object is parsed by ParseSpotSettings (serving/spot.h).
 Result<ServingConfig> ParseServingConfig(const std::string& json_text);
 // Applies the fields present in `patch_json` on top of `base`; same errors as above.
 Result<ServingConfig> PatchServingConfig(const ServingConfig& base, const std::string& patch_json);

@@ -33,10 +33,12 @@
 #include "common/status.h"
 #include "jobs/jobs.h"
 #include "serving/policy.h"
+#include "serving/rollout.h"
 
 namespace sskai::store {
 class Store;
 struct Endpoint;
+struct UsageRecord;
 }  // namespace sskai::store
 namespace sskai::artifacts {
 class BlobStore;
@@ -131,6 +133,24 @@ class EndpointManager {
   // Prometheus exposition text of every endpoint the manager knows (sskai_endpoint_* series).
   std::string PrometheusText();
 
+  // Rollouts (canary / blue-green; decisions in serving/rollout.h, effects in rollout_manager.cc).
+  // While a rollout runs the endpoint keeps replicas of both versions, splits requests by the
+  // rollout's percent (answers carry X-Sskai-Model-Version), steps, promotes or rolls back on
+  // its own, and records every transition as an endpoint event and in the endpoint row.
+  // StartRollout errors: kNotFound, kInvalidArgument (canary = the serving version),
+  // kFailedPrecondition (a rollout is already running, or the endpoint is not deployable).
+  Status StartRollout(int64_t endpoint_id, int64_t canary_version_id, RolloutSpec spec);
+  // Manual control of a running rollout. Errors: kNotFound, kFailedPrecondition (none running).
+  Status PromoteRollout(int64_t endpoint_id);
+  Status RollbackRollout(int64_t endpoint_id);
+  struct RolloutView {
+    RolloutState state;
+    WindowStats stable, canary;  // since the rollout started (this server process)
+    int stable_ready = 0, canary_ready = 0;
+  };
+  // The endpoint's latest rollout (running or finished). Errors: kNotFound (never had one).
+  Result<RolloutView> Rollout(int64_t endpoint_id);
+
   struct EndpointRt;  // private; public only so the implementation files can share it
   struct Replica;
   struct Pending;
@@ -138,7 +158,8 @@ class EndpointManager {
  private:
   using Done = std::function<void()>;
   void Supervise(store::Endpoint& ep, std::vector<Done>& after);
-  std::shared_ptr<Replica> Launch(store::Endpoint& ep, EndpointRt& rt);
+  // version_id 0 = the endpoint's serving version.
+  std::shared_ptr<Replica> Launch(store::Endpoint& ep, EndpointRt& rt, int64_t version_id = 0);
   void CheckReady(store::Endpoint& ep, EndpointRt& rt, Replica& r);
   void MarkReady(EndpointRt& rt, Replica& r);
   void StartLoad(int64_t endpoint_id, const std::shared_ptr<Replica>& r, const std::string& path);
@@ -151,6 +172,16 @@ class EndpointManager {
   void Finish(int64_t endpoint_id, Replica* r, Pending& p, http::Response resp);
   void FailQueue(EndpointRt& rt, const http::Response& resp, std::vector<Done>& after);
   EndpointRt& RtFor(const store::Endpoint& ep);
+  // Rollout effects (rollout_manager.cc); all REQUIRE mu_.
+  void LoadRollout(const store::Endpoint& ep, EndpointRt& rt);
+  void SuperviseRollout(store::Endpoint& ep, EndpointRt& rt, int stable_desired);
+  void ApplyRollout(store::Endpoint& ep, EndpointRt& rt, const RolloutAction& action, bool manual);
+  std::shared_ptr<Replica> PickReplica(EndpointRt& rt, bool under_cap);
+  void RecordVersion(EndpointRt& rt, const Replica& r, int status, double latency_s);
+  std::string RolloutPrometheusText();
+  // Spot effects (spot_manager.cc); REQUIRE mu_.
+  void SpotLaunch(store::Endpoint& ep, EndpointRt& rt, Replica& r, store::UsageRecord& usage);
+  void SuperviseSpot(store::Endpoint& ep, EndpointRt& rt);
   class ProxyPool;
 
   Options options_;

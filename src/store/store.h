@@ -126,6 +126,7 @@ struct Endpoint {
   std::string replica_start_time;
   int64_t restarts = 0;
   double created_at = 0, updated_at = 0;
+  std::string rollout_json;  // canary/blue-green state (serving); written by SetEndpointRollout
 };
 
 struct Event {
@@ -323,7 +324,8 @@ class Store {
   Result<Endpoint> GetEndpointById(int64_t id);
   Result<ListResult<Endpoint>> ListEndpoints(int64_t owner_id, const Page& page);
   Result<std::vector<Endpoint>> ListEndpointsInStates(const std::vector<std::string>& states);
-  Status UpdateEndpoint(const Endpoint& endpoint);  // writes every column but id; kNotFound
+  Status UpdateEndpoint(const Endpoint& endpoint);  // every column but id and rollout_json
+  Status SetEndpointRollout(int64_t id, const std::string& rollout_json);  // kNotFound
   Status DeleteEndpoint(int64_t owner_id, const std::string& name);
 
   // Events (activity feed). owner_id 0 = any owner.

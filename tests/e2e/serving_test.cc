@@ -256,7 +256,7 @@ TEST_F(ServingE2eTest, ReplicaKilledUnderLoadGivesClearErrorsAndIsReplaced) {
 TEST_F(ServingE2eTest, BadServingSettingsAre400NamingTheField) {
   int status = 0;
   json r = server_->CallJson("POST", "/v1/endpoints",
-                             {{"name", "x"}, {"model", "iris-mlp"}, {"mode", "spot"}}, &status);
+                             {{"name", "x"}, {"model", "iris-mlp"}, {"mode", "turbo"}}, &status);
   EXPECT_EQ(status, 400);
   EXPECT_NE(r.dump().find("field 'mode'"), std::string::npos) << r.dump();
   r = server_->CallJson("POST", "/v1/endpoints",

@@ -32,7 +32,11 @@ TEST(ServingConfigTest, DefaultsPerMode) {
 
 TEST(ServingConfigTest, ErrorsNameTheField) {
   struct Case { const char* json; const char* field; };
-  for (const Case& c : {Case{R"({"mode":"spot"})", "'mode'"},
+  for (const Case& c : {Case{R"({"mode":"spot","spot":{"band":9}})", "'spot.band'"},
+                        Case{R"({"mode":"spot","spot":{"nope":1}})", "'spot.nope'"},
+                        Case{R"({"mode":"spot","spot":{"notice_ms":5000,"chaos_every_ms":4000}})",
+                             "'spot.chaos_every_ms'"},
+                        Case{R"({"mode":"spot","min_replicas":0})", "'min_replicas'"},
                         Case{R"({"mode":"turbo"})", "'mode'"},
                         Case{R"({"mode":"dedicated","min_replicas":0})", "'min_replicas'"},
                         Case{R"({"mode":"serverless","min_replicas":2})", "'min_replicas'"},

@@ -67,6 +67,21 @@ TEST_F(EndpointTest, CreateGetUpdateDelete) {
   EXPECT_EQ(store_->UpdateEndpoint(update).code(), StatusCode::kNotFound);
 }
 
+TEST_F(EndpointTest, RolloutIsWrittenOnlyBySetEndpointRollout) {
+  auto created = store_->CreateEndpoint(MakeEndpoint(alice_, "web"));
+  ASSERT_TRUE(created.ok());
+  EXPECT_EQ(created->rollout_json, "");
+  Endpoint stale = *store_->GetEndpointById(created->id);
+  ASSERT_TRUE(store_->SetEndpointRollout(created->id, R"({"phase":"running"})").ok());
+  EXPECT_EQ(store_->GetEndpoint(alice_, "web")->rollout_json, R"({"phase":"running"})");
+  stale.state = "ready";  // an older copy written back keeps the rollout
+  ASSERT_TRUE(store_->UpdateEndpoint(stale).ok());
+  auto got = store_->GetEndpointById(created->id);
+  EXPECT_EQ(got->state, "ready");
+  EXPECT_EQ(got->rollout_json, R"({"phase":"running"})");
+  EXPECT_EQ(store_->SetEndpointRollout(created->id + 100, "{}").code(), StatusCode::kNotFound);
+}
+
 TEST_F(EndpointTest, NamesAreUniquePerOwner) {
   ASSERT_TRUE(store_->CreateEndpoint(MakeEndpoint(alice_, "web")).ok());
   auto dup = store_->CreateEndpoint(MakeEndpoint(alice_, "web"));
