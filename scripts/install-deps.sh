@@ -14,7 +14,7 @@ PACKAGES=(
   python3-sklearn dataset-fashion-mnist
   libpcre2-dev libsentencepiece-dev sentencepiece libicu-dev fortunes fortunes-min
   chromium
-  python3-torch  # reference forward + safetensors reader for the LM tests (tests/ml/reference)
+  python3-torch  # reference forward + safetensors reader for the LM tests; TorchScript reference models (tests/e2e/reference)
 )
 # The web console builds with Node.js and npm (any Node >= 18; Debian 12 ships 18). A Node.js
 # installed another way (e.g. NodeSource, which bundles npm) is used as it is.
