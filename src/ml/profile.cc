@@ -294,7 +294,8 @@ Result<std::string> ProfileTorchScriptJson(const std::string& model_path, const 
   try {
     torch::set_num_threads(options.threads);
     torch::manual_seed(0);
-    torch::jit::Module module = loaded.module.clone();
+    torch::jit::Module module = loaded.module;  // fresh from disk: training it in place is harmless
+    for (const auto& p : module.parameters()) p.requires_grad_(true);
     std::vector<torch::Tensor> train_params;
     for (const auto& p : module.parameters()) train_params.push_back(p);
     torch::optim::Adam optimizer(train_params, torch::optim::AdamOptions(1e-4));
