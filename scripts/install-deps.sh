@@ -14,7 +14,7 @@ PACKAGES=(
   python3-sklearn dataset-fashion-mnist
   libpcre2-dev libsentencepiece-dev sentencepiece libicu-dev fortunes fortunes-min
   chromium
-  python3-torch  # reference forward + safetensors reader for the LM tests (tests/ml/reference)
+  python3-torch  # reference forward + safetensors reader for the LM tests; TorchScript reference models (tests/e2e/reference)
   slurm-wlm munge  # the Slurm executor's tests start a single-node cluster (scripts/start-slurm.sh)
   libgloo-dev      # c10d ProcessGroupGloo: multi-worker data-parallel training (src/ml)
 )

@@ -18,6 +18,7 @@ struct ServerFlags {
   int max_running_jobs = 2;
   int max_attempts = 3;
   double max_upload_gib = 8;
+  double max_model_upload_mib = 2048;  // TorchScript uploads (POST /v1/models/{name}/versions)
   std::string catalog_dir;  // planner catalog; "" = DefaultCatalogDir()
   std::string web_dir;      // built web console; "" = DefaultWebDir()
   // Price of this machine as a planner offering named kLocalOffering: "zero", "rate:<usd/h>" or
@@ -52,5 +53,15 @@ int RunProfileModel(const std::string& model_path, const std::string& options_js
 // failed to run, with its stderr), kDeadlineExceeded (killed after `timeout`), kUnavailable.
 Result<std::string> RunProfilerProcess(const std::string& binary, const std::string& model_path,
                                        const std::string& options_json, std::chrono::seconds timeout);
+
+// `sskai validate-model`: validates a TorchScript upload by running it (Engine::ValidateTorchScript),
+// writes the module with its spec embedded to `out_path` and prints the report JSON (exit 0), or
+// the reason on stderr (exit 3: the model or spec is bad, 2: internal).
+int RunValidateModel(const std::string& file_path, const std::string& spec_json, const std::string& out_path);
+// Runs `binary validate-model ...` as a child process. Errors: kInvalidArgument (the reason the
+// model is refused), kInternal, kDeadlineExceeded, kUnavailable.
+Result<std::string> RunValidatorProcess(const std::string& binary, const std::string& file_path,
+                                        const std::string& spec_json, const std::string& out_path,
+                                        std::chrono::seconds timeout);
 
 }  // namespace sskai::app

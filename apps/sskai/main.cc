@@ -42,6 +42,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   server->add_option("--max-upload-gib", sf.max_upload_gib, "largest accepted upload (GiB)")
       ->capture_default_str();
+  server->add_option("--max-model-upload-mib", sf.max_model_upload_mib,
+                     "largest accepted TorchScript model upload (MiB)")
+      ->capture_default_str();
   server->add_option("--catalog-dir", sf.catalog_dir,
                      "planner catalog directory (default: " + sskai::app::DefaultCatalogDir() + ")");
   server->add_option("--web-dir", sf.web_dir,
@@ -118,6 +121,13 @@ int main(int argc, char** argv) {
   profile->add_option("--model", profile_model, "model artifact path")->required();
   profile->add_option("--options", profile_options, "JSON: batch_sizes, warmup, repeats, threads");
   profile->callback([&] { exit_code = sskai::app::RunProfileModel(profile_model, profile_options); });
+
+  std::string validate_file, validate_spec, validate_out;
+  auto* validate = app.add_subcommand("validate-model", "Validate a TorchScript upload by running it (used by the server)");
+  validate->add_option("--file", validate_file, "TorchScript archive")->required();
+  validate->add_option("--spec", validate_spec, "input spec JSON")->required();
+  validate->add_option("--out", validate_out, "where to write the module with its spec embedded")->required();
+  validate->callback([&] { exit_code = sskai::app::RunValidateModel(validate_file, validate_spec, validate_out); });
 
   sskai::cli::AddClientCommands(app, &exit_code);
 

@@ -281,6 +281,11 @@ int RunServer(const ServerFlags& flags) {
   ctx.profile_model = [binary = jo.binary](const std::string& model_path, const std::string& options) {
     return RunProfilerProcess(binary, model_path, options, std::chrono::seconds(300));
   };
+  ctx.validate_torchscript = [binary = jo.binary](const std::string& file, const std::string& spec,
+                                                 const std::string& out) {
+    return RunValidatorProcess(binary, file, spec, out, std::chrono::seconds(300));
+  };
+  ctx.max_model_upload_bytes = static_cast<uint64_t>(flags.max_model_upload_mib * (1ull << 20));
   ctx.web_dir = flags.web_dir.empty() ? DefaultWebDir() : flags.web_dir;
   std::error_code web_ec;
   if (!fs::is_regular_file(fs::path(ctx.web_dir) / "index.html", web_ec)) {

@@ -63,6 +63,14 @@ struct ApiContext {
   // runs it in a child process. nullptr = profiling unavailable (503).
   std::function<Result<std::string>(const std::string& model_path, const std::string& options_json)>
       profile_model;
+  // Validates a TorchScript upload (file, spec JSON) by running it in a child process and writes
+  // the module with its spec embedded to the third path; returns the report JSON. Errors:
+  // kInvalidArgument (the reason the model is refused). nullptr = uploads unavailable (503).
+  std::function<Result<std::string>(const std::string& file_path, const std::string& spec_json,
+                                    const std::string& out_path)>
+      validate_torchscript;
+  // Largest TorchScript upload (bytes); larger bodies answer 413 before anything is stored.
+  uint64_t max_model_upload_bytes = 2ull << 30;
   // The built web console (index.html + assets/), served at / with single-page-app fallback for
   // GETs outside /v1, /v2, /healthz, /readyz and /metrics; "" or a directory without index.html
   // answers a short page saying how to build it.

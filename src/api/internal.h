@@ -72,6 +72,8 @@ void AddSystemRoutes(ApiContext& ctx, http::Router& router);
 void AddUserRoutes(ApiContext& ctx, http::Router& router);
 void AddDatasetRoutes(ApiContext& ctx, http::Router& router);
 void AddModelRoutes(ApiContext& ctx, http::Router& router);
+// POST /v1/models/{name}/versions (TorchScript upload; routes_models_upload.cc).
+void AddModelUploadRoutes(ApiContext& ctx, http::Router& router);
 void AddJobRoutes(ApiContext& ctx, http::Router& router);
 void AddWorkerRoutes(ApiContext& ctx, http::Router& router);
 void AddEndpointRoutes(ApiContext& ctx, http::Router& router);

@@ -65,6 +65,28 @@ Result<store::Job> ParseTrainRequest(ApiContext& ctx, const json& body, const st
                                      dataset + "' v" + std::to_string(dv->version) + "; columns are: " + list);
     }
   }
+  // Training further from an uploaded TorchScript model version (base_model, base_version?).
+  json base = nullptr;
+  SSKAI_ASSIGN_OR_RETURN(std::string base_model, StringField(body, "base_model", false));
+  if (!base_model.empty()) {
+    SSKAI_ASSIGN_OR_RETURN(int64_t base_version, IntField(body, "base_version", 0, 0, 1'000'000'000));
+    auto bm = ctx.store.GetModel(u.id, base_model);
+    if (!bm.ok()) return Status::NotFound("field 'base_model': model '" + base_model + "' not found");
+    auto bv = ctx.store.GetModelVersion(bm->id, base_version);
+    if (!bv.ok()) return Status::NotFound("field 'base_version': model '" + base_model + "' has no such version");
+    json meta = ParseStoredJson(bv->spec_json);
+    if (meta.value("format", "") != "torchscript") {
+      return Status::InvalidArgument("field 'base_model': '" + base_model + "' v" + std::to_string(bv->version) +
+                                     " is not a TorchScript model");
+    }
+    if (bv->task != "classification" && bv->task != "regression") {
+      return Status::InvalidArgument("field 'base_model': its task is '" + bv->task +
+                                     "'; training needs classification or regression");
+    }
+    if (dv->format != "csv") return Status::InvalidArgument("field 'dataset': TorchScript training reads CSV datasets");
+    if (custom) return Status::InvalidArgument("field 'command': not with 'base_model'");
+    base = {{"model", bm->name}, {"version", bv->version}, {"sha256", bv->blob_sha256}};
+  }
   SSKAI_ASSIGN_OR_RETURN(json plan, PlanReference(ctx, body, u.id, "train"));
   // Job control: limits and where/how it runs (spot simulation, checkpoint cadence).
   SSKAI_ASSIGN_OR_RETURN(int64_t max_attempts, IntField(body, "max_attempts", 0, 0, 1000));
@@ -113,6 +135,7 @@ Result<store::Job> ParseTrainRequest(ApiContext& ctx, const json& body, const st
                        {"model", arch},
                        {"hyperparameters", custom ? hyper : ParseStoredJson(ml::TrainSpecToJson(*spec))},
                        {"plan", plan}};
+  if (!base.is_null()) spec_fields["base"] = base;
   json stored = spec_fields;
   stored.update(exec);
   job.spec_json = stored.dump();
@@ -151,7 +174,7 @@ void AddJobRoutes(ApiContext& ctx, http::Router& router) {
              "job " + std::to_string(created->id) + " queued: train '" + created->output_model + "'");
     ctx.jobs.Kick();
     return JsonResponse(201, JobJson(ctx, *created));
-  }), {.summary = "Submit a training job {dataset, model, task?, target?, architecture?, hyperparameters?, max_attempts?, max_wall_seconds?, max_cost_usd?, executor?: local|spot-sim|slurm, tasks?: 1..64 (slurm), partition? (slurm), offering?, interruption_band?, acceleration?, notice_seconds?, chaos?: {every_seconds, after_steps, seed}, checkpoint_interval_seconds?, checkpoint_interval_steps?}"});
+  }), {.summary = "Submit a training job {dataset, model, task?, target?, architecture?, base_model?, base_version?, hyperparameters?, max_attempts?, max_wall_seconds?, max_cost_usd?, executor?: local|spot-sim|slurm, tasks?: 1..64 (slurm), partition? (slurm), offering?, interruption_band?, acceleration?, notice_seconds?, chaos?: {every_seconds, after_steps, seed}, checkpoint_interval_seconds?, checkpoint_interval_steps?}"});
 
   router.AddSync("GET", "/v1/jobs", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
     auto page = PageFromQuery(req);

@@ -17,6 +17,7 @@ Result<store::ModelVersion> FindVersion(ApiContext& ctx, const http::Request& re
 }  // namespace
 
 void AddModelRoutes(ApiContext& ctx, http::Router& router) {
+  AddModelUploadRoutes(ctx, router);
   router.AddSync("GET", "/v1/models", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
     auto page = PageFromQuery(req);
     if (!page.ok()) return Error(page.status());

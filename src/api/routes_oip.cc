@@ -1,6 +1,7 @@
 // Open Inference Protocol v2 (KServe / Triton REST): health, model metadata and readiness, and
 // infer with the JSON tensor format, routed to the caller's endpoint named {name}. Errors use
 // the protocol's own shape: {"error": "<message>"}.
+#include <map>
 #include <numeric>
 
 #include "api/internal.h"
@@ -23,7 +24,16 @@ struct ModelInput {
   int64_t channels = 1, height = 0, width = 0;
   std::string task;
   std::vector<std::string> classes;
+  json spec, observed_outputs;       // torchscript: the uploaded spec and the validated outputs
 };
+
+std::string OipDatatypeOf(const std::string& dtype) {
+  static const std::map<std::string, std::string> kNames = {
+      {"float32", "FP32"}, {"float64", "FP64"}, {"float16", "FP16"}, {"bfloat16", "BF16"}, {"int64", "INT64"},
+      {"int32", "INT32"},  {"int16", "INT16"},  {"int8", "INT8"},    {"uint8", "UINT8"},   {"bool", "BOOL"}};
+  auto it = kNames.find(dtype);
+  return it == kNames.end() ? "FP32" : it->second;
+}
 
 ModelInput InputOf(const store::ModelVersion& mv) {
   ModelInput in;
@@ -35,6 +45,11 @@ ModelInput InputOf(const store::ModelVersion& mv) {
   const json& input = meta.contains("input") ? meta["input"] : json::object();
   if (!input.is_object()) return in;
   in.kind = input.value("kind", "");
+  if (in.kind == "torchscript") {
+    in.spec = meta.contains("spec") ? meta["spec"] : json::object();
+    in.observed_outputs = meta.contains("observed_outputs") ? meta["observed_outputs"] : json::array();
+    return in;
+  }
   if (in.kind == "tabular" && input.contains("columns") && input["columns"].is_array()) {
     for (const auto& c : input["columns"]) {
       if (c.is_string()) in.columns.push_back(c.get<std::string>());
@@ -133,6 +148,8 @@ Result<std::string> ToPredictBody(const json& request, const ModelInput& model) 
     SSKAI_ASSIGN_OR_RETURN(Tensor t, ParseTensor(request["inputs"][idx], idx));
     tensors.push_back(std::move(t));
   }
+  // TorchScript models take the tensors by name; the replica checks them against the spec.
+  if (model.kind == "torchscript") return json{{"inputs", request["inputs"]}}.dump();
   if (model.kind == "tabular" && tensors.size() > 1) {
     // One tensor per column, each of shape [N] or [N, 1].
     int64_t rows = -1;
@@ -206,6 +223,16 @@ Result<std::string> ToPredictBody(const json& request, const ModelInput& model) 
 // The replica's predict answer -> OIP outputs.
 json ToOutputs(const json& pred) {
   json outputs = json::array();
+  // TorchScript models: their raw output tensors; a tensor-task model has nothing else.
+  json raw = json::array();
+  if (pred.contains("outputs") && pred["outputs"].is_array()) {
+    for (const auto& o : pred["outputs"]) {
+      if (!o.is_object()) continue;
+      raw.push_back({{"name", o.value("name", "")}, {"datatype", o.value("datatype", "FP64")},
+                     {"shape", o.value("shape", json::array())}, {"data", o.value("data", json::array())}});
+    }
+  }
+  if (pred.value("task", "") == "tensor") return raw;
   const json& p = pred.contains("predictions") ? pred["predictions"] : json::array();
   size_t n = p.is_array() ? p.size() : 0;
   bool labels = n > 0 && p[0].is_string();
@@ -222,6 +249,7 @@ json ToOutputs(const json& pred) {
     }
     outputs.push_back({{"name", "probabilities"}, {"datatype", "FP64"}, {"shape", {n, k}}, {"data", flat}});
   }
+  for (auto& o : raw) outputs.push_back(std::move(o));
   return outputs;
 }
 
@@ -260,13 +288,32 @@ void AddOipRoutes(ApiContext& ctx, http::Router& router) {
     if (!r.ok()) return OipError(r.status());
     ModelInput in = InputOf(r->mv);
     json inputs = json::array();
+    json outputs = json::array();
+    if (in.kind == "torchscript") {
+      for (const auto& t : in.spec.value("inputs", json::array())) {
+        inputs.push_back({{"name", t.value("name", "")}, {"datatype", OipDatatypeOf(t.value("dtype", "float32"))},
+                          {"shape", t.value("shape", json::array())}});
+      }
+      if (in.task == "regression") {
+        outputs.push_back({{"name", "value"}, {"datatype", "FP64"}, {"shape", {-1}}});
+      } else if (in.task == "classification") {
+        outputs.push_back({{"name", "label"}, {"datatype", "BYTES"}, {"shape", {-1}}});
+        outputs.push_back({{"name", "probabilities"}, {"datatype", "FP64"}, {"shape", {-1, -1}}});
+      }
+      for (const auto& o : in.observed_outputs) {
+        outputs.push_back({{"name", o.value("name", "")}, {"datatype", OipDatatypeOf(o.value("dtype", "float32"))},
+                           {"shape", o.value("shape", json::array())}});
+      }
+      return JsonResponse(200, {{"name", r->ep.name}, {"versions", {std::to_string(r->mv.version)}},
+                                {"platform", "torchscript"}, {"model", r->model_name},
+                                {"inputs", inputs}, {"outputs", outputs}});
+    }
     if (in.kind == "tabular") {
       inputs.push_back({{"name", "input-0"}, {"datatype", "FP32"}, {"shape", ShapeJson(in)},
                         {"columns", in.columns}});
     } else {
       inputs.push_back({{"name", "input-0"}, {"datatype", "FP32"}, {"shape", ShapeJson(in)}});
     }
-    json outputs = json::array();
     if (in.task == "regression") {
       outputs.push_back({{"name", "value"}, {"datatype", "FP64"}, {"shape", {-1}}});
     } else {

@@ -333,7 +333,19 @@ class Worker {
     std::string work = options_.work_dir + "/train";
     fs::create_directories(work);
     Result<ml::TrainResult> result = Status::Internal("unset");
-    if (io.format == "idx" || io.format == "image_folder") {
+    if (spec_json.contains("base") && spec_json["base"].is_object()) {
+      // An uploaded TorchScript model trained further on raw CSV features.
+      const json& base = spec_json["base"];
+      std::string base_path = options_.work_dir + "/base-" + base.value("sha256", "x") + ".pt";
+      if (!fs::exists(base_path)) {
+        std::string target = "/v1/models/" + http::UrlEncode(base.value("model", "")) + "/versions/" +
+                             std::to_string(base.value("version", 0)) + "/content";
+        SSKAI_RETURN_IF_ERROR(link_.Download(target, base_path));
+      }
+      SSKAI_LOG_INFO("worker: training TorchScript model {} v{} further", base.value("model", ""),
+                     base.value("version", 0));
+      result = engine->TrainTorchScript(base_path, data_path, io.target, spec, resume, work, cb);
+    } else if (io.format == "idx" || io.format == "image_folder") {
       SSKAI_ASSIGN_OR_RETURN(data::ImageData images, data::LoadImages(data_path, io));
       SSKAI_LOG_INFO("worker: {} images {}x{}x{}, {} classes", images.count, images.channels,
                      images.height, images.width, images.classes.size());

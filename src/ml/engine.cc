@@ -5,6 +5,7 @@
 #include "data/data.h"
 #include "ml/container.h"
 #include "ml/lm_model.h"
+#include "ml/torchscript.h"
 #include "ml/train.h"
 
 namespace sskai::ml {
@@ -229,6 +230,7 @@ class EngineImpl : public Engine {
   }
 
   Result<std::unique_ptr<Predictor>> LoadPredictor(const std::string& model_path) override {
+    if (LooksLikeZip(model_path)) return LoadTorchScriptPredictor(model_path);
     auto c = ReadContainerFile(model_path);
     if (!c.ok()) return c.status();
     SSKAI_ASSIGN_OR_RETURN(json meta, ParseMetadata(c->metadata_json));
@@ -267,7 +269,22 @@ class EngineImpl : public Engine {
 
   Result<std::string> ProfileJson(const std::string& model_path, const std::string& options_json) override {
     std::lock_guard<std::mutex> lock(train_mu_);  // thread count and seed are process-global
+    if (LooksLikeZip(model_path)) return ProfileTorchScriptJson(model_path, options_json);
     return ProfileModelJson(model_path, options_json);
+  }
+
+  Result<std::string> ValidateTorchScript(const std::string& file_path, const std::string& spec_json,
+                                          const std::string& out_path) override {
+    std::lock_guard<std::mutex> lock(train_mu_);  // seeds the global generator
+    return ValidateTorchScriptFile(file_path, spec_json, out_path);
+  }
+
+  Result<TrainResult> TrainTorchScript(const std::string& model_path, const std::string& csv_path,
+                                       const std::string& target, const TrainSpec& spec,
+                                       const std::string& resume_checkpoint, const std::string& work_dir,
+                                       const TrainCallbacks& callbacks) override {
+    std::lock_guard<std::mutex> lock(train_mu_);
+    return RunTorchScriptTraining(model_path, csv_path, target, spec, resume_checkpoint, work_dir, callbacks);
   }
 
   Result<CheckpointPosition> ReadCheckpointPosition(const std::string& checkpoint_path) override {

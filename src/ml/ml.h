@@ -113,11 +113,20 @@ struct TrainResult {
   std::string metadata_json;              // the artifact's metadata
 };
 
+// A raw output tensor (TorchScript models): row-major values converted to double.
+struct OutputTensor {
+  std::string name;                       // from the spec's outputs, else "output-<i>"
+  std::string dtype;                      // "float32", "int64", ...
+  std::vector<int64_t> shape;
+  std::vector<double> data;
+};
+
 struct PredictOutput {
   std::vector<std::string> labels;        // classification: predicted class per row
   std::vector<std::vector<double>> probabilities;  // classification: per class per row
   std::vector<double> values;             // regression: value per row
   std::vector<std::string> classes;
+  std::vector<OutputTensor> tensors;      // TorchScript models: every output, unchanged
 };
 
 class Predictor {
@@ -125,6 +134,9 @@ class Predictor {
   virtual ~Predictor() = default;
   // Tabular models: rows as in data::TabularEncoder::EncodeRowsJson.
   // Image models: {"instances": [[...pixels...]]} or a JSON array of flat/nested pixel arrays.
+  // TorchScript models: {"instances": [...]} (one nested array per row for a one-input model,
+  // or an object {input name: nested array} per row), or OIP tensors {"inputs": [{"name",
+  // "shape", "datatype", "data"}]} with the batch as the first dimension.
   // Errors: kInvalidArgument naming the row/field or shape problem.
   virtual Result<PredictOutput> PredictJson(const std::string& input_json) = 0;
   virtual std::string metadata_json() const = 0;
@@ -301,15 +313,65 @@ struct LmLoadOptions {
   int threads = 0;                    // intra-op threads; 0 = leave as is
 };
 
+// ---- User TorchScript models (torch.jit.script / torch.jit.trace archives) -----------------
+//
+// An uploaded TorchScript archive is described by its spec; sskai stores the module re-saved
+// with the spec as the extra file "sskai/spec.json" (still a plain TorchScript archive that
+// torch.jit.load reads). Only TorchScript archives are accepted (zip with code/); pickled eager
+// models (torch.save) are refused. Torch-free parsing; the engine does the running.
+
+struct TensorSpec {
+  std::string name;
+  std::vector<int64_t> shape;             // -1 = any size (the first dimension is the batch)
+  std::string dtype = "float32";          // float32|float64|float16|bfloat16|int64|int32|int16|int8|uint8|bool
+  bool has_range = false;
+  double range_lo = 0, range_hi = 1;      // random validation inputs are drawn from [lo, hi]
+};
+
+struct TorchScriptSpec {
+  std::vector<TensorSpec> inputs;         // 1..16, forward(*inputs) in this order
+  std::vector<TensorSpec> outputs;        // optional: checked against the observed outputs
+  std::string task = "tensor";            // "classification" | "regression" | "tensor"
+  std::vector<std::string> classes;       // classification: one per logit column (optional)
+};
+
+// Parses a spec {"inputs":[{"name","shape","dtype","range":[lo,hi]}], "outputs":[...],
+// "task", "classes"}. Errors: kInvalidArgument naming the field ("inputs[0].shape: ...").
+Result<TorchScriptSpec> TorchScriptSpecFromJson(const std::string& json);
+std::string TorchScriptSpecToJson(const TorchScriptSpec& spec);
+// "[-1,10]" style text of a shape.
+std::string ShapeToString(const std::vector<int64_t>& shape);
+
 class Engine {
  public:
   virtual ~Engine() = default;
-  // Trains on tabular data (model "mlp") with a fixed, seeded train/validation split.
-  // `resume_checkpoint`: path of a checkpoint from an earlier run of the same spec and data, or ""
-  // — resuming gives the same final weights as an uninterrupted run. Writes work_dir/model.sskai.
-  // Training calls are serialized (seed and thread count are process-global); blocks until done.
-  // Errors: kInvalidArgument (bad data shape, model/task mismatch, torn checkpoint or one from
-  // other hyperparameters/data), kCancelled (should_stop), on_checkpoint's status, kInternal.
+  // Validates a TorchScript archive by running it: loads it (kInvalidArgument: not a zip, no
+  // code/, a pickled eager model, truncated, does not load), runs forward on seeded random
+  // inputs drawn from the spec at batch 1 and 4 (kInvalidArgument: forward fails, an output's
+  // shape contradicts the spec — "output 0 has shape [4,3], spec says [-1,10]" — or the task
+  // does not fit the outputs), then writes the module with the spec embedded to `out_path`.
+  // Returns a report JSON {"spec": <spec>, "observed_outputs": [{"shape","dtype"}], "parameters"}.
+  virtual Result<std::string> ValidateTorchScript(const std::string& file_path, const std::string& spec_json,
+                                                  const std::string& out_path) {
+    (void)file_path; (void)spec_json; (void)out_path;
+    return Status::Unavailable("this engine has no TorchScript support");
+  }
+  // Trains a stored TorchScript model (as written by ValidateTorchScript) further on a numeric
+  // CSV: header row, the feature columns in the order of its single input [-1, F], the target
+  // column `target` ("" = the last). Features are used raw (as the model will see them when
+  // served). Loss: cross-entropy for classification (target values are the spec's class names,
+  // or class indices when it has none), MSE for regression. spec.epochs/batch_size/
+  // learning_rate/optimizer/weight_decay/validation_split/seed apply; checkpoints, resume and
+  // callbacks as TrainTabular. Writes work_dir/model.pt: TorchScript with the spec embedded.
+  // Errors: kInvalidArgument (data does not fit the spec, task "tensor", non-numeric cell).
+  virtual Result<TrainResult> TrainTorchScript(const std::string& model_path, const std::string& csv_path,
+                                               const std::string& target, const TrainSpec& spec,
+                                               const std::string& resume_checkpoint, const std::string& work_dir,
+                                               const TrainCallbacks& callbacks) {
+    (void)model_path; (void)csv_path; (void)target; (void)spec; (void)resume_checkpoint; (void)work_dir;
+    (void)callbacks;
+    return Status::Unavailable("this engine has no TorchScript support");
+  }
   virtual Result<TrainResult> TrainTabular(const data::TabularData& data, const TrainSpec& spec,
                                            const std::string& resume_checkpoint,
                                            const std::string& work_dir,
@@ -318,7 +380,8 @@ class Engine {
                                           const std::string& resume_checkpoint,
                                           const std::string& work_dir,
                                           const TrainCallbacks& callbacks) = 0;
-  // Loads a model artifact. Errors: kInvalidArgument (not an sskai model / corrupt).
+  // Loads a model artifact, or a TorchScript archive with an embedded spec (ValidateTorchScript).
+  // Errors: kInvalidArgument (not an sskai model / corrupt).
   virtual Result<std::unique_ptr<Predictor>> LoadPredictor(const std::string& model_path) = 0;
   // Reads a checkpoint's epoch without loading it (for verification). kInvalidArgument if torn.
   virtual Result<int> CheckpointEpoch(const std::string& checkpoint_path) = 0;

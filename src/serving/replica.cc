@@ -2,6 +2,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -21,8 +22,42 @@ using nlohmann::json;
 std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop = true; }
 
+// OIP datatype name of an engine dtype ("float32" -> "FP32").
+std::string OipDatatype(const std::string& dtype) {
+  if (dtype == "float32") return "FP32";
+  if (dtype == "float64") return "FP64";
+  if (dtype == "float16") return "FP16";
+  if (dtype == "bfloat16") return "BF16";
+  if (dtype == "bool") return "BOOL";
+  std::string upper;
+  for (char c : dtype) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return upper;  // int64 -> INT64, uint8 -> UINT8
+}
+
+// A tensor's flat data nested by its shape ([2,3] -> [[a,b,c],[d,e,f]]).
+json Nest(const std::vector<double>& data, const std::vector<int64_t>& shape, size_t dim, size_t* pos) {
+  if (dim >= shape.size()) return data.at((*pos)++);
+  json arr = json::array();
+  for (int64_t idx = 0; idx < shape[dim]; ++idx) arr.push_back(Nest(data, shape, dim + 1, pos));
+  return arr;
+}
+
 std::string PredictionsJson(const ml::PredictOutput& out) {
   json j;
+  if (!out.tensors.empty()) {
+    json outputs = json::array();
+    for (const auto& t : out.tensors) {
+      outputs.push_back({{"name", t.name}, {"dtype", t.dtype}, {"datatype", OipDatatype(t.dtype)},
+                         {"shape", t.shape}, {"data", t.data}});
+    }
+    j["outputs"] = std::move(outputs);
+    if (out.labels.empty() && out.values.empty() && out.classes.empty()) {
+      size_t pos = 0;
+      j["task"] = "tensor";
+      j["predictions"] = Nest(out.tensors[0].data, out.tensors[0].shape, 0, &pos);
+      return j.dump();
+    }
+  }
   if (!out.labels.empty() || !out.classes.empty()) {
     j["predictions"] = out.labels;
     j["probabilities"] = out.probabilities;
