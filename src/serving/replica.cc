@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "http/http.h"
 #include "ml/ml.h"
+#include "serving/batcher.h"
 #include "serving/serving.h"
 
 namespace sskai::serving {
@@ -20,27 +21,6 @@ namespace {
 using nlohmann::json;
 std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop = true; }
-
-std::string PredictionsJson(const ml::PredictOutput& out) {
-  json j;
-  if (!out.labels.empty() || !out.classes.empty()) {
-    j["predictions"] = out.labels;
-    j["probabilities"] = out.probabilities;
-    j["classes"] = out.classes;
-  } else {
-    j["predictions"] = out.values;
-  }
-  return j.dump();
-}
-
-// A bare JSON object that is not an envelope ({"instances"|"inputs"|"rows": ...}) is one row.
-std::string NormalizeInput(const std::string& body) {
-  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object() || j.contains("instances") || j.contains("inputs") || j.contains("rows")) {
-    return body;
-  }
-  return json::array({j}).dump();
-}
 
 class PredictorSlot {
  public:
@@ -116,12 +96,16 @@ int RunReplica(const ReplicaOptions& options) {
     if (!predictor) return http::ErrorResponse(Status::Unavailable("no model loaded"));
     return http::Response::Json(200, predictor->metadata_json());
   });
-  router->AddSync("POST", "/predict", [slot](http::Request& req) {
+  // Requests the gateway marks with kBatchHeader go through the batcher (one forward pass for
+  // many requests); the rest run on the io thread that read them.
+  auto batcher = std::make_shared<Batcher>([slot] { return slot->Get(); });
+  router->Add("POST", "/predict", [slot, batcher](http::Request& req, http::Responder respond) {
+    if (auto settings = ParseBatchHeader(req.Header(kBatchHeader))) {
+      return batcher->Submit(std::move(req.body), *settings, std::move(respond));
+    }
     auto predictor = slot->Get();
-    if (!predictor) return http::ErrorResponse(Status::Unavailable("no model loaded"));
-    auto out = predictor->PredictJson(NormalizeInput(req.body));
-    if (!out.ok()) return http::ErrorResponse(out.status());
-    return http::Response::Json(200, PredictionsJson(*out));
+    if (!predictor) return respond(http::ErrorResponse(Status::Unavailable("no model loaded")));
+    respond(PredictOne(*predictor, req.body));
   });
   if (options.standby) {
     ml::Engine* eng = *engine;
