@@ -15,6 +15,7 @@ PACKAGES=(
   libpcre2-dev libsentencepiece-dev sentencepiece libicu-dev fortunes fortunes-min
   chromium
   python3-torch  # reference forward + safetensors reader for the LM tests (tests/ml/reference)
+  python3-fastapi python3-uvicorn  # bench/serving_bench.sh: the FastAPI + uvicorn + PyTorch baseline
 )
 # The web console builds with Node.js and npm (any Node >= 18; Debian 12 ships 18). A Node.js
 # installed another way (e.g. NodeSource, which bundles npm) is used as it is.
