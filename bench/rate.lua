@@ -11,6 +11,9 @@ local body_file = os.getenv("BODY_FILE")
 wrk.method = os.getenv("METHOD") or "GET"
 wrk.headers["Authorization"] = "Bearer " .. (token or "")
 wrk.headers["Content-Type"] = "application/json"
+local extra = os.getenv("EXTRA_HEADER") or ""
+local colon = extra:find(":")
+if colon then wrk.headers[extra:sub(1, colon - 1)] = extra:sub(colon + 1) end
 if body_file and body_file ~= "" then
   local f = io.open(body_file, "r")
   wrk.body = f:read("*a")
@@ -31,10 +34,10 @@ if rate > 0 then
 end
 
 function done(summary, latency, requests)
-  io.write(string.format("RESULT requests=%d duration_s=%.2f rps=%.0f errors=%d non2xx=%d p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f\n",
+  io.write(string.format("RESULT requests=%d duration_s=%.2f rps=%.0f errors=%d non2xx=%d p50_ms=%.3f p90_ms=%.3f p95_ms=%.3f p99_ms=%.3f max_ms=%.3f\n",
     summary.requests, summary.duration / 1e6, summary.requests / (summary.duration / 1e6),
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
     summary.errors.status,
-    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
+    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
     latency.max / 1000))
 end

@@ -3,7 +3,8 @@
 # its answer after the endpoint scaled to zero; p50/p95 over COLD_N cold starts) with and without
 # the warm pool, failures when 100 clients hit a cold endpoint at once, the replica's engine
 # (dlopen of libsskai_ml.so + libtorch) and model load times, and gateway overhead: the same
-# predict load at 64 connections straight to a replica vs through the gateway (wrk).
+# predict load at 64 connections straight to a replica vs through the gateway (wrk), sskai vs
+# FastAPI + uvicorn + PyTorch on the same model files (MLP and CNN), and batching on vs off.
 #   bench/serving_bench.sh [BUILD_DIR]
 set -euo pipefail
 BUILD=${1:-build}
@@ -14,6 +15,7 @@ URL=http://127.0.0.1:$PORT
 HERE=$(cd "$(dirname "$0")" && pwd)
 DURATION=${DURATION:-10s}
 COLD_N=${COLD_N:-50}
+PY=${PYTHON:-/usr/bin/python3}  # with Debian python3-fastapi python3-uvicorn python3-torch
 trap 'kill $(cat $DIR/pid 2>/dev/null) 2>/dev/null || true; rm -rf $DIR' EXIT
 
 start() {  # extra server flags...
@@ -91,25 +93,95 @@ printf '  model load: p50 %s ms (n=%s)\n' "$(pct "$DIR/model.ms" 50)" "$(wc -l <
 grep -ho "standby loaded '[^']*' in [0-9.]* ms" "$DIR"/logs/endpoints/standby.log | awk '{print $(NF-1)}' >"$DIR/standby.ms" || true
 printf '  standby /load of the model: p50 %s ms (n=%s)\n' "$(pct "$DIR/standby.ms" 50)" "$(wc -l <"$DIR/standby.ms")"
 
-# Gateway overhead: a dedicated endpoint, the same load direct to its replica and via the gateway.
-curl -sf "${auth[@]}" -d '{"name":"ded","model":"iris-mlp","max_replicas":1}' $URL/v1/endpoints >/dev/null
-for _ in $(seq 600); do
-  curl -sf "${auth[@]}" $URL/v1/endpoints/ded | grep -q '"state":"ready"' && break; sleep 0.1
+# ---- Steady-state serving: gateway overhead, sskai vs FastAPI, batching on/off ----------------
+# Endpoints (dedicated, 1 replica each): the iris MLP and a small Fashion-MNIST CNN, each with
+# batching off and on. The FastAPI baseline serves the same model files (bench/fastapi_baseline.py).
+"$PY" - "$DIR/fm.tar" "$DIR/image.json" <<'PY'
+import gzip, io, json, sys, tarfile
+d = "/usr/share/datasets/fashion-mnist/"
+n = 3000
+images = gzip.open(d + "train-images-idx3-ubyte.gz").read()
+labels = gzip.open(d + "train-labels-idx1-ubyte.gz").read()
+def cut(b, header, item):
+    return b[:4] + n.to_bytes(4, "big") + b[8:header] + b[header:header + item * n]
+with tarfile.open(sys.argv[1], "w") as t:
+    for name, data in (("train-images-idx3-ubyte", cut(images, 16, 784)),
+                       ("train-labels-idx1-ubyte", cut(labels, 8, 1))):
+        info = tarfile.TarInfo(name); info.size = len(data); t.addfile(info, io.BytesIO(data))
+test = gzip.open(d + "t10k-images-idx3-ubyte.gz").read()
+json.dump({"instances": [list(test[16:16 + 784])]}, open(sys.argv[2], "w"))
+PY
+curl -sf "${auth[@]}" --data-binary @"$DIR/fm.tar" "$URL/v1/datasets/fm/versions?filename=fm.tar" >/dev/null
+JOB=$(curl -sf "${auth[@]}" -d '{"dataset":"fm","model":"fm-cnn","architecture":"cnn","hyperparameters":{"epochs":1}}' $URL/v1/jobs | sed -E 's/.*"id":([0-9]+).*/\1/')
+for _ in $(seq 1500); do
+  curl -sf "${auth[@]}" $URL/v1/jobs/$JOB | grep -q '"state":"succeeded"' && break; sleep 0.2
 done
-RPORT=$(curl -sf "${auth[@]}" $URL/v1/endpoints/ded | sed -E 's/.*"port":([0-9]+).*/\1/')
-RPID=$(curl -sf "${auth[@]}" $URL/v1/endpoints/ded | sed -E 's/.*"pid":([0-9]+).*/\1/')
+BATCH='"config":{"batching":{"max_batch_size":'${BATCH_SIZE:-32}',"max_delay_ms":'${BATCH_DELAY_MS:-2}'}}'
+for ep in "ded iris-mlp" "dedb iris-mlp $BATCH" "cnn fm-cnn" "cnnb fm-cnn $BATCH"; do
+  set -- $ep
+  curl -sf "${auth[@]}" -d "{\"name\":\"$1\",\"model\":\"$2\",\"max_replicas\":1${3:+,$3}}" $URL/v1/endpoints >/dev/null
+done
+for name in ded dedb cnn cnnb; do
+  for _ in $(seq 600); do
+    curl -sf "${auth[@]}" $URL/v1/endpoints/$name | grep -q '"state":"ready"' && break; sleep 0.1
+  done
+done
+field() { curl -sf "${auth[@]}" $URL/v1/endpoints/$1 | sed -E "s/.*\"$2\":([0-9]+).*/\1/"; }
+RPORT=$(field ded port)
+model_of() { tr '\0' '\n' </proc/"$(field "$1" pid)"/cmdline | grep -A1 -- '--model' | tail -1; }
+MLP_FILE=$(model_of ded)
+CNN_FILE=$(model_of cnn)
 SPID=$(cat "$DIR/pid")
 ticks() { awk '{print $14+$15}' /proc/"$1"/stat; }
-run_wrk() {  # name url
-  local t0 t1 out
+HZ=$(getconf CLK_TCK)
+run_wrk() {  # name url body [extra header]
+  local t0 t1 out rps secs
   t0=$(ticks "$SPID")
-  out=$(TOKEN=$TOKEN RATE=${RATE:-0} CONNECTIONS=64 METHOD=POST BODY_FILE="$DIR/row.json" \
+  out=$(TOKEN=$TOKEN RATE=${RATE:-0} CONNECTIONS=64 METHOD=POST BODY_FILE="$3" EXTRA_HEADER="${4:-}" \
         wrk -t2 -c64 -d"$DURATION" -s "$HERE/rate.lua" "$2" | grep '^RESULT')
   t1=$(ticks "$SPID")
-  printf '%-28s %s  server CPU %s ticks\n' "$1" "${out#RESULT }" "$((t1 - t0))"
+  rps=$(echo "$out" | sed -E 's/.*rps=([0-9]+).*/\1/')
+  secs=$(echo "$out" | sed -E 's/.*duration_s=([0-9.]+).*/\1/')
+  printf '%-34s %s  gateway CPU %s ticks = %s millicores per 1,000 req/s\n' "$1" "${out#RESULT }" \
+    "$((t1 - t0))" "$(awk -v t=$((t1 - t0)) -v hz="$HZ" -v s="$secs" -v r="$rps" \
+                      'BEGIN {if (r > 0) printf "%.0f", (t / hz / s) / (r / 1000) * 1000; else print "-"}')"
 }
-echo "gateway overhead, 64 connections, $DURATION each (server CPU: the gateway process; $(getconf CLK_TCK) ticks/s):"
-run_wrk "direct to replica" "http://127.0.0.1:$RPORT/predict"
-run_wrk "through the gateway" "$URL/v1/endpoints/ded/predict"
-RATE=${FIXED_RATE:-1000} run_wrk "direct, fixed rate" "http://127.0.0.1:$RPORT/predict"
-RATE=${FIXED_RATE:-1000} run_wrk "gateway, fixed rate" "$URL/v1/endpoints/ded/predict"
+echo "(b) gateway overhead, iris MLP, 64 connections, $DURATION each ($HZ ticks/s):"
+run_wrk "direct to replica" "http://127.0.0.1:$RPORT/predict" "$DIR/row.json"
+run_wrk "through the gateway" "$URL/v1/endpoints/ded/predict" "$DIR/row.json"
+RATE=${FIXED_RATE:-1000} run_wrk "direct, fixed rate" "http://127.0.0.1:$RPORT/predict" "$DIR/row.json"
+RATE=${FIXED_RATE:-1000} run_wrk "gateway, fixed rate" "$URL/v1/endpoints/ded/predict" "$DIR/row.json"
+
+echo "(a) sskai (through the gateway) vs FastAPI + uvicorn + PyTorch ($("$PY" -c 'import fastapi, uvicorn, torch; print("fastapi", fastapi.__version__, "uvicorn", uvicorn.__version__, "torch", torch.__version__)')), 64 connections:"
+FPORT=$((PORT + 7))
+baseline() {  # model_file workers
+  "$PY" "$HERE/fastapi_baseline.py" "$1" "$FPORT" --workers "$2" >>"$DIR/fastapi.log" 2>&1 &
+  echo $! >"$DIR/fastapi.pid"
+  for _ in $(seq 300); do
+    if curl -s -o /dev/null -d '{}' http://127.0.0.1:$FPORT/predict; then return; fi
+    sleep 0.1
+  done
+  echo "the FastAPI baseline did not start"; cat "$DIR/fastapi.log"; exit 1
+}
+stop_baseline() { kill "$(cat "$DIR/fastapi.pid")" 2>/dev/null || true; wait "$(cat "$DIR/fastapi.pid")" 2>/dev/null || true; }
+for model in "mlp ded dedb $MLP_FILE $DIR/row.json" "cnn cnn cnnb $CNN_FILE $DIR/image.json"; do
+  set -- $model
+  echo "  same answer? sskai $(curl -sf "${auth[@]}" --data-binary @"$5" $URL/v1/endpoints/$2/predict | cut -c1-60)"
+  echo "               fastapi $("$PY" "$HERE/fastapi_baseline.py" "$4" 0 --check <"$5" | cut -c1-60)"
+  run_wrk "$1 sskai, batching off" "$URL/v1/endpoints/$2/predict" "$5"
+  run_wrk "$1 sskai, batching on" "$URL/v1/endpoints/$3/predict" "$5"
+  for workers in 1 ${FASTAPI_WORKERS:-2}; do
+    baseline "$4" "$workers"
+    run_wrk "$1 fastapi, $workers worker(s)" "http://127.0.0.1:$FPORT/predict" "$5"
+    stop_baseline
+  done
+done
+
+echo "(c) batching on vs off, offered load sweep (p95 at each rate; compare throughput at equal p95):"
+for model in "mlp ded dedb $DIR/row.json" "cnn cnn cnnb $DIR/image.json"; do
+  set -- $model
+  for rate in ${SWEEP_RATES:-200 400 800 1600 3200}; do
+    RATE=$rate run_wrk "$1 off, offered $rate/s" "$URL/v1/endpoints/$2/predict" "$4"
+    RATE=$rate run_wrk "$1 on,  offered $rate/s" "$URL/v1/endpoints/$3/predict" "$4"
+  done
+done

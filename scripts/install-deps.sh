@@ -17,6 +17,7 @@ PACKAGES=(
   python3-torch  # reference forward + safetensors reader for the LM tests; TorchScript reference models (tests/e2e/reference)
   slurm-wlm munge  # the Slurm executor's tests start a single-node cluster (scripts/start-slurm.sh)
   libgloo-dev      # c10d ProcessGroupGloo: multi-worker data-parallel training (src/ml)
+  python3-fastapi python3-uvicorn  # bench/serving_bench.sh: the FastAPI + uvicorn + PyTorch baseline
 )
 # The web console builds with Node.js and npm (any Node >= 18; Debian 12 ships 18). A Node.js
 # installed another way (e.g. NodeSource, which bundles npm) is used as it is.

@@ -8,6 +8,7 @@
 
 #include "http/beast.h"
 #include "http/http.h"
+#include "http/internal.h"
 
 namespace sskai::http {
 
@@ -16,8 +17,7 @@ namespace {
 constexpr size_t kUploadChunkBytes = 256 * 1024;
 constexpr std::chrono::seconds kEarlyResponseWait{5};
 
-// Parses "http://host[:port][/]".
-bool ParseBaseUrl(const std::string& url, std::string* host, std::string* port) {
+bool ParseBaseUrlImpl(const std::string& url, std::string* host, std::string* port) {
   constexpr std::string_view kScheme = "http://";
   if (url.compare(0, kScheme.size(), kScheme) != 0) return false;
   std::string rest = url.substr(kScheme.size());
@@ -81,6 +81,12 @@ void SetRequestLine(Message& req, const std::string& method, const std::string& 
 }
 
 }  // namespace
+
+namespace internal {
+bool ParseBaseUrl(const std::string& url, std::string* host, std::string* port) {
+  return ParseBaseUrlImpl(url, host, port);
+}
+}  // namespace internal
 
 struct Client::Impl {
   std::string base_url, host, port;
@@ -180,7 +186,7 @@ const std::string& Client::base_url() const { return impl_->base_url; }
 
 Result<std::unique_ptr<Client>> Client::Create(const std::string& base_url, Options o) {
   auto impl = std::make_unique<Impl>();
-  if (!ParseBaseUrl(base_url, &impl->host, &impl->port)) {
+  if (!internal::ParseBaseUrl(base_url, &impl->host, &impl->port)) {
     return Status::InvalidArgument("base url must look like http://host:port, got '" + base_url + "'");
   }
   impl->base_url = "http://" + (impl->host.find(':') != std::string::npos ? "[" + impl->host + "]"

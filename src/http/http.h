@@ -228,4 +228,39 @@ class ClientPool {
   std::unique_ptr<State> state_;
 };
 
+// Asynchronous keep-alive HTTP/1.1 client for proxies (the serving gateway): requests to any
+// host:port run on the client's own io threads without a thread per request; idle connections
+// are pooled per host:port and reused; a reused connection the peer had closed is retried once
+// on a fresh one (before any byte of the answer arrived).
+// Thread-safety: thread-safe. `done` runs exactly once on an io thread of this client (or on the
+// caller's thread for an invalid base_url), with the errors of Client::Request; it must not
+// block for long. Destroying the client stops its threads; callbacks of requests still in
+// flight are then never called.
+class AsyncClient {
+ public:
+  struct Options {
+    int io_threads = 1;
+    size_t max_idle_per_host = 256;
+    std::chrono::milliseconds connect_timeout{1000};
+    std::chrono::milliseconds timeout{60000};  // write + read of one exchange
+  };
+  using Callback = std::function<void(Result<ClientResponse>)>;
+  explicit AsyncClient(Options options);
+  ~AsyncClient();
+  AsyncClient(const AsyncClient&) = delete;
+  AsyncClient& operator=(const AsyncClient&) = delete;
+
+  // `base_url` as for Client::Create; timeout 0 = Options::timeout.
+  void Request(const std::string& base_url, const std::string& method, const std::string& target,
+               std::string body, std::vector<std::pair<std::string, std::string>> headers,
+               Callback done, std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
+  size_t idle_count(const std::string& base_url) const;  // pooled connections (for tests)
+
+  struct Impl;
+  struct Op;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
 }  // namespace sskai::http

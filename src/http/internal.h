@@ -18,6 +18,9 @@ void ParseTarget(std::string_view target, std::string* raw_path,
 Response MethodNotAllowed(const std::string& method, const std::string& path,
                           const std::string& allow);
 
+// Parses "http://host[:port][/]" (port defaults to 80; "[v6]" hosts); false when malformed.
+bool ParseBaseUrl(const std::string& url, std::string* host, std::string* port);
+
 // A random 16-hex-digit id for X-Request-Id.
 std::string NewRequestId();
 

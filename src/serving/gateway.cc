@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "common/log.h"
+#include "serving/batcher.h"
 #include "serving/internal.h"
 #include "store/store.h"
 
@@ -77,9 +78,14 @@ void EndpointManager::Dispatch(EndpointRt& rt, std::shared_ptr<Replica> r,
   p->dispatched = clock_.Monotonic();
   int64_t endpoint_id = rt.id, owner_id = rt.owner_id;
   std::string name = rt.name;
-  auto task = [this, endpoint_id, owner_id, name, r, p] {
-    auto t0 = std::chrono::steady_clock::now();
-    auto res = r->pool->Request("POST", p->target, p->body, {{"content-type", "application/json"}});
+  std::vector<std::pair<std::string, std::string>> headers = {
+      {"content-type", "application/json"}};
+  if (rt.config.max_batch_size > 1) {
+    headers.emplace_back(kBatchHeader, std::to_string(rt.config.max_batch_size) + "," +
+                                           std::to_string(rt.config.max_batch_delay.count()));
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  auto answered = [this, endpoint_id, owner_id, name, r, p, t0](Result<http::ClientResponse> res) {
     double busy = Seconds(std::chrono::steady_clock::now() - t0);
     http::Response resp;
     if (!res.ok()) {
@@ -97,7 +103,7 @@ void EndpointManager::Dispatch(EndpointRt& rt, std::shared_ptr<Replica> r,
       resp.status = res->status;
       resp.body = std::move(res->body);
       auto ct = res->headers.find("content-type");
-      if (ct != res->headers.end()) resp.content_type = ct->second;
+      if (ct != res->headers.end()) resp.content_type = std::move(ct->second);
       resp.headers.push_back({"X-Sskai-Model-Version", std::to_string(r->model_version)});
     }
     if (options_.on_request) {
@@ -105,15 +111,10 @@ void EndpointManager::Dispatch(EndpointRt& rt, std::shared_ptr<Replica> r,
     }
     Finish(endpoint_id, r.get(), *p, std::move(resp));
   };
-  if (!proxy_->pool.Submit(task)) {
-    r->in_flight -= 1;
-    rt.metrics.requests += 1;
-    rt.metrics.errors += 1;
-    rt.metrics.rejected += 1;
-    auto resp = Shed("too many requests in flight");
-    // Answered off the lock by the proxy pool's absence: the caller's thread owns `done`.
-    std::thread([p, resp] { p->done(resp); }).detach();
-  }
+  // Async on the forwarding client's io thread: no thread per hop, the body is moved through.
+  proxy_->forward.Request("http://127.0.0.1:" + std::to_string(r->port), "POST", p->target,
+                          std::move(p->body), std::move(headers), std::move(answered),
+                          options_.predict_timeout);
 }
 
 void EndpointManager::Finish(int64_t endpoint_id, Replica* r, Pending& p, http::Response resp) {

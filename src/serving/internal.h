@@ -82,10 +82,13 @@ struct EndpointManager::EndpointRt {
   Market market = Market::kSpot;
 };
 
+// Blocking calls to replicas (/load) run on `pool`; forwarded requests run on `forward`'s io
+// thread (async, keep-alive connections per replica).
 class EndpointManager::ProxyPool {
  public:
-  explicit ProxyPool(int threads) : pool(threads) {}
+  explicit ProxyPool(int threads) : pool(threads), forward(http::AsyncClient::Options{}) {}
   ThreadPool pool;
+  http::AsyncClient forward;
 };
 
 // {"error":{"code":"payment_required","message":reason}} with status 402.

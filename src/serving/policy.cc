@@ -34,11 +34,39 @@ Result<double> NumberOf(const json& obj, const std::string& key, double min, dou
   return x;
 }
 
+// "batching": {"max_batch_size": 1..1024, "max_delay_ms": 0..1000}; null = off.
+Status ParseBatching(const json& b, ServingConfig* c) {
+  if (b.is_null()) return Status::Ok();
+  if (!b.is_object()) return FieldError("batching", "expected an object {max_batch_size, max_delay_ms}");
+  for (auto it = b.begin(); it != b.end(); ++it) {
+    if (it.key() != "max_batch_size" && it.key() != "max_delay_ms") {
+      return FieldError("batching." + it.key(), "unknown batching setting");
+    }
+  }
+  auto field = [&b](const char* key, int64_t min, int64_t max, int64_t* out) -> Status {
+    if (!b.contains(key)) return Status::Ok();
+    const json& v = b.at(key);
+    if (!v.is_number_integer() || v.get<int64_t>() < min || v.get<int64_t>() > max) {
+      return FieldError(std::string("batching.") + key, "expected an integer between " +
+                                                         std::to_string(min) + " and " +
+                                                         std::to_string(max));
+    }
+    *out = v.get<int64_t>();
+    return Status::Ok();
+  };
+  int64_t size = c->max_batch_size, delay = c->max_batch_delay.count();
+  SSKAI_RETURN_IF_ERROR(field("max_batch_size", 1, 1024, &size));
+  SSKAI_RETURN_IF_ERROR(field("max_delay_ms", 0, 1000, &delay));
+  c->max_batch_size = static_cast<int>(size);
+  c->max_batch_delay = Millis(delay);
+  return Status::Ok();
+}
+
 Result<ServingConfig> FromObject(const json& obj) {
   static const char* kKnown[] = {"mode", "min_replicas", "max_replicas", "replicas",
                                  "target_concurrency", "replica_concurrency", "stable_window_ms",
                                  "panic_window_ms", "panic_threshold", "scale_down_delay_ms",
-                                 "idle_timeout_ms", "queue_limit", "queue_timeout_ms", "spot"};
+                                 "idle_timeout_ms", "queue_limit", "queue_timeout_ms", "spot", "batching"};
   for (auto it = obj.begin(); it != obj.end(); ++it) {
     if (std::find(std::begin(kKnown), std::end(kKnown), it.key()) == std::end(kKnown)) {
       return FieldError(it.key(), "unknown serving setting");
@@ -89,6 +117,7 @@ Result<ServingConfig> FromObject(const json& obj) {
     SSKAI_ASSIGN_OR_RETURN(int64_t n, IntOf(obj, "queue_limit", 0, 1000000));
     c.queue_limit = static_cast<int>(n);
   }
+  if (obj.contains("batching")) SSKAI_RETURN_IF_ERROR(ParseBatching(obj["batching"], &c));
   constexpr int64_t kDay = 86'400'000;
   SSKAI_RETURN_IF_ERROR(ms("stable_window_ms", &c.stable_window, 1, kDay));
   SSKAI_RETURN_IF_ERROR(ms("panic_window_ms", &c.panic_window, 1, kDay));
@@ -154,7 +183,10 @@ std::string ServingConfigJson(const ServingConfig& c) {
               {"scale_down_delay_ms", c.scale_down_delay.count()},
               {"idle_timeout_ms", c.idle_timeout.count()},
               {"queue_limit", c.queue_limit},
-              {"queue_timeout_ms", c.queue_timeout.count()}};
+              {"queue_timeout_ms", c.queue_timeout.count()},
+              {"batching",
+               {{"max_batch_size", c.max_batch_size},
+                {"max_delay_ms", c.max_batch_delay.count()}}}};
   if (c.mode == "spot") out["spot"] = json::parse(SpotSettingsJson(c.spot));
   return out.dump();
 }

@@ -35,6 +35,11 @@ struct ServingConfig {
   int queue_limit = 256;           // requests waiting for a replica; beyond -> 429
   Millis queue_timeout{30000};     // a waiting request older than this -> 503 + Retry-After
   SpotSettings spot;               // mode "spot": the spot pool and its on-demand fallback
+  // Dynamic batching at the replica ("batching": {"max_batch_size", "max_delay_ms"}): requests
+  // wait up to max_batch_delay for others and run as one forward pass of up to max_batch_size
+  // requests. max_batch_size 1 = off (default).
+  int max_batch_size = 1;
+  Millis max_batch_delay{2};
 };
 
 // Parses `json_text` ("" or "{}" = defaults for "dedicated"). "mode" picks the defaults first;

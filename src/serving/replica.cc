@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "http/http.h"
 #include "ml/ml.h"
+#include "serving/batcher.h"
 #include "serving/serving.h"
 
 namespace sskai::serving {
@@ -21,61 +22,6 @@ namespace {
 using nlohmann::json;
 std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop = true; }
-
-// OIP datatype name of an engine dtype ("float32" -> "FP32").
-std::string OipDatatype(const std::string& dtype) {
-  if (dtype == "float32") return "FP32";
-  if (dtype == "float64") return "FP64";
-  if (dtype == "float16") return "FP16";
-  if (dtype == "bfloat16") return "BF16";
-  if (dtype == "bool") return "BOOL";
-  std::string upper;
-  for (char c : dtype) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return upper;  // int64 -> INT64, uint8 -> UINT8
-}
-
-// A tensor's flat data nested by its shape ([2,3] -> [[a,b,c],[d,e,f]]).
-json Nest(const std::vector<double>& data, const std::vector<int64_t>& shape, size_t dim, size_t* pos) {
-  if (dim >= shape.size()) return data.at((*pos)++);
-  json arr = json::array();
-  for (int64_t idx = 0; idx < shape[dim]; ++idx) arr.push_back(Nest(data, shape, dim + 1, pos));
-  return arr;
-}
-
-std::string PredictionsJson(const ml::PredictOutput& out) {
-  json j;
-  if (!out.tensors.empty()) {
-    json outputs = json::array();
-    for (const auto& t : out.tensors) {
-      outputs.push_back({{"name", t.name}, {"dtype", t.dtype}, {"datatype", OipDatatype(t.dtype)},
-                         {"shape", t.shape}, {"data", t.data}});
-    }
-    j["outputs"] = std::move(outputs);
-    if (out.labels.empty() && out.values.empty() && out.classes.empty()) {
-      size_t pos = 0;
-      j["task"] = "tensor";
-      j["predictions"] = Nest(out.tensors[0].data, out.tensors[0].shape, 0, &pos);
-      return j.dump();
-    }
-  }
-  if (!out.labels.empty() || !out.classes.empty()) {
-    j["predictions"] = out.labels;
-    j["probabilities"] = out.probabilities;
-    j["classes"] = out.classes;
-  } else {
-    j["predictions"] = out.values;
-  }
-  return j.dump();
-}
-
-// A bare JSON object that is not an envelope ({"instances"|"inputs"|"rows": ...}) is one row.
-std::string NormalizeInput(const std::string& body) {
-  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object() || j.contains("instances") || j.contains("inputs") || j.contains("rows")) {
-    return body;
-  }
-  return json::array({j}).dump();
-}
 
 class PredictorSlot {
  public:
@@ -151,12 +97,16 @@ int RunReplica(const ReplicaOptions& options) {
     if (!predictor) return http::ErrorResponse(Status::Unavailable("no model loaded"));
     return http::Response::Json(200, predictor->metadata_json());
   });
-  router->AddSync("POST", "/predict", [slot](http::Request& req) {
+  // Requests the gateway marks with kBatchHeader go through the batcher (one forward pass for
+  // many requests); the rest run on the io thread that read them.
+  auto batcher = std::make_shared<Batcher>([slot] { return slot->Get(); });
+  router->Add("POST", "/predict", [slot, batcher](http::Request& req, http::Responder respond) {
+    if (auto settings = ParseBatchHeader(req.Header(kBatchHeader))) {
+      return batcher->Submit(std::move(req.body), *settings, std::move(respond));
+    }
     auto predictor = slot->Get();
-    if (!predictor) return http::ErrorResponse(Status::Unavailable("no model loaded"));
-    auto out = predictor->PredictJson(NormalizeInput(req.body));
-    if (!out.ok()) return http::ErrorResponse(out.status());
-    return http::Response::Json(200, PredictionsJson(*out));
+    if (!predictor) return respond(http::ErrorResponse(Status::Unavailable("no model loaded")));
+    respond(PredictOne(*predictor, req.body));
   });
   if (options.standby) {
     ml::Engine* eng = *engine;

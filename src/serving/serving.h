@@ -15,6 +15,9 @@
 // failed, blocked (budget: scaled to zero, callers get 402 with the reason), stopped.
 // Usage: one store::UsageRecord per replica (count 1) from its launch to its stop, so the sum
 // is exact replica-seconds.
+// Forwarding is asynchronous (http::AsyncClient, keep-alive connections per replica). With
+// ServingConfig batching on, forwarded predicts carry the batching header and the replica
+// coalesces them into one forward pass (docs/serving.md, "Dynamic batching").
 // Thread-safety: EndpointManager is thread-safe. Predict() never blocks the caller's thread.
 #pragma once
 
@@ -82,12 +85,13 @@ class EndpointManager {
     std::chrono::milliseconds interval{250};     // supervision period
     std::chrono::seconds ready_timeout{60};      // start -> healthy, else restart
     int max_restarts = 5;                        // consecutive failed starts -> endpoint failed
-    int proxy_threads = 64;                      // blocking calls to replicas run here
+    int proxy_threads = 64;                      // blocking calls to replicas (/load) run here;
+                                                 // predicts are forwarded async (one io thread)
     std::chrono::milliseconds predict_timeout{30000};
     std::string resource = "this-machine";       // catalog offering name (usage records)
     int warm_pool = 0;  // standby replica processes with the engine loaded, ready for any model
     // Called after each request a replica answered: busy seconds (time at the replica) and
-    // whether it succeeded (2xx). Runs on a proxy thread; may be empty.
+    // whether it succeeded (2xx). Runs on the forwarding io thread: must not block; may be empty.
     std::function<void(int64_t endpoint_id, int64_t owner_id, double busy_seconds, bool ok)>
         on_request;
   };

@@ -82,19 +82,32 @@ Result<Stmt> Store::Impl::Query(const std::string& sql, const std::vector<SqlArg
   return stmt;
 }
 
+void Store::Impl::NoteWrite(const std::string& sql) {
+  auto names = [&sql](const char* table) { return sql.find(table) != std::string::npos; };
+  bool rollback = sql == "ROLLBACK";
+  if (rollback || names("api_tokens") || names("users")) {
+    rows.tokens.clear();
+    rows.users.clear();
+  }
+  if (rollback || names("endpoints")) rows.endpoints.clear();
+}
+
 Result<int64_t> Store::Impl::Exec(const std::string& sql, const std::vector<SqlArg>& args) {
+  NoteWrite(sql);
   SSKAI_ASSIGN_OR_RETURN(Stmt stmt, Query(sql, args));
   SSKAI_RETURN_IF_ERROR(stmt.Run());
   return static_cast<int64_t>(sqlite3_changes(db));
 }
 
 Result<int64_t> Store::Impl::Insert(const std::string& sql, const std::vector<SqlArg>& args) {
+  NoteWrite(sql);
   SSKAI_ASSIGN_OR_RETURN(Stmt stmt, Query(sql, args));
   SSKAI_RETURN_IF_ERROR(stmt.Run());
   return static_cast<int64_t>(sqlite3_last_insert_rowid(db));
 }
 
 Status Store::Impl::ExecScript(const std::string& sql) {
+  NoteWrite(sql);
   char* error = nullptr;
   if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
     std::string message = error != nullptr ? error : "unknown error";

@@ -256,7 +256,11 @@ class Store {
   Result<int64_t> CountUsers();
   // token.id is ignored; returns the stored row. kFailedPrecondition if the user does not exist.
   Result<ApiToken> CreateToken(const ApiToken& token);
-  Result<ApiToken> FindTokenByHash(const std::string& token_hash);  // expiry is the caller's check
+  // Expiry is the caller's check. FindTokenByHash, GetUser and GetEndpoint answer from an
+  // in-memory cache after the first read (the per-request auth and gateway lookups); any write
+  // to the table (create, update, delete, revoke) drops its cache, so it takes effect on the
+  // next call. The cache assumes this Store is the database's only writer.
+  Result<ApiToken> FindTokenByHash(const std::string& token_hash);
   Result<ListResult<ApiToken>> ListTokens(int64_t user_id, const Page& page);
   Status DeleteToken(int64_t user_id, int64_t token_id);
   // Deletes the user's tokens called `name` (worker tokens); returns how many.

@@ -5,9 +5,11 @@
 
 #include <sqlite3.h>
 
+#include <map>
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "store/stmt.h"
@@ -76,9 +78,23 @@ struct Store::Impl {
     return out;
   }
 
+  // Read-through cache of the rows the request path reads on every call (token -> user for
+  // auth, (owner, name) -> endpoint for the gateway). Every write statement goes through
+  // Exec/Insert/ExecScript, which call NoteWrite: a statement that names one of the cached
+  // tables drops that table's cache, so a revoked token or a deleted/patched endpoint takes
+  // effect on the very next read. Guarded by `mu` like the rest of Impl.
+  struct ReadCache {
+    static constexpr size_t kMaxEntries = 4096;  // per map; cleared whole beyond
+    std::unordered_map<std::string, ApiToken> tokens;  // by token_hash
+    std::unordered_map<int64_t, User> users;           // by id
+    std::map<std::pair<int64_t, std::string>, Endpoint> endpoints;  // by (owner_id, name)
+  };
+  void NoteWrite(const std::string& sql);
+
   sqlite3* db = nullptr;
   std::mutex mu;  // guards everything in Impl; held by every public Store method
   std::unordered_map<std::string, sqlite3_stmt*> cache;
+  ReadCache rows;
 };
 
 // "?, ?, ?" with `n` placeholders (n >= 1).

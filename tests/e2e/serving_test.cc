@@ -1,10 +1,14 @@
 // Serving against the real binary: a serverless endpoint scales to zero and back with zero
 // failed requests (100 concurrent clients on a cold endpoint), the Open Inference Protocol v2
-// round-trip with the protocol's documented example, /metrics, and a replica killed under load.
+// round-trip with the protocol's documented example, /metrics, a replica killed under load,
+// overload at ~10x capacity (429 + Retry-After, recovery), dynamic batching (answers equal the
+// unbatched ones; a bad request fails alone), and the gateway's caches (revoke/delete/patch take
+// effect on the next request).
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <atomic>
+#include <mutex>
 #include <chrono>
 #include <thread>
 
@@ -251,6 +255,144 @@ TEST_F(ServingE2eTest, ReplicaKilledUnderLoadGivesClearErrorsAndIsReplaced) {
   EXPECT_GT(ok.load(), before);
   std::cout << "kill under load: " << ok.load() << " ok, " << clear_errors.load()
             << " clear 503s\n";
+}
+
+TEST_F(ServingE2eTest, OverloadAtTenTimesCapacityShedsWith429AndRecovers) {
+  // Capacity: 1 replica x 2 in flight + 4 queued = 6 requests; 64 clients is ~10x that.
+  int status = 0;
+  server_->CallJson("POST", "/v1/endpoints",
+                    {{"name", "over"}, {"model", "iris-mlp"}, {"max_replicas", 1},
+                     {"config", {{"replica_concurrency", 2}, {"queue_limit", 4}}}}, &status);
+  ASSERT_EQ(status, 201);
+  ASSERT_EQ(WaitState("over", "ready", 60)["state"], "ready");
+
+  constexpr int kClients = 64, kPerClient = 30;
+  std::atomic<int> ok{0}, shed{0}, shed_without_retry_after{0}, other{0};
+  std::mutex mu;
+  std::string other_example;
+  std::vector<std::thread> clients;
+  for (int idx = 0; idx < kClients; ++idx) {
+    clients.emplace_back([&] {
+      for (int n = 0; n < kPerClient; ++n) {
+        auto r = server_->Call("POST", "/v1/endpoints/over/predict", Rows());
+        if (r.status == 200) {
+          ok += 1;
+        } else if (r.status == 429) {
+          shed += 1;
+          if (r.headers.count("retry-after") == 0) shed_without_retry_after += 1;
+        } else {
+          other += 1;  // a connection error (-1) or a 5xx would land here
+          std::lock_guard<std::mutex> lock(mu);
+          other_example = std::to_string(r.status) + " " + r.body;
+        }
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(other.load(), 0) << other_example;
+  EXPECT_GT(shed.load(), 0);
+  EXPECT_EQ(shed_without_retry_after.load(), 0);
+  EXPECT_GT(ok.load(), 0);
+  // Load gone: every request succeeds again, and the server is still healthy.
+  EXPECT_EQ(server_->Call("GET", "/healthz").status, 200);
+  for (int n = 0; n < 20; ++n) {
+    auto r = server_->Call("POST", "/v1/endpoints/over/predict", Rows());
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+  json metrics = server_->CallJson("GET", "/v1/endpoints/over/metrics");
+  EXPECT_EQ(metrics["rejected"].get<int>(), shed.load()) << metrics.dump();
+  std::cout << "overload: " << ok.load() << " ok, " << shed.load() << " shed with 429\n";
+  server_->Call("DELETE", "/v1/endpoints/over");
+}
+
+TEST_F(ServingE2eTest, BatchedAnswersEqualUnbatchedAndABadRequestFailsAlone) {
+  int status = 0;
+  server_->CallJson("POST", "/v1/endpoints", {{"name", "plain"}, {"model", "iris-mlp"}}, &status);
+  ASSERT_EQ(status, 201);
+  server_->CallJson("POST", "/v1/endpoints",
+                    {{"name", "batched"}, {"model", "iris-mlp"},
+                     {"config", {{"batching", {{"max_batch_size", 16}, {"max_delay_ms", 20}}}}}},
+                    &status);
+  ASSERT_EQ(status, 201);
+  ASSERT_EQ(WaitState("plain", "ready", 60)["state"], "ready");
+  ASSERT_EQ(WaitState("batched", "ready", 60)["state"], "ready");
+  json got = server_->CallJson("GET", "/v1/endpoints/batched");
+  EXPECT_EQ(got["config"]["batching"]["max_batch_size"], 16) << got.dump();
+
+  // 16 concurrent requests with different rows (and one with a wrong field) on the batched
+  // endpoint; each answer must equal the unbatched endpoint's answer for the same body.
+  constexpr int kRequests = 16;
+  std::vector<std::string> bodies;
+  for (int idx = 0; idx < kRequests; ++idx) {
+    double v = 4.0 + 0.25 * idx;
+    json row = {{"f0", v}, {"f1", 3.0}, {"f2", 0.3 * idx + 1}, {"f3", 0.1 * idx}};
+    if (idx == 5) row = {{"f0", 1}, {"nope", 2}};  // unknown field: that request alone fails
+    bodies.push_back(idx % 2 == 0 ? json::array({row}).dump() : json{{"rows", {row, row}}}.dump());
+  }
+  std::vector<http::ClientResponse> batched(kRequests);
+  std::vector<std::thread> threads;
+  for (int idx = 0; idx < kRequests; ++idx) {
+    threads.emplace_back([&, idx] {
+      batched[idx] = server_->Call("POST", "/v1/endpoints/batched/predict", bodies[idx]);
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int idx = 0; idx < kRequests; ++idx) {
+    auto plain = server_->Call("POST", "/v1/endpoints/plain/predict", bodies[idx]);
+    ASSERT_EQ(batched[idx].status, plain.status) << idx << ": " << batched[idx].body;
+    if (idx == 5) {
+      EXPECT_EQ(batched[idx].status, 400);
+      EXPECT_NE(batched[idx].body.find("nope"), std::string::npos) << batched[idx].body;
+      continue;
+    }
+    json a = json::parse(batched[idx].body), b = json::parse(plain.body);
+    EXPECT_EQ(a["predictions"], b["predictions"]) << idx;
+    ASSERT_EQ(a["probabilities"].size(), b["probabilities"].size());
+    for (size_t row = 0; row < a["probabilities"].size(); ++row) {
+      for (size_t k = 0; k < a["probabilities"][row].size(); ++k) {
+        EXPECT_NEAR(a["probabilities"][row][k].get<double>(), b["probabilities"][row][k].get<double>(), 1e-5);
+      }
+    }
+  }
+  // Batching off again by PATCH: takes effect on the next request (no restart needed).
+  server_->CallJson("PATCH", "/v1/endpoints/batched", {{"config", {{"batching", {{"max_batch_size", 1}}}}}},
+                    &status);
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(server_->Call("POST", "/v1/endpoints/batched/predict", bodies[0]).status, 200);
+  server_->Call("DELETE", "/v1/endpoints/plain");
+  server_->Call("DELETE", "/v1/endpoints/batched");
+}
+
+TEST_F(ServingE2eTest, CachedAuthAndEndpointLookupsSeeRevokesDeletesAndPatches) {
+  int status = 0;
+  server_->CallJson("POST", "/v1/endpoints", {{"name", "cache"}, {"model", "iris-mlp"}}, &status);
+  ASSERT_EQ(status, 201);
+  ASSERT_EQ(WaitState("cache", "ready", 60)["state"], "ready");
+  json created = server_->CallJson("POST", "/v1/tokens", {{"name", "short-lived"}}, &status);
+  ASSERT_EQ(status, 201);
+  std::string token = created["token"];
+  for (int n = 0; n < 3; ++n) {  // warm the caches
+    ASSERT_EQ(server_->Call("POST", "/v1/endpoints/cache/predict", Rows(), token).status, 200);
+  }
+  json tokens = server_->CallJson("GET", "/v1/tokens", nullptr, &status, token);
+  int64_t id = 0;
+  for (const json& t : tokens["items"]) {
+    if (t["name"] == "short-lived") id = t["id"].get<int64_t>();
+  }
+  ASSERT_GT(id, 0) << tokens.dump();
+  ASSERT_EQ(server_->Call("DELETE", "/v1/tokens/" + std::to_string(id)).status, 200);
+  EXPECT_EQ(server_->Call("POST", "/v1/endpoints/cache/predict", Rows(), token).status, 401);
+
+  // A patch that the gateway must see at once: a queue limit of 0 and concurrency 1 would not
+  // shed a single request, so check the config echo and a served request instead.
+  server_->CallJson("PATCH", "/v1/endpoints/cache", {{"config", {{"queue_limit", 0}}}}, &status);
+  ASSERT_EQ(status, 200);
+  EXPECT_EQ(server_->CallJson("GET", "/v1/endpoints/cache")["config"]["queue_limit"], 0);
+  EXPECT_EQ(server_->Call("POST", "/v1/endpoints/cache/predict", Rows()).status, 200);
+
+  ASSERT_EQ(server_->Call("DELETE", "/v1/endpoints/cache").status, 200);
+  auto gone = server_->Call("POST", "/v1/endpoints/cache/predict", Rows());
+  EXPECT_EQ(gone.status, 404) << gone.body;
 }
 
 TEST_F(ServingE2eTest, BadServingSettingsAre400NamingTheField) {

@@ -44,7 +44,11 @@ TEST(ServingConfigTest, ErrorsNameTheField) {
                         Case{R"({"target_concurrency":0})", "'target_concurrency'"},
                         Case{R"({"queue_limit":"x"})", "'queue_limit'"},
                         Case{R"({"panic_window_ms":70000})", "'panic_window_ms'"},
-                        Case{R"({"colour":1})", "'colour'"}}) {
+                        Case{R"({"colour":1})", "'colour'"},
+                        Case{R"({"batching":{"max_batch_size":0}})", "'batching.max_batch_size'"},
+                        Case{R"({"batching":{"max_delay_ms":-1}})", "'batching.max_delay_ms'"},
+                        Case{R"({"batching":{"size":4}})", "'batching.size'"},
+                        Case{R"({"batching":4})", "'batching'"}}) {
     auto parsed = ParseServingConfig(c.json);
     ASSERT_FALSE(parsed.ok()) << c.json;
     EXPECT_EQ(parsed.status().code(), StatusCode::kInvalidArgument);
@@ -52,6 +56,22 @@ TEST(ServingConfigTest, ErrorsNameTheField) {
         << c.json << " -> " << parsed.status().message();
   }
   EXPECT_FALSE(ParseServingConfig("[1]").ok());
+}
+
+TEST(ServingConfigTest, BatchingIsOffByDefaultAndRoundTrips) {
+  auto plain = ParseServingConfig("{}");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->max_batch_size, 1);
+  auto on = ParseServingConfig(R"({"batching":{"max_batch_size":32,"max_delay_ms":2}})");
+  ASSERT_TRUE(on.ok()) << on.status().ToString();
+  EXPECT_EQ(on->max_batch_size, 32);
+  EXPECT_EQ(on->max_batch_delay.count(), 2);
+  auto again = ParseServingConfig(ServingConfigJson(*on));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->max_batch_size, 32);
+  auto off = PatchServingConfig(*on, R"({"batching":{"max_batch_size":1}})");
+  ASSERT_TRUE(off.ok());
+  EXPECT_EQ(off->max_batch_size, 1);
 }
 
 TEST(ServingConfigTest, PatchKeepsOtherFieldsAndSwitchesModeDefaults) {

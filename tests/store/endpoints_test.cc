@@ -82,6 +82,28 @@ TEST_F(EndpointTest, RolloutIsWrittenOnlyBySetEndpointRollout) {
   EXPECT_EQ(store_->SetEndpointRollout(created->id + 100, "{}").code(), StatusCode::kNotFound);
 }
 
+// GetEndpoint answers from a cache: patches and deletes must be visible on the next read.
+TEST_F(EndpointTest, CachedLookupsSeeUpdatesAndDeletes) {
+  ASSERT_TRUE(store_->CreateEndpoint(MakeEndpoint(alice_, "hot")).ok());
+  auto first = store_->GetEndpoint(alice_, "hot");
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(store_->GetEndpoint(alice_, "hot").ok());
+  Endpoint patched = *first;
+  patched.config_json = R"({"max_replicas":2})";
+  patched.state = "blocked";
+  ASSERT_TRUE(store_->UpdateEndpoint(patched).ok());
+  auto again = store_->GetEndpoint(alice_, "hot");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->config_json, R"({"max_replicas":2})");
+  EXPECT_EQ(again->state, "blocked");
+  ASSERT_TRUE(store_->DeleteEndpoint(alice_, "hot").ok());
+  EXPECT_EQ(store_->GetEndpoint(alice_, "hot").status().code(), StatusCode::kNotFound);
+  // Re-created under the same name: the new row, not a stale one.
+  auto recreated = store_->CreateEndpoint(MakeEndpoint(alice_, "hot"));
+  ASSERT_TRUE(recreated.ok());
+  EXPECT_EQ(store_->GetEndpoint(alice_, "hot")->id, recreated->id);
+}
+
 TEST_F(EndpointTest, NamesAreUniquePerOwner) {
   ASSERT_TRUE(store_->CreateEndpoint(MakeEndpoint(alice_, "web")).ok());
   auto dup = store_->CreateEndpoint(MakeEndpoint(alice_, "web"));

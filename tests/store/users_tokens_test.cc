@@ -89,5 +89,23 @@ TEST_F(StoreTest, TokensRoundTripAndAreScopedToTheirUser) {
             StatusCode::kNotFound);
 }
 
+// FindTokenByHash/GetUser answer from a cache: a revoke must still take effect at once.
+TEST_F(StoreTest, CachedTokenLookupsSeeRevokes) {
+  ASSERT_TRUE(store_->CreateToken(ApiToken{0, alice_, "worker", std::string(64, 'd'), 1.0, 0}).ok());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(store_->FindTokenByHash(std::string(64, 'd')).ok());
+  ASSERT_TRUE(store_->GetUser(alice_).ok());
+  auto deleted = store_->DeleteTokensByName(alice_, "worker");
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(*deleted, 1);
+  EXPECT_EQ(store_->FindTokenByHash(std::string(64, 'd')).status().code(),
+            StatusCode::kNotFound);
+  // A token created after a miss is found (misses are not cached).
+  ASSERT_TRUE(store_->CreateToken(ApiToken{0, alice_, "late", std::string(64, 'd'), 1.0, 0}).ok());
+  auto found = store_->FindTokenByHash(std::string(64, 'd'));
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->name, "late");
+  EXPECT_EQ(store_->GetUser(alice_)->id, alice_);
+}
+
 }  // namespace
 }  // namespace sskai::store
