@@ -8,6 +8,7 @@
 // writes of large uploads, proxying) runs off the I/O threads.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -45,6 +46,8 @@ class BudgetEnforcer;
 
 namespace sskai::api {
 
+struct LmPullRegistry;  // routes_lm_pull.cc
+
 struct ApiContext {
   store::Store& store;
   artifacts::BlobStore& blobs;
@@ -76,6 +79,15 @@ struct ApiContext {
   double storage_usd_per_gb_month = 0.023;
   // Extra Prometheus exposition text appended by GET /metrics after the gateway's own series.
   std::vector<std::function<std::string()>> metrics_sources;
+  // LM pulls (docs/llm.md): the Hugging Face hub endpoint (--hub-endpoint / HF_ENDPOINT; http only
+  // in this build), the default token for gated repos (--hf-token / HF_TOKEN; a request's own token
+  // wins) and the bytes asked per Range request.
+  std::string hub_endpoint = "https://huggingface.co";
+  std::string hub_token;
+  uint64_t hub_chunk_bytes = 64ull << 20;
+  // Running pulls, created by BuildRouter. Declared last so it is destroyed (its download threads
+  // cancelled and joined) before anything above.
+  std::shared_ptr<LmPullRegistry> lm_pulls;
 };
 
 // ---- LM model versions (docs/llm.md "Storage"). An LM version is a Hugging Face file set; each

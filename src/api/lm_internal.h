@@ -36,6 +36,7 @@ void AddLmImportRoutes(ApiContext& ctx, http::Router& router);  // /v1/uploads, 
 // kInvalidArgument (a config the engine cannot load).
 Result<json> GalleryEntryJson(const json& item);
 void AddLmGalleryRoutes(ApiContext& ctx, http::Router& router);  // /v1/gallery
+void AddLmPullRoutes(ApiContext& ctx, http::Router& router);     // .../pull, /v1/pulls/{id}
 
 // ---- hub pulls (lm_pull.cc)
 struct HubPullRequest {

@@ -1,6 +1,6 @@
 // `sskai models import`: a multi-file upload session, then validation + registration.
 //   POST /v1/uploads                         -> {"id"}
-//   PUT  /v1/uploads/{id}/files/{file}       (streamed to disk, never held in memory)
+//   PUT (or POST) /v1/uploads/{id}/files/{file}  (streamed to disk, never held in memory)
 //   POST /v1/models/{name}/import {"upload"} -> the new LM version (the upload is consumed)
 //   DELETE /v1/uploads/{id}
 // Upload directories live beside the blobs (<artifacts>/tmp/lm-uploads/<owner>-<id>), so
@@ -75,7 +75,7 @@ void AddLmImportRoutes(ApiContext& ctx, http::Router& router) {
     return JsonResponse(201, {{"id", id}});
   }), {.summary = "Start a multi-file upload (for models import)"});
 
-  router.AddSync("PUT", "/v1/uploads/{id}/files/{file}", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
+  auto put_file = Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
     auto dir = UploadDir(ctx, u, req.params.at("id"));
     if (!dir.ok()) return Error(dir.status());
     const std::string file = req.params.at("file");
@@ -91,7 +91,11 @@ void AddLmImportRoutes(ApiContext& ctx, http::Router& router) {
     }
     fs::last_write_time(*dir, fs::file_time_type::clock::now(), ec);
     return JsonResponse(201, {{"file", file}, {"size", req.body_size}, {"sha256", req.body_sha256}});
-  }), {.stream_body = true, .summary = "Upload one file of a multi-file upload (streamed)"});
+  });
+  for (const char* method : {"PUT", "POST"}) {
+    router.AddSync(method, "/v1/uploads/{id}/files/{file}", put_file,
+                   {.stream_body = true, .summary = "Upload one file of a multi-file upload (streamed)"});
+  }
 
   router.AddSync("DELETE", "/v1/uploads/{id}", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
     auto dir = UploadDir(ctx, u, req.params.at("id"));

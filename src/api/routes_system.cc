@@ -190,6 +190,7 @@ std::shared_ptr<http::Router> BuildRouter(ApiContext& ctx) {
   AddLmFileRoutes(ctx, *router);
   AddLmImportRoutes(ctx, *router);
   AddLmGalleryRoutes(ctx, *router);
+  AddLmPullRoutes(ctx, *router);
   AddJobRoutes(ctx, *router);
   AddWorkerRoutes(ctx, *router);
   AddEndpointRoutes(ctx, *router);

@@ -237,6 +237,47 @@ TEST_F(LmStoreTest, MissingTokenizerOrWeightsIsRejected) {
   ExpectRejected(shard_dir, "model-00002-of-00002.safetensors");
 }
 
+
+TEST_F(LmStoreTest, GalleryListsFamiliesWithSizesAndPulledState) {
+  std::string dir = ModelDir("gallery");
+  LmRegistration reg;
+  reg.dir = dir;
+  reg.source_json = R"({"kind":"pull","repo":"Qwen/Qwen2.5-0.5B-Instruct","revision":"main"})";
+  ASSERT_TRUE(RegisterLmVersion(*ctx_, admin_id_, "qwen-small", reg).ok());
+  http::Response r = Call("GET", "/v1/gallery", admin_token_);
+  ASSERT_EQ(r.status, 200) << r.body;
+  std::map<std::string, json> by_name;
+  const json gallery = Body(r);
+  for (const auto& item : gallery["items"]) by_name[item["name"].get<std::string>()] = item;
+  for (const char* name : {"sskai-demo", "TinyLlama-1.1B-Chat", "Llama-3.2-1B-Instruct", "Llama-3.2-3B-Instruct",
+                           "Llama-3.1-8B-Instruct", "Qwen2.5-0.5B-Instruct", "Qwen2.5-1.5B-Instruct",
+                           "Qwen2.5-7B-Instruct", "Qwen3-0.6B", "Qwen3-1.7B", "Qwen3-8B"}) {
+    ASSERT_TRUE(by_name.count(name)) << name;
+    const json& m = by_name[name];
+    EXPECT_GT(m["memory"]["inference_bytes"].get<double>(), m["memory"]["weights_bytes"].get<double>()) << name;
+    EXPECT_GT(m["memory"]["lora_bytes"].get<double>(), m["memory"]["inference_bytes"].get<double>()) << name;
+    EXPECT_GT(m["memory"]["full_finetune_bytes"].get<double>(), m["memory"]["lora_bytes"].get<double>()) << name;
+    EXPECT_FALSE(m["pull_command"].get<std::string>().empty()) << name;
+  }
+  // Parameter counts of the published models (within 1%).
+  auto near = [&](const std::string& name, double expected) {
+    EXPECT_NEAR(by_name[name]["parameters"].get<double>(), expected, expected * 0.01) << name;
+  };
+  near("TinyLlama-1.1B-Chat", 1.100e9);
+  near("Llama-3.2-1B-Instruct", 1.236e9);
+  near("Llama-3.1-8B-Instruct", 8.030e9);
+  near("Qwen2.5-0.5B-Instruct", 0.494e9);
+  near("Qwen2.5-7B-Instruct", 7.616e9);
+  near("Qwen3-8B", 8.191e9);
+  EXPECT_TRUE(by_name["Llama-3.2-1B-Instruct"]["gated"].get<bool>());
+  EXPECT_FALSE(by_name["Qwen3-0.6B"]["gated"].get<bool>());
+  EXPECT_EQ(by_name["Qwen2.5-0.5B-Instruct"]["pull_command"],
+            "sskai models pull Qwen/Qwen2.5-0.5B-Instruct --name Qwen2.5-0.5B-Instruct");
+  EXPECT_TRUE(by_name["Qwen2.5-0.5B-Instruct"]["pulled"].get<bool>());
+  EXPECT_EQ(by_name["Qwen2.5-0.5B-Instruct"]["model"], "qwen-small");
+  EXPECT_FALSE(by_name["Qwen3-8B"]["pulled"].get<bool>());
+}
+
 TEST_F(LmStoreTest, LmFileNames) {
   EXPECT_TRUE(IsLmFileName("config.json"));
   EXPECT_TRUE(IsLmFileName("model-00001-of-00004.safetensors"));

@@ -4,6 +4,7 @@
 // headers and shapes matter to the registration checks.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
