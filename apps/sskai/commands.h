@@ -24,6 +24,8 @@ struct ServerFlags {
   std::string local_price = "zero";
   bool allow_custom_commands = false;  // jobs may run the user's own training command
   double storage_usd_per_gb_month = 0.023;  // cost ledger: stored artifacts (S3 Standard)
+  std::string hub_endpoint = "https://huggingface.co";  // models pull: Hugging Face hub (http only)
+  std::string hf_token;  // models pull: default token for gated repos
 };
 // The offering name of this machine in the catalog and in usage records.
 inline constexpr const char* kLocalOffering = "this-machine";

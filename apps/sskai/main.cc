@@ -55,6 +55,12 @@ int main(int argc, char** argv) {
   server->add_option("--storage-usd-per-gb-month", sf.storage_usd_per_gb_month,
                      "cost of stored artifacts per GB-month (default: S3 Standard us-east-1)")
       ->capture_default_str();
+  server->add_option("--hub-endpoint", sf.hub_endpoint,
+                     "Hugging Face hub for `models pull` (http:// only in this build)")
+      ->capture_default_str()->envname("HF_ENDPOINT");
+  server->add_option("--hf-token", sf.hf_token,
+                     "default token for gated hub repositories (a pull request's own token wins)")
+      ->envname("HF_TOKEN");
   server->callback([&] { exit_code = sskai::app::RunServer(sf); });
 
   sskai::jobs::WorkerOptions wo;
