@@ -2,7 +2,8 @@
 """A local HTTP server laid out like the Hugging Face hub, for `sskai models pull` tests.
 
   GET /api/models/{repo}/revision/{rev}[?blobs=true] -> {"id","sha","siblings":[{"rfilename","size","lfs"?}]}
-  GET /{repo}/resolve/{rev}/{file}  -> *.safetensors: 302 to /cdn/{repo}/{file} with X-Linked-Etag
+  GET /{repo}/resolve/{rev}/{file}  -> *.safetensors: 302 to http://localhost:PORT/cdn/{repo}/{file}
+                                       (another origin) with X-Linked-Etag
                                        (sha256) and X-Linked-Size; other files: 200, ETag = git blob sha1
   GET /cdn/{repo}/{file}            -> the bytes (Range supported)
 
@@ -10,8 +11,9 @@ Usage: fake_hub.py CONFIG.json PORT_FILE. CONFIG: {"repos": {"org/name": {"dir":
   "gated": false, "drop": {"file": N}, "bad_sha": ["file"]}}, "token": "secret"}
   drop: N or [K, N]: after K good CDN answers for that file, the next N send half the
   requested bytes, then close the connection.
-  bad_sha: the CDN serves those files with a corrupted first byte. The server writes its port to PORT_FILE and logs requests
-  (method, path, range) as JSON lines to PORT_FILE + ".log".
+  bad_sha: the CDN serves those files with a corrupted first byte.
+The server writes its port to PORT_FILE and logs requests (path, range, authorization) as JSON
+lines to PORT_FILE + ".log".
 """
 import hashlib
 import http.server
