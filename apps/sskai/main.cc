@@ -76,6 +76,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   server->add_flag("--slurm-keep-requeue-delay", sf.slurm_keep_requeue_delay,
                    "relaunch a requeued Slurm job after Slurm's requeue delay, not at once");
+  server->add_option("--hub-endpoint", sf.hub_endpoint,
+                     "Hugging Face hub for `models pull` (http:// only in this build)")
+      ->capture_default_str()->envname("HF_ENDPOINT");
+  server->add_option("--hf-token", sf.hf_token,
+                     "default token for gated hub repositories (a pull request's own token wins)")
+      ->envname("HF_TOKEN");
   server->callback([&] { exit_code = sskai::app::RunServer(sf); });
 
   sskai::jobs::WorkerOptions wo;

@@ -8,6 +8,7 @@
 // writes of large uploads, proxying) runs off the I/O threads.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -44,6 +45,8 @@ class BudgetEnforcer;
 }
 
 namespace sskai::api {
+
+struct LmPullRegistry;  // routes_lm_pull.cc
 
 struct ApiContext {
   store::Store& store;
@@ -84,7 +87,56 @@ struct ApiContext {
   double storage_usd_per_gb_month = 0.023;
   // Extra Prometheus exposition text appended by GET /metrics after the gateway's own series.
   std::vector<std::function<std::string()>> metrics_sources;
+  // LM pulls (docs/llm.md): the Hugging Face hub endpoint (--hub-endpoint / HF_ENDPOINT; http only
+  // in this build), the default token for gated repos (--hf-token / HF_TOKEN; a request's own token
+  // wins) and the bytes asked per Range request.
+  std::string hub_endpoint = "https://huggingface.co";
+  std::string hub_token;
+  uint64_t hub_chunk_bytes = 64ull << 20;
+  // Running pulls, created by BuildRouter. Declared last so it is destroyed (its download threads
+  // cancelled and joined) before anything above.
+  std::shared_ptr<LmPullRegistry> lm_pulls;
 };
+
+// ---- LM model versions (docs/llm.md "Storage"). An LM version is a Hugging Face file set; each
+// file is its own blob, and the version's blob_sha256 / spec_json is a manifest:
+// {"type":"lm","files":{name:sha256},"sizes":{name:bytes},"config":{...},"parameters":N,
+//  "tokenizer":"tokenizer.json"|"tokenizer.model"|"","chat_template":"llama3"|"chatml"|"none",
+//  "adapter":false|{"base_model","base_version","rank","alpha"},"source":{...}}.
+
+// True for the file names an LM file set keeps: config.json, generation_config.json,
+// tokenizer.json, tokenizer.model, tokenizer_config.json, special_tokens_map.json,
+// added_tokens.json, vocab.json, merges.txt, *.safetensors, model.safetensors.index.json,
+// adapter_config.json. Never pickles (*.bin, *.pt, *.pth, *.pkl, *.ckpt). Pure.
+bool IsLmFileName(const std::string& name);
+
+struct LmRegistration {
+  std::string dir;                  // directory holding the files (top level; others ignored)
+  bool move_files = false;          // true: files are moved into the blob store (dir consumed)
+  std::string kind = "foundation";  // "foundation" (pulled/imported/demo) | "finetuned"
+  std::string source_json = "{}";   // manifest "source": {"kind":"pull"|"import"|"job"|"demo",...}
+  // Adapters (dir holds adapter_config.json): the base model version, which must be an LM version
+  // of the same owner (0 = its latest); its config is copied into the manifest.
+  std::string base_model;
+  int64_t base_version = 0;
+  int64_t job_id = 0, dataset_version_id = 0;  // lineage (0 = none)
+  std::string metrics_json = "{}";
+};
+struct LmRegistered {
+  int64_t model_version_id = 0, version = 0;
+  std::string manifest_sha256, manifest_json;
+};
+
+// Validates the file set in reg.dir and registers it as the next version of `model_name`:
+// config.json (fields and model_type, via ml::LmConfigFromJson), every safetensors header and
+// the index's weight_map, embed_tokens/layer tensors against the config, the tokenizer (it must
+// load and fit the vocabulary), or for an adapter adapter_config.json + adapter_model.safetensors.
+// Nothing is registered on failure (blobs already written are unreferenced and left to GC).
+// Blocking (hashes every byte): call it off the I/O threads. Thread-safe.
+// Errors: kInvalidArgument naming the file and field, kNotFound (dir / base model),
+// kInternal (I/O, store).
+Result<LmRegistered> RegisterLmVersion(ApiContext& ctx, int64_t owner_id,
+                                       const std::string& model_name, const LmRegistration& reg);
 
 // Builds every route of the API on a new router.
 std::shared_ptr<http::Router> BuildRouter(ApiContext& ctx);

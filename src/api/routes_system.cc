@@ -2,6 +2,7 @@
 #include <regex>
 
 #include "api/internal.h"
+#include "api/lm_internal.h"
 #include "artifacts/artifacts.h"
 
 namespace sskai::api {
@@ -186,6 +187,10 @@ std::shared_ptr<http::Router> BuildRouter(ApiContext& ctx) {
   AddUserRoutes(ctx, *router);
   AddDatasetRoutes(ctx, *router);
   AddModelRoutes(ctx, *router);
+  AddLmFileRoutes(ctx, *router);
+  AddLmImportRoutes(ctx, *router);
+  AddLmGalleryRoutes(ctx, *router);
+  AddLmPullRoutes(ctx, *router);
   AddJobRoutes(ctx, *router);
   AddWorkerRoutes(ctx, *router);
   AddEndpointRoutes(ctx, *router);

@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -89,5 +90,18 @@ class BlobStore {
 // Errors: kInternal (cannot create or write the directories).
 Result<std::unique_ptr<BlobStore>> OpenLocalBlobStore(const std::string& root_dir,
                                                       const Clock& clock = SystemClock::Default());
+
+// Makes `dir` a directory whose entries are symlinks named by the keys of `files` (plain file
+// names: no '/', not "." or "..") to the local paths of the blobs named by the values (sha256),
+// e.g. an LM file set (config.json, model.safetensors, ...) materialized for the engine at
+// <data>/lm/<manifest sha256>/. Idempotent: an existing `dir` holding every name is returned as
+// is. Created atomically (a sibling temp directory renamed into place), so a concurrent caller
+// or a crash never leaves a half-populated `dir`. Returns `dir`.
+// Thread-safety: safe to call concurrently (also from several processes) for the same `dir`.
+// Errors: kInvalidArgument (bad file name or sha256), kNotFound (a blob is missing),
+// kFailedPrecondition (`dir` exists but lacks some names), kInternal (filesystem).
+Result<std::string> MaterializeFileSet(BlobStore& blobs,
+                                       const std::map<std::string, std::string>& files,
+                                       const std::string& dir);
 
 }  // namespace sskai::artifacts

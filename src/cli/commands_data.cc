@@ -113,9 +113,12 @@ void AddDataCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exi
 
 // sskai models upload <file.pt> --name N --spec spec.json (commands_models_upload.cc).
 void AddModelUploadCommand(CLI::App& models, std::shared_ptr<GlobalFlags> flags, int* exit_code);
+// `sskai models import|pull|pulls|gallery` (language models, commands_lm.cc). Declared here, not
+// in commands.h, so adding it did not touch every command file.
+void AddLmCommands(CLI::App& models, std::shared_ptr<GlobalFlags> flags, int* exit_code);
 
 void AddModelCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit_code) {
-  auto* models = app.add_subcommand("models", "Models: list, show, profile, upload");
+  auto* models = app.add_subcommand("models", "Models: list, show, profile, upload, import, pull, gallery");
   models->require_subcommand(1);
   auto* list = models->add_subcommand("list", "List models");
   list->callback(Wrap(flags, exit_code, [flags](Api& api) -> Status {
@@ -132,6 +135,7 @@ void AddModelCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* ex
   auto sh = std::make_shared<ShowArgs>();
   AddProfileCommand(*models, flags, exit_code);
   AddModelUploadCommand(*models, flags, exit_code);
+  AddLmCommands(*models, flags, exit_code);
   auto* show = models->add_subcommand("show", "Show a model version: metrics and lineage");
   show->add_option("name", sh->name)->required();
   show->add_option("--version,-v", sh->version, "version (default: latest)");

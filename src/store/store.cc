@@ -168,7 +168,14 @@ Result<std::set<std::string>> Store::ReferencedBlobs() {
       impl_->GetAll("SELECT blob_sha256 FROM dataset_versions WHERE blob_sha256 != ''"
                     " UNION SELECT blob_sha256 FROM model_versions WHERE blob_sha256 != ''"
                     " UNION SELECT checkpoint_sha256 FROM jobs WHERE checkpoint_sha256 != ''"
-                    " UNION SELECT prev_checkpoint_sha256 FROM jobs WHERE prev_checkpoint_sha256 != ''",
+                    " UNION SELECT prev_checkpoint_sha256 FROM jobs WHERE prev_checkpoint_sha256 != ''"
+                    // LM file sets: every file of a manifest ({"type":"lm","files":{name: sha}}).
+                    // (nested CASE: evaluated lazily, so invalid JSON never reaches json_type)
+                    " UNION SELECT f.value FROM model_versions mv, json_each(CASE WHEN"
+                    " json_valid(mv.spec_json) THEN CASE WHEN json_type(mv.spec_json, '$.files') ="
+                    " 'object' THEN mv.spec_json ELSE '{\"files\":{}}' END ELSE '{\"files\":{}}'"
+                    " END, '$.files') f"
+                    " WHERE f.type = 'text' AND f.value != ''",
                     {}, [](Stmt& s) { return s.Text(0); }));
   return std::set<std::string>(shas.begin(), shas.end());
 }

@@ -361,7 +361,8 @@ class Store {
   Status PutModelProfile(int64_t model_version_id, const std::string& profile_json, double now);
   Result<std::string> GetModelProfile(int64_t model_version_id);
 
-  // Every non-empty blob sha256 referenced by dataset versions, model versions and job checkpoints.
+  // Every non-empty blob sha256 referenced by dataset versions, model versions (their blob and,
+  // for LM versions, every sha256 in spec_json's "files" object) and job checkpoints.
   Result<std::set<std::string>> ReferencedBlobs();
 
 
