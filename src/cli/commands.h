@@ -24,5 +24,7 @@ void AddProfileCommand(CLI::App& models, std::shared_ptr<GlobalFlags> flags, int
 // Local verbs that need no server: tokenize, detokenize.
 void AddTokenizeCommands(CLI::App& app, int* exit_code);
 void AddCostCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit_code);
+// sskai chat, sskai complete (LM endpoints).
+void AddChatCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit_code);
 
 }  // namespace sskai::cli

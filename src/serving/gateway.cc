@@ -30,8 +30,10 @@ double Seconds(std::chrono::steady_clock::duration d) {
 }  // namespace
 
 void EndpointManager::Predict(const store::Endpoint& endpoint, std::string body,
-                              std::function<void(http::Response)> done, std::string target) {
+                              std::function<void(http::Response)> done, std::string target,
+                              bool stream) {
   auto p = std::make_shared<Pending>();
+  p->stream = stream;
   p->body = std::move(body);
   p->target = std::move(target);
   p->done = std::move(done);
@@ -83,7 +85,9 @@ void EndpointManager::Dispatch(EndpointRt& rt, std::shared_ptr<Replica> r,
   std::string name = rt.name;
   auto task = [this, endpoint_id, owner_id, name, r, p] {
     auto t0 = std::chrono::steady_clock::now();
-    auto res = r->pool->Request("POST", p->target, p->body, {{"content-type", "application/json"}});
+    auto res = p->stream ? ProxyStream(*r->pool, *p)
+                         : r->pool->Request("POST", p->target, p->body,
+                                            {{"content-type", "application/json"}});
     double busy = Seconds(std::chrono::steady_clock::now() - t0);
     http::Response resp;
     if (!res.ok()) {
@@ -146,7 +150,7 @@ void EndpointManager::Finish(int64_t endpoint_id, Replica* r, Pending& p, http::
       DrainQueue(rt, after);
     }
   }
-  p.done(std::move(resp));
+  if (!p.answered) p.done(std::move(resp));
   for (auto& fn : after) fn();
 }
 

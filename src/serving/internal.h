@@ -36,6 +36,8 @@ struct EndpointManager::Pending {
   TimePoint arrived{};
   TimePoint dispatched{};
   bool waited = false;
+  bool stream = false;    // pass a text/event-stream answer on as it arrives
+  bool answered = false;  // `done` already got the (streamed) response
 };
 
 struct EndpointManager::EndpointRt {
@@ -60,6 +62,18 @@ class EndpointManager::ProxyPool {
   explicit ProxyPool(int threads) : pool(threads) {}
   ThreadPool pool;
 };
+
+// LM model versions (spec_json {"type":"lm","files":{name: sha256}}): materialized as a
+// directory of symlinks to the blobs under `root`/<manifest sha> (idempotent, atomic rename).
+bool IsLmVersion(const store::ModelVersion& mv);
+Result<std::string> MaterializeLm(artifacts::BlobStore& blobs, const store::ModelVersion& mv,
+                                  const std::string& root);
+
+// Sends `p` to a replica with Client::Stream: a 2xx text/event-stream answer is handed to
+// p.done at once as a streamed Response (p.answered) and copied chunk by chunk until the replica
+// ends it or the caller goes away; any other answer is returned whole, as ClientPool::Request
+// would. Runs on a proxy thread (blocks for the whole generation).
+Result<http::ClientResponse> ProxyStream(http::ClientPool& pool, EndpointManager::Pending& p);
 
 // {"error":{"code":"payment_required","message":reason}} with status 402.
 http::Response BlockedResponse(const std::string& endpoint, const std::string& reason);

@@ -260,13 +260,16 @@ std::shared_ptr<EndpointManager::Replica> EndpointManager::Launch(store::Endpoin
     rt.failed = true;
     return nullptr;
   }
-  auto path = blobs_.LocalPath(mv->blob_sha256);
+  bool lm = IsLmVersion(*mv);
+  auto path = lm ? MaterializeLm(blobs_, *mv,
+                                 options_.lm_dir.empty() ? options_.run_dir + "/lm" : options_.lm_dir)
+                 : blobs_.LocalPath(mv->blob_sha256);
   if (!path.ok()) {
     SetState(ep, kFailed, "model file is missing: " + path.status().message());
     rt.failed = true;
     return nullptr;
   }
-  warmup_model_ = *path;
+  if (!lm) warmup_model_ = *path;  // standbys preload tabular/image models only
   std::shared_ptr<Replica> r;
   for (auto it = standby_.begin(); it != standby_.end(); ++it) {
     if ((*it)->ready) {
@@ -295,6 +298,7 @@ std::shared_ptr<EndpointManager::Replica> EndpointManager::Launch(store::Endpoin
     fs::remove(r->port_file, ec);
     jobs::LaunchSpec spec;
     spec.argv = {options_.binary, "replica", "--model", *path, "--port-file", r->port_file};
+    if (lm) spec.argv.insert(spec.argv.end(), {"--served-name", ep.name});
     spec.log_path = LogPath(ep.id);
     spec.new_session = true;
     spec.die_with_parent = true;
