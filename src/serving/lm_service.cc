@@ -106,6 +106,7 @@ struct LmService::Generation {
   bool OnToken(int64_t token) {
     if (stopped_by_string || client_gone) return false;
     if (std::find(stop_tokens.begin(), stop_tokens.end(), token) != stop_tokens.end()) return true;
+    // An id past the tokenizer (padded model vocabulary) has no text: it counts, prints nothing.
     auto piece = decoder.Push(static_cast<tokenizer::TokenId>(token));
     if (piece.ok()) text += *piece;
     Emit(false);
