@@ -21,6 +21,7 @@ struct EndpointManager::Replica {
   bool broken = false;       // a request to it failed at the connection: no more traffic
   bool was_ready = false;    // it served at some point (its exit is not a failed start)
   std::string pending_model; // a starting standby taken by a cold start: /load once healthy
+  std::string served_name;   // LM: the model id its OpenAI routes answer (the endpoint name)
   int in_flight = 0;
   int64_t model_version_id = 0;
   TimePoint launched_at{};

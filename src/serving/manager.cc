@@ -278,12 +278,14 @@ std::shared_ptr<EndpointManager::Replica> EndpointManager::Launch(store::Endpoin
       break;
     }
   }
+  if (r && lm) r->served_name = ep.name;
   if (!r && !standby_.empty()) {
     // A standby still loading the engine is further along than a fresh process: take it and
     // send it the model once it is healthy.
     r = standby_.front();
     standby_.erase(standby_.begin());
     r->pending_model = *path;
+    if (lm) r->served_name = ep.name;
   } else if (r) {
     StartLoad(ep.id, r, *path);
   }
@@ -336,7 +338,9 @@ void EndpointManager::StartLoad(int64_t endpoint_id, const std::shared_ptr<Repli
   r->loading = true;
   if (!r->pool) r->pool = PoolFor(r->port, options_.predict_timeout);
   std::weak_ptr<Replica> weak = r;
-  std::string body = json{{"model_path", path}}.dump();
+  json load = {{"model_path", path}};
+  if (!r->served_name.empty()) load["served_name"] = r->served_name;
+  std::string body = load.dump();
   auto pool = r->pool;
   bool submitted = proxy_->pool.Submit([this, weak, endpoint_id, body, pool] {
     auto resp = pool->Request("POST", "/load", body, {{"content-type", "application/json"}});

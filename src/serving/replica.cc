@@ -229,7 +229,11 @@ int RunReplica(const ReplicaOptions& options) {
       auto t1 = std::chrono::steady_clock::now();
       std::string path = j["model_path"].get<std::string>();
       if (IsLmDir(path)) {
-        auto loaded = LoadLmService(*eng, path, opts);
+        ReplicaOptions lm_opts = opts;
+        if (j.contains("served_name") && j["served_name"].is_string()) {
+          lm_opts.served_name = j["served_name"].get<std::string>();
+        }
+        auto loaded = LoadLmService(*eng, path, lm_opts);
         if (!loaded.ok()) return http::ErrorResponse(loaded.status());
         lm->Set(std::move(*loaded));
         SSKAI_LOG_INFO("replica: standby loaded language model '{}' in {:.1f} ms", path, ms_since(t1));
