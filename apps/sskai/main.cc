@@ -117,6 +117,14 @@ int main(int argc, char** argv) {
   replica->add_option("--port", ro.port, "port (0 = ephemeral)");
   replica->add_option("--port-file", ro.port_file, "write the bound port here");
   replica->add_option("--threads", ro.threads, "HTTP threads");
+  replica->add_option("--served-name", ro.served_name,
+                      "language models: the model id of the OpenAI routes (default: directory name)");
+  replica->add_option("--max-batch", ro.max_batch, "language models: requests per batched generation")
+      ->capture_default_str();
+  replica->add_option("--batch-window-us", ro.batch_window_us,
+                      "language models: how long an idle model waits for more requests to batch")
+      ->capture_default_str();
+  replica->add_option("--torch-threads", ro.torch_threads, "engine intra-op threads (0 = default)");
   replica->callback([&] {
     sskai::ConfigureLogging("info");
     exit_code = sskai::serving::RunReplica(ro);

@@ -97,7 +97,8 @@ Status AdmitNewWork(ApiContext& ctx, const store::User& u, const std::map<std::s
 void SaveTags(ApiContext& ctx, const std::string& kind, int64_t id,
               const std::map<std::string, std::string>& tags);
 json TagsJson(ApiContext& ctx, const std::string& kind, int64_t id);
-void AddOipRoutes(ApiContext& ctx, http::Router& router);    // /v2/... (Open Inference Protocol)
+void AddOipRoutes(ApiContext& ctx, http::Router& router);
+void AddOpenAiRoutes(ApiContext& ctx, http::Router& router);  // LM endpoints, OpenAI-style    // /v2/... (Open Inference Protocol)
 void AddMetricsRoutes(ApiContext& ctx, http::Router& router);  // /metrics (Prometheus)
 
 }  // namespace sskai::api

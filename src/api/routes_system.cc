@@ -198,6 +198,7 @@ std::shared_ptr<http::Router> BuildRouter(ApiContext& ctx) {
   AddPlanRoutes(ctx, *router);
   AddCostRoutes(ctx, *router);
   AddOipRoutes(ctx, *router);
+  AddOpenAiRoutes(ctx, *router);
   AddMetricsRoutes(ctx, *router);
   AddStaticRoutes(ctx, *router);  // last: the console's catch-all
   return router;

@@ -38,6 +38,7 @@ void AddClientCommands(CLI::App& app, int* exit_code) {
   AddCatalogCommands(app, flags, exit_code);
   AddTokenizeCommands(app, exit_code);
   AddCostCommands(app, flags, exit_code);
+  AddChatCommands(app, flags, exit_code);
 }
 
 }  // namespace sskai::cli

@@ -80,6 +80,40 @@ Result<json> Api::Call(const std::string& method, const std::string& target, con
   return Interpret(r);
 }
 
+Status Api::Events(const std::string& target, const json& body,
+                   const std::function<void(const std::string&)>& on_event) {
+  auto headers = headers_;
+  headers["accept"] = "text/event-stream";
+  int status = 0;
+  std::string pending, error_body;
+  auto r = client_->Stream(
+      "POST", target, body.dump(), headers,
+      [&](const http::ClientResponse& head) {
+        status = head.status;
+        return true;
+      },
+      [&](std::string_view data) {
+        if (status < 200 || status >= 300) {
+          error_body.append(data);
+          return true;
+        }
+        pending.append(data);
+        size_t end;
+        while ((end = pending.find("\n\n")) != std::string::npos) {
+          std::string event = pending.substr(0, end);
+          pending.erase(0, end + 2);
+          if (event.rfind("data: ", 0) == 0) on_event(event.substr(6));
+        }
+        return true;
+      });
+  if (!r.ok()) return r.status();
+  if (status < 200 || status >= 300) {
+    http::ClientResponse resp{status, error_body, {}};
+    return Interpret(resp).status();
+  }
+  return Status::Ok();
+}
+
 Result<json> Api::Upload(const std::string& target, const std::string& path, bool progress) {
   auto headers = headers_;
   headers["content-type"] = "application/octet-stream";

@@ -26,6 +26,10 @@ class Api {
   Result<json> Call(const std::string& method, const std::string& target, const json& body = nullptr);
   Result<json> Upload(const std::string& target, const std::string& path, bool progress);
   Result<std::string> Text(const std::string& target);
+  // POSTs `body` and hands each server-sent event's data ("data: X" -> X) to `on_event` as it
+  // arrives; a non-2xx answer becomes a Status as in Call.
+  Status Events(const std::string& target, const json& body,
+                const std::function<void(const std::string&)>& on_event);
   const std::string& server() const { return server_; }
 
  private:

@@ -26,5 +26,7 @@ void AddTokenizeCommands(CLI::App& app, int* exit_code);
 // `sskai endpoints rollout start|status|promote|rollback`, added under the `endpoints` group.
 void AddRolloutCommands(CLI::App& endpoints, std::shared_ptr<GlobalFlags> flags, int* exit_code);
 void AddCostCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit_code);
+// sskai chat, sskai complete (LM endpoints).
+void AddChatCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit_code);
 
 }  // namespace sskai::cli

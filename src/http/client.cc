@@ -217,6 +217,57 @@ Result<ClientResponse> Client::Request(const std::string& method, const std::str
   });
 }
 
+Result<ClientResponse> Client::Stream(const std::string& method, const std::string& target,
+                                      const std::string& body,
+                                      const std::map<std::string, std::string>& headers,
+                                      const std::function<bool(const ClientResponse&)>& on_header,
+                                      const std::function<bool(std::string_view)>& on_data) {
+  Impl& c = *impl_;
+  return c.WithRetry([&](bool* stale) -> Result<ClientResponse> {
+    bhttp::request<bhttp::string_body> req;
+    SetRequestLine(req, method, target, c.host + ":" + c.port, headers);
+    req.body() = body;
+    req.prepare_payload();
+    c.stream->expires_after(c.options.timeout);
+    beast::error_code ec = c.Run([&](auto handler) { bhttp::async_write(*c.stream, req, handler); });
+    if (ec) {
+      *stale = IsStaleConnectionError(ec);
+      return c.IoError(ec, "sending a request to");
+    }
+    bhttp::response_parser<bhttp::buffer_body> parser;
+    parser.body_limit(kNoBodyLimit);
+    ec = c.Run([&](auto handler) { bhttp::async_read_header(*c.stream, c.buffer, parser, handler); });
+    if (ec) {
+      *stale = !parser.got_some() && IsStaleConnectionError(ec);
+      return c.IoError(ec, "reading the response from");
+    }
+    ClientResponse out;
+    out.status = static_cast<int>(parser.get().result_int());
+    out.headers = LowerHeaders(parser.get());
+    if (on_header && !on_header(out)) {
+      c.Disconnect();
+      return out;
+    }
+    char buf[16 * 1024];
+    while (!parser.is_done()) {
+      parser.get().body().data = buf;
+      parser.get().body().size = sizeof(buf);
+      c.stream->expires_after(c.options.timeout);
+      ec = c.Run([&](auto handler) { bhttp::async_read_some(*c.stream, c.buffer, parser, handler); });
+      if (ec == bhttp::error::need_buffer) ec = {};
+      if (ec) return c.IoError(ec, "reading the response from");
+      size_t n = sizeof(buf) - parser.get().body().size;
+      if (n > 0 && on_data && !on_data(std::string_view(buf, n))) {
+        c.Disconnect();
+        return out;
+      }
+    }
+    if (!parser.get().keep_alive()) c.Disconnect();
+    if (c.stream) c.stream->expires_never();
+    return out;
+  });
+}
+
 Result<ClientResponse> Client::UploadFile(const std::string& method, const std::string& target,
                                           const std::string& path,
                                           const std::map<std::string, std::string>& headers,

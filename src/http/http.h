@@ -47,16 +47,52 @@ struct Request {
   std::string Query(const std::string& name, const std::string& def = "") const;
 };
 
+class ResponseStream;
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
   std::string file_path;  // if non-empty, stream this file as the body (body ignored); 404 if missing
   std::vector<std::pair<std::string, std::string>> headers;
+  // If set, the body is written over time (chunked transfer encoding; body and file_path are
+  // ignored): see ResponseStream.
+  std::shared_ptr<ResponseStream> stream;
 
   static Response Json(int status, std::string json);
   static Response Text(int status, std::string text,
                        std::string content_type = "text/plain; charset=utf-8");
+};
+
+// A response body produced over time (server-sent events, token streams). A handler creates
+// one, answers with a Response whose `stream` is set, and keeps writing from any thread: the
+// server sends the header (Transfer-Encoding: chunked) at once, each Write as a chunk as soon as
+// the connection can take it, and the final chunk after Close. When the client goes away (a
+// write fails, the server stops) the stream is cancelled: Write returns false and the OnCancel
+// callback runs, so the producer can stop its work.
+// Thread-safety: thread-safe. Destroying the last producer handle closes the stream.
+class ResponseStream {
+ public:
+  static std::shared_ptr<ResponseStream> Create();
+  ~ResponseStream();
+  ResponseStream(const ResponseStream&) = delete;
+  ResponseStream& operator=(const ResponseStream&) = delete;
+
+  // Queues `data` as (part of) the next chunk. False once cancelled or closed (data dropped).
+  bool Write(std::string data);
+  // Ends the body after what was written. Idempotent.
+  void Close();
+  bool cancelled() const;
+  // `fn` runs once when the stream is cancelled (at once if it already is), on whichever thread
+  // notices; it must not block.
+  void OnCancel(std::function<void()> fn);
+
+  struct Impl;
+  const std::shared_ptr<Impl>& impl() const { return impl_; }  // for the server
+
+ private:
+  ResponseStream();
+  std::shared_ptr<Impl> impl_;
 };
 
 // Code -> HTTP status: InvalidArgument 400, Unauthenticated 401, PermissionDenied 403,
@@ -194,6 +230,15 @@ class Client {
                                     const std::string& path,
                                     const std::map<std::string, std::string>& headers = {},
                                     std::function<void(uint64_t, uint64_t)> progress = {});
+  // Sends a request and hands the response over as it arrives: `on_header` gets the status and
+  // headers (empty body) first, then `on_data` each piece of the body (chunk boundaries are not
+  // preserved). Either returning false aborts: the connection is closed, so the server sees the
+  // client go. The timeout applies to each read. Returns status and headers (body empty).
+  Result<ClientResponse> Stream(const std::string& method, const std::string& target,
+                                const std::string& body,
+                                const std::map<std::string, std::string>& headers,
+                                const std::function<bool(const ClientResponse&)>& on_header,
+                                const std::function<bool(std::string_view)>& on_data);
   // GET `target`; a 2xx body is streamed into path + ".part", then renamed to `path`; the
   // returned body is empty. A non-2xx body is returned in memory and no file is written.
   Result<ClientResponse> DownloadToFile(const std::string& target, const std::string& path,

@@ -92,6 +92,7 @@ void Session::Start() {
 
 void Session::CloseSocketNow() {
   closed_ = true;
+  if (out_stream_) out_stream_->Cancel();
   beast::error_code ec;
   stream_.socket().close(ec);
 }
@@ -287,6 +288,7 @@ void Session::SendResponse(Response response) {
     response.file_path.clear();
   }
   bool close = force_close_ || !keep_alive_ || body_pending_;
+  if (response.stream) return StartStream(std::move(response), close);
   if (!response.file_path.empty()) {
     auto msg = std::make_shared<bhttp::response<bhttp::file_body>>();
     beast::error_code ec;
@@ -321,6 +323,64 @@ void Session::WriteSome(std::shared_ptr<bhttp::response<Body>> msg,
         if (!serializer->is_done()) return self->WriteSome(std::move(msg), std::move(serializer), close);
         self->OnWritten(close);
       });
+}
+
+void Session::StartStream(Response response, bool close) {
+  out_stream_ = response.stream->impl();
+  response.stream.reset();
+  stream_close_ = close;
+  auto msg = std::make_shared<bhttp::response<bhttp::empty_body>>();
+  FillHeaders(*msg, response, req_.get(), close);
+  msg->chunked(true);
+  status_ = response.status;
+  auto sr = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*msg);
+  stream_writing_ = true;
+  stream_.expires_after(ctx_->options.idle_timeout);
+  bhttp::async_write_header(stream_, *sr, [self = shared_from_this(), msg, sr](beast::error_code ec, std::size_t) {
+    self->stream_writing_ = false;
+    if (ec) return self->Finish();
+    self->stream_.expires_never();
+    std::weak_ptr<Session> weak = self;
+    auto ctx = self->ctx_;
+    self->out_stream_->SetNotify([weak, ctx] {
+      std::lock_guard<std::mutex> lock(ctx->mu);
+      if (ctx->stopped) return;
+      if (auto s = weak.lock()) {
+        net::post(s->stream_.get_executor(), [s] { s->PumpStream(); });
+      }
+    });
+    self->PumpStream();
+  });
+}
+
+void Session::PumpStream() {
+  if (closed_ || stream_writing_ || !out_stream_) return;
+  std::string data;
+  bool done = false;
+  out_stream_->Take(&data, &done);
+  if (data.empty() && !done) return;  // the producer's next Write schedules another pump
+  stream_writing_ = true;
+  stream_.expires_after(ctx_->options.idle_timeout);
+  if (!data.empty()) {
+    auto buf = std::make_shared<std::string>(std::move(data));
+    auto chunk = std::make_shared<bhttp::chunk_body<net::const_buffer>>(
+        bhttp::make_chunk(net::const_buffer(buf->data(), buf->size())));
+    // If the producer closed too, the next pump finds nothing queued and writes the last chunk.
+    net::async_write(stream_, *chunk, [self = shared_from_this(), buf, chunk](beast::error_code ec, std::size_t) {
+      self->stream_writing_ = false;
+      if (ec) return self->Finish();
+      self->stream_.expires_never();
+      self->PumpStream();
+    });
+    return;
+  }
+  auto last = std::make_shared<decltype(bhttp::make_chunk_last())>(bhttp::make_chunk_last());
+  net::async_write(stream_, *last, [self = shared_from_this(), last](beast::error_code ec, std::size_t) {
+    self->stream_writing_ = false;
+    if (ec) return self->Finish();
+    self->out_stream_.reset();
+    self->OnWritten(self->stream_close_);
+  });
 }
 
 void Session::OnWritten(bool close) {
@@ -370,6 +430,7 @@ void Session::Finish() {
   std::shared_ptr<Session> self;  // dropped last, after the lock is released
   if (closed_) return;
   closed_ = true;
+  if (out_stream_) out_stream_->Cancel();
   beast::error_code ec;
   stream_.socket().close(ec);
   RemoveTempFile();

@@ -11,6 +11,7 @@
 
 #include "http/beast.h"
 #include "http/http.h"
+#include "http/response_stream.h"
 #include "http/temp_file_body.h"
 
 namespace sskai::http {
@@ -57,6 +58,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void WriteSome(std::shared_ptr<bhttp::response<Body>> msg,
                  std::shared_ptr<bhttp::response_serializer<Body>> serializer, bool close);
   void OnWritten(bool close);
+  void StartStream(Response response, bool close);
+  void PumpStream();  // writes what the producer queued; the last chunk once it closed
   void LingerAndFinish();
   void Finish();
   void RemoveTempFile();
@@ -81,6 +84,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string temp_path_;
   Clock::time_point start_;
   std::unique_ptr<char[]> discard_;
+  std::shared_ptr<ResponseStream::Impl> out_stream_;  // a chunked response in progress
+  bool stream_writing_ = false;
+  bool stream_close_ = false;  // close the connection after the stream
 };
 
 }  // namespace sskai::http

@@ -1,6 +1,7 @@
 // The request path of EndpointManager: the activator queue, the proxy to replicas, metrics.
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "common/log.h"
 #include "serving/batcher.h"
@@ -31,8 +32,10 @@ double Seconds(std::chrono::steady_clock::duration d) {
 }  // namespace
 
 void EndpointManager::Predict(const store::Endpoint& endpoint, std::string body,
-                              std::function<void(http::Response)> done, std::string target) {
+                              std::function<void(http::Response)> done, std::string target,
+                              bool stream) {
   auto p = std::make_shared<Pending>();
+  p->stream = stream;
   p->body = std::move(body);
   p->target = std::move(target);
   p->done = std::move(done);
@@ -111,6 +114,20 @@ void EndpointManager::Dispatch(EndpointRt& rt, std::shared_ptr<Replica> r,
     }
     Finish(endpoint_id, r.get(), *p, std::move(resp));
   };
+  if (p->stream) {
+    // Streams (LM server-sent events) hold a pooled blocking connection for their whole length.
+    auto task = [r, p, answered] { answered(ProxyStream(*r->pool, *p)); };
+    if (!proxy_->pool.Submit(task)) {
+      r->in_flight -= 1;
+      rt.metrics.requests += 1;
+      rt.metrics.errors += 1;
+      rt.metrics.rejected += 1;
+      auto resp = Shed("too many requests in flight");
+      // Answered off the lock: the caller's thread owns `done`.
+      std::thread([p, resp] { p->done(resp); }).detach();
+    }
+    return;
+  }
   // Async on the forwarding client's io thread: no thread per hop, the body is moved through.
   proxy_->forward.Request("http://127.0.0.1:" + std::to_string(r->port), "POST", p->target,
                           std::move(p->body), std::move(headers), std::move(answered),
@@ -145,7 +162,7 @@ void EndpointManager::Finish(int64_t endpoint_id, Replica* r, Pending& p, http::
       DrainQueue(rt, after);
     }
   }
-  p.done(std::move(resp));
+  if (!p.answered) p.done(std::move(resp));
   for (auto& fn : after) fn();
 }
 

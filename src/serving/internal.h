@@ -23,6 +23,7 @@ struct EndpointManager::Replica {
   bool broken = false;       // a request to it failed at the connection: no more traffic
   bool was_ready = false;    // it served at some point (its exit is not a failed start)
   std::string pending_model; // a starting standby taken by a cold start: /load once healthy
+  std::string served_name;   // LM: the model id its OpenAI routes answer (the endpoint name)
   int in_flight = 0;
   int64_t model_version_id = 0;
   int64_t model_version = 0;  // the version number (X-Sskai-Model-Version, metric labels)
@@ -42,6 +43,8 @@ struct EndpointManager::Pending {
   TimePoint arrived{};
   TimePoint dispatched{};
   bool waited = false;
+  bool stream = false;    // pass a text/event-stream answer on as it arrives
+  bool answered = false;  // `done` already got the (streamed) response
 };
 
 struct EndpointManager::EndpointRt {
@@ -90,6 +93,18 @@ class EndpointManager::ProxyPool {
   ThreadPool pool;
   http::AsyncClient forward;
 };
+
+// LM model versions (spec_json {"type":"lm","files":{name: sha256}}): materialized as a
+// directory of symlinks to the blobs under `root`/<manifest sha> (idempotent, atomic rename).
+bool IsLmVersion(const store::ModelVersion& mv);
+Result<std::string> MaterializeLm(artifacts::BlobStore& blobs, const store::ModelVersion& mv,
+                                  const std::string& root);
+
+// Sends `p` to a replica with Client::Stream: a 2xx text/event-stream answer is handed to
+// p.done at once as a streamed Response (p.answered) and copied chunk by chunk until the replica
+// ends it or the caller goes away; any other answer is returned whole, as ClientPool::Request
+// would. Runs on a proxy thread (blocks for the whole generation).
+Result<http::ClientResponse> ProxyStream(http::ClientPool& pool, EndpointManager::Pending& p);
 
 // {"error":{"code":"payment_required","message":reason}} with status 402.
 http::Response BlockedResponse(const std::string& endpoint, const std::string& reason);

@@ -259,7 +259,12 @@ std::shared_ptr<EndpointManager::Replica> EndpointManager::Launch(store::Endpoin
                                                                   int64_t version_id) {
   if (version_id == 0) version_id = ep.model_version_id;
   auto mv = store_.GetModelVersionById(version_id);
-  auto path = mv.ok() ? blobs_.LocalPath(mv->blob_sha256) : Result<std::string>(mv.status());
+  bool lm = mv.ok() && IsLmVersion(*mv);
+  auto path = !mv.ok() ? Result<std::string>(mv.status())
+              : lm     ? MaterializeLm(blobs_, *mv,
+                                       options_.lm_dir.empty() ? options_.run_dir + "/lm"
+                                                               : options_.lm_dir)
+                       : blobs_.LocalPath(mv->blob_sha256);
   if (!path.ok() && rt.IsCanary(version_id, ep.model_version_id)) {
     rt.canary_failures = 1 << 20;  // the canary cannot start at all: roll back
     return nullptr;
@@ -274,7 +279,7 @@ std::shared_ptr<EndpointManager::Replica> EndpointManager::Launch(store::Endpoin
     rt.failed = true;
     return nullptr;
   }
-  warmup_model_ = *path;
+  if (!lm) warmup_model_ = *path;  // standbys preload tabular/image models only
   std::shared_ptr<Replica> r;
   for (auto it = standby_.begin(); it != standby_.end(); ++it) {
     if ((*it)->ready) {
@@ -283,12 +288,14 @@ std::shared_ptr<EndpointManager::Replica> EndpointManager::Launch(store::Endpoin
       break;
     }
   }
+  if (r && lm) r->served_name = ep.name;
   if (!r && !standby_.empty()) {
     // A standby still loading the engine is further along than a fresh process: take it and
     // send it the model once it is healthy.
     r = standby_.front();
     standby_.erase(standby_.begin());
     r->pending_model = *path;
+    if (lm) r->served_name = ep.name;
   } else if (r) {
     StartLoad(ep.id, r, *path);
   }
@@ -303,6 +310,7 @@ std::shared_ptr<EndpointManager::Replica> EndpointManager::Launch(store::Endpoin
     fs::remove(r->port_file, ec);
     jobs::LaunchSpec spec;
     spec.argv = {options_.binary, "replica", "--model", *path, "--port-file", r->port_file};
+    if (lm) spec.argv.insert(spec.argv.end(), {"--served-name", ep.name});
     spec.log_path = LogPath(ep.id);
     spec.new_session = true;
     spec.die_with_parent = true;
@@ -342,7 +350,9 @@ void EndpointManager::StartLoad(int64_t endpoint_id, const std::shared_ptr<Repli
   r->loading = true;
   if (!r->pool) r->pool = PoolFor(r->port, options_.predict_timeout);
   std::weak_ptr<Replica> weak = r;
-  std::string body = json{{"model_path", path}}.dump();
+  json load = {{"model_path", path}};
+  if (!r->served_name.empty()) load["served_name"] = r->served_name;
+  std::string body = load.dump();
   auto pool = r->pool;
   bool submitted = proxy_->pool.Submit([this, weak, endpoint_id, body, pool] {
     auto resp = pool->Request("POST", "/load", body, {{"content-type", "application/json"}});

@@ -14,6 +14,8 @@
 #include "http/http.h"
 #include "ml/ml.h"
 #include "serving/batcher.h"
+#include "serving/lm_service.h"
+#include "serving/openai.h"
 #include "serving/serving.h"
 
 namespace sskai::serving {
@@ -38,6 +40,67 @@ class PredictorSlot {
   std::mutex mu_;
   std::shared_ptr<ml::Predictor> predictor_;
 };
+
+// The language model of an LM replica (set once loaded).
+class LmSlot {
+ public:
+  std::shared_ptr<LmService> Get() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return service_;
+  }
+  void Set(std::shared_ptr<LmService> s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    service_ = std::move(s);
+  }
+
+ private:
+  std::mutex mu_;
+  std::shared_ptr<LmService> service_;
+};
+
+bool IsLmDir(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::is_directory(path, ec) &&
+         std::filesystem::exists(std::filesystem::path(path) / "config.json", ec);
+}
+
+Result<std::shared_ptr<LmService>> LoadLmService(ml::Engine& engine, const std::string& dir,
+                                                 const ReplicaOptions& options) {
+  LmService::Options lo;
+  lo.served_name = options.served_name;
+  lo.batching.max_batch = options.max_batch;
+  lo.batching.window = std::chrono::microseconds(options.batch_window_us);
+  lo.load.threads = options.torch_threads;
+  SSKAI_ASSIGN_OR_RETURN(auto svc, LmService::Load(engine, dir, lo));
+  return std::shared_ptr<LmService>(std::move(svc));
+}
+
+http::Response NoLm() {
+  return openai::ErrorResponse(
+      {404, "this endpoint does not serve a language model (use /predict)", "model", "model_not_found"});
+}
+
+// OpenAI-compatible routes; they answer 404 until a language model is loaded.
+void AddLmRoutes(http::Router& router, const std::shared_ptr<LmSlot>& lm) {
+  router.Add("POST", "/v1/chat/completions", [lm](http::Request& req, http::Responder respond) {
+    auto svc = lm->Get();
+    if (!svc) return respond(NoLm());
+    svc->Chat(req, std::move(respond));
+  });
+  router.Add("POST", "/v1/completions", [lm](http::Request& req, http::Responder respond) {
+    auto svc = lm->Get();
+    if (!svc) return respond(NoLm());
+    svc->Complete(req, std::move(respond));
+  });
+  router.AddSync("GET", "/v1/models", [lm](http::Request&) {
+    auto svc = lm->Get();
+    return svc ? svc->Models() : NoLm();
+  });
+  router.AddSync("GET", "/v1/lm/stats", [lm](http::Request&) {
+    auto svc = lm->Get();
+    return svc ? http::Response::Json(200, svc->StatsJson()) : NoLm();
+  });
+}
 
 Status WritePortFile(const std::string& path, int port) {
   std::string tmp = path + ".tmp";
@@ -76,7 +139,18 @@ int RunReplica(const ReplicaOptions& options) {
   SSKAI_LOG_INFO("replica: engine loaded in {:.1f} ms", ms_since(t0));
   // The predictor; a standby replica gets it from POST /load.
   auto slot = std::make_shared<PredictorSlot>();
-  if (!options.standby) {
+  auto lm = std::make_shared<LmSlot>();
+  if (!options.standby && IsLmDir(options.model_path)) {
+    auto t1 = std::chrono::steady_clock::now();
+    auto loaded = LoadLmService(**engine, options.model_path, options);
+    if (!loaded.ok()) {
+      SSKAI_LOG_ERROR("replica: cannot load '{}': {}", options.model_path,
+                      loaded.status().ToString());
+      return 1;
+    }
+    lm->Set(std::move(*loaded));
+    SSKAI_LOG_INFO("replica: language model loaded in {:.1f} ms", ms_since(t1));
+  } else if (!options.standby) {
     auto t1 = std::chrono::steady_clock::now();
     auto loaded = (*engine)->LoadPredictor(options.model_path);
     if (!loaded.ok()) {
@@ -92,7 +166,9 @@ int RunReplica(const ReplicaOptions& options) {
   router->AddSync("GET", "/healthz", [](http::Request&) {
     return http::Response::Json(200, R"({"status":"ok"})");
   });
-  router->AddSync("GET", "/metadata", [slot](http::Request&) {
+  AddLmRoutes(*router, lm);
+  router->AddSync("GET", "/metadata", [slot, lm](http::Request&) {
+    if (auto svc = lm->Get()) return http::Response::Json(200, svc->StatsJson());
     auto predictor = slot->Get();
     if (!predictor) return http::ErrorResponse(Status::Unavailable("no model loaded"));
     return http::Response::Json(200, predictor->metadata_json());
@@ -100,7 +176,11 @@ int RunReplica(const ReplicaOptions& options) {
   // Requests the gateway marks with kBatchHeader go through the batcher (one forward pass for
   // many requests); the rest run on the io thread that read them.
   auto batcher = std::make_shared<Batcher>([slot] { return slot->Get(); });
-  router->Add("POST", "/predict", [slot, batcher](http::Request& req, http::Responder respond) {
+  router->Add("POST", "/predict", [slot, lm, batcher](http::Request& req, http::Responder respond) {
+    if (lm->Get()) {
+      return respond(http::ErrorResponse(Status::InvalidArgument(
+          "this endpoint serves a language model: use /v1/chat/completions or /v1/completions")));
+    }
     if (auto settings = ParseBatchHeader(req.Header(kBatchHeader))) {
       return batcher->Submit(std::move(req.body), *settings, std::move(respond));
     }
@@ -122,14 +202,28 @@ int RunReplica(const ReplicaOptions& options) {
       }
     }
     std::string warm_path = options.warmup_model;
-    router->AddSync("POST", "/load", [slot, eng, ms_since, preloaded, warm_path](http::Request& req) {
+    ReplicaOptions opts = options;
+    router->AddSync("POST", "/load", [slot, lm, eng, ms_since, preloaded, warm_path, opts](http::Request& req) {
       json j = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
       if (!j.is_object() || !j.contains("model_path") || !j["model_path"].is_string()) {
         return http::ErrorResponse(Status::InvalidArgument("field 'model_path': expected a string"));
       }
-      if (slot->Get()) return http::ErrorResponse(Status::FailedPrecondition("a model is loaded"));
+      if (slot->Get() || lm->Get()) {
+        return http::ErrorResponse(Status::FailedPrecondition("a model is loaded"));
+      }
       auto t1 = std::chrono::steady_clock::now();
       std::string path = j["model_path"].get<std::string>();
+      if (IsLmDir(path)) {
+        ReplicaOptions lm_opts = opts;
+        if (j.contains("served_name") && j["served_name"].is_string()) {
+          lm_opts.served_name = j["served_name"].get<std::string>();
+        }
+        auto loaded = LoadLmService(*eng, path, lm_opts);
+        if (!loaded.ok()) return http::ErrorResponse(loaded.status());
+        lm->Set(std::move(*loaded));
+        SSKAI_LOG_INFO("replica: standby loaded language model '{}' in {:.1f} ms", path, ms_since(t1));
+        return http::Response::Json(200, R"({"loaded":true})");
+      }
       if (*preloaded && path == warm_path) {
         slot->Set(*preloaded);
         SSKAI_LOG_INFO("replica: standby loaded '{}' in {:.1f} ms (preloaded)", path, ms_since(t1));
@@ -164,6 +258,7 @@ int RunReplica(const ReplicaOptions& options) {
                  options.host, port);
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   (*server)->Stop();
+  lm->Set(nullptr);  // finishes the running batch
   SSKAI_LOG_INFO("replica: stopped");
   return 0;
 }

@@ -42,6 +42,7 @@ namespace sskai::store {
 class Store;
 struct Endpoint;
 struct UsageRecord;
+struct ModelVersion;
 }  // namespace sskai::store
 namespace sskai::artifacts {
 class BlobStore;
@@ -89,6 +90,7 @@ class EndpointManager {
                                                  // predicts are forwarded async (one io thread)
     std::chrono::milliseconds predict_timeout{30000};
     std::string resource = "this-machine";       // catalog offering name (usage records)
+    std::string lm_dir;  // LM model directories (symlinks to blobs); "" = run_dir + "/lm"
     int warm_pool = 0;  // standby replica processes with the engine loaded, ready for any model
     // Called after each request a replica answered: busy seconds (time at the replica) and
     // whether it succeeded (2xx). Runs on the forwarding io thread: must not block; may be empty.
@@ -112,8 +114,13 @@ class EndpointManager {
   // gets the replica's answer. No ready replica: the request waits (see the file comment).
   // Answers 402 for a blocked endpoint, 429/503 + Retry-After when shed, 503 naming the
   // failure when the replica died during the request.
+  // `stream`: the caller asked for a streamed answer (OpenAI "stream": true). A replica answer
+  // of type text/event-stream is then passed on chunk by chunk: `done` gets a Response whose
+  // `stream` is set as soon as the replica's header arrives, and a caller that goes away closes
+  // the connection to the replica, which cancels the generation.
   void Predict(const store::Endpoint& endpoint, std::string body,
-               std::function<void(http::Response)> done, std::string target = "/predict");
+               std::function<void(http::Response)> done, std::string target = "/predict",
+               bool stream = false);
   // One supervision pass (also used by tests).
   void RunOnce();
   std::string LogPath(int64_t endpoint_id) const;
@@ -216,9 +223,18 @@ struct ReplicaOptions {
   int port = 0;                 // 0 = ephemeral
   std::string port_file;        // written (atomically) once listening
   int threads = 2;
+  // Language models (a model directory with config.json): the "model" id of the OpenAI routes
+  // ("" = the directory name), decode batching and engine threads.
+  std::string served_name;
+  int max_batch = 16;           // requests per batched generation
+  int batch_window_us = 2000;   // an idle model waits this long for more requests to batch
+  int torch_threads = 0;        // 0 = the engine's default
 };
 // Runs a replica until SIGTERM/SIGINT: loads the model once (or, standby, the engine only),
 // then serves GET /healthz, GET /metadata, POST /predict (and POST /load when standby).
+// A model directory with config.json is a language model: the replica then serves the
+// OpenAI-compatible POST /v1/chat/completions, POST /v1/completions (stream: true = server-sent
+// events), GET /v1/models and GET /v1/lm/stats, batching concurrent requests in the decode loop.
 // Returns the process exit code.
 int RunReplica(const ReplicaOptions& options);
 
