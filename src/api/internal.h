@@ -74,6 +74,13 @@ void AddDatasetRoutes(ApiContext& ctx, http::Router& router);
 void AddModelRoutes(ApiContext& ctx, http::Router& router);
 void AddJobRoutes(ApiContext& ctx, http::Router& router);
 void AddWorkerRoutes(ApiContext& ctx, http::Router& router);
+// Limits and execution fields shared by every job kind (routes_jobs.cc): sets job->max_* and
+// returns the execution fields (executor, chaos, checkpoint interval, ...). Errors name the field.
+Status ParseJobControl(const json& body, const json& plan, store::Job* job, json* exec);
+// POST /v1/jobs {"kind":"lm", "base_model" | "config", "dataset", "hyperparameters", ...}
+// (lm_jobs.cc): validates everything up front (spec, dataset format and shape, base model files)
+// and returns the job row. Errors name the field.
+Result<store::Job> ParseLmJobRequest(ApiContext& ctx, const json& body, const store::User& u);
 void AddEndpointRoutes(ApiContext& ctx, http::Router& router);
 // The plan a job ("train") or endpoint ("serve") is created from: body's optional "plan_id" →
 // {plan_id, catalog, choice, reason}, or null when absent. Errors name the field.

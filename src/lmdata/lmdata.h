@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -145,5 +146,59 @@ Status PackDirectory(const std::string& dir, const std::string& out_path);
 // Verifies the digest and unpacks into `dir` (created; existing files of the same names are
 // replaced). kInvalidArgument for a torn/corrupt container or an unsafe file name.
 Status UnpackDirectory(const std::string& in_path, const std::string& dir);
+
+// ---- running an LM job (the worker's "lm" kind and `sskai lm` commands) -----------------------
+
+struct LmRunInput {
+  LmJobSpec spec;
+  std::string data_path;               // the dataset file
+  std::string data_format = "jsonl";   // "jsonl" | "text" (plain corpus, split by spec.corpus)
+  std::vector<std::string> documents;  // used instead of data_path when non-empty
+  std::string base_dir;                // fine-tuning: a local model directory (HF layout)
+  std::string work_dir;                // scratch (created)
+  std::string resume_dir;              // an unpacked checkpoint container, or "" (fresh start)
+  std::string output_dir;              // the result's file set (created; replaced)
+};
+
+struct LmRunCallbacks {
+  // After every optimizer step; tokens_per_second counts all (packed) tokens of the step.
+  std::function<void(const ml::LmStepMetrics&, double tokens_per_second)> on_step;
+  // A packed checkpoint (see PackDirectory) of exactly `step`; also holds the trained tokenizer
+  // of a from-scratch run, so a resume uses the same vocabulary. May upload it.
+  std::function<Status(const std::string& packed_path, int step)> on_checkpoint;
+  std::function<bool()> should_stop;   // true → checkpoint at the step boundary, kCancelled
+  std::function<void(const std::string&)> log;
+};
+
+struct LmRunResult {
+  std::string output_dir;
+  bool adapter = false;                 // adapter_config.json + adapter_model.safetensors
+  ml::LmConfig config;                  // the (base) model's architecture
+  int64_t parameters = 0;               // base parameters
+  int64_t trainable_parameters = 0;
+  std::string tokenizer_file;           // "tokenizer.json" | "tokenizer.model" (merged output)
+  std::string chat_template = "none";   // "llama3" | "chatml" | "none"
+  int steps = 0, resumed_from_step = 0;
+  // eval_loss, perplexity (held-out split; absent without one), eval_loss_before, train_loss,
+  // train_sequences, eval_sequences, train_tokens, tokens_per_second.
+  std::map<std::string, double> metrics;
+};
+
+// Runs an LM job end to end in this process: (pretraining: trains a sentencepiece tokenizer with
+// spm_train and creates the model) loads data, splits, packs, trains with checkpoints, evaluates,
+// writes the output file set. Blocks. Errors: kInvalidArgument (data, spec, base model),
+// kCancelled (should_stop; a checkpoint of the stop step was handed to on_checkpoint first),
+// kUnavailable (no engine / no spm_train), on_checkpoint's status.
+Result<LmRunResult> RunLmJob(ml::Engine& engine, const LmRunInput& input, const LmRunCallbacks& callbacks);
+
+// Trains a sentencepiece model on documents (one sentence per line; newlines inside documents
+// become byte-fallback tokens) by running spm_train; writes <dir>/tokenizer.model.
+// <|im_start|>/<|im_end|> are reserved as user-defined pieces so ChatML renders to single tokens.
+Status TrainSentencePiece(const std::vector<std::string>& documents, int64_t vocab_size,
+                          const std::string& model_type, uint64_t seed, const std::string& dir);
+
+// Writes tokenizer_config.json (ChatML chat template, bos/eos names) and generation_config.json
+// for a model sskai pretrained with a TrainSentencePiece tokenizer.
+Status WritePretrainedTokenizerFiles(const tokenizer::Tokenizer& tok, const std::string& dir);
 
 }  // namespace sskai::lmdata
