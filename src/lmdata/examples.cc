@@ -166,6 +166,29 @@ Result<EncodedDataset> EncodeJsonl(std::string_view jsonl, const tokenizer::Toke
   return out;
 }
 
+std::vector<std::string> JsonlTexts(std::string_view jsonl) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < jsonl.size()) {
+    size_t nl = jsonl.find('\n', pos);
+    std::string_view line = jsonl.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    pos = nl == std::string_view::npos ? jsonl.size() : nl + 1;
+    json obj = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!obj.is_object()) continue;
+    for (const char* key : {"text", "prompt", "completion"}) {
+      if (obj.contains(key) && obj[key].is_string()) out.push_back(obj[key].get<std::string>());
+    }
+    if (obj.contains("messages") && obj["messages"].is_array()) {
+      for (const auto& m : obj["messages"]) {
+        if (m.is_object() && m.contains("content") && m["content"].is_string()) {
+          out.push_back(m["content"].get<std::string>());
+        }
+      }
+    }
+  }
+  return out;
+}
+
 std::vector<std::string> SplitCorpus(std::string_view text, CorpusKind kind) {
   std::vector<std::string> lines;
   size_t pos = 0;

@@ -86,9 +86,7 @@ Result<LmRunResult> RunLmJob(ml::Engine& engine, const LmRunInput& in, const LmR
       log("tokenizer restored from the checkpoint");
     } else {
       std::vector<std::string> tok_docs = docs;
-      if (tok_docs.empty()) {  // JSONL text for pretraining: the tokenizer learns from its lines
-        tok_docs.push_back(jsonl);
-      }
+      if (tok_docs.empty()) tok_docs = JsonlTexts(jsonl);
       auto t0 = std::chrono::steady_clock::now();
       SSKAI_RETURN_IF_ERROR(TrainSentencePiece(tok_docs, spec.pretrain->vocab_size, spec.pretrain->tokenizer_type,
                                                spec.train.seed, tok_dir));

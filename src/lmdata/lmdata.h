@@ -63,6 +63,10 @@ Result<EncodedDataset> EncodeJsonl(std::string_view jsonl, const tokenizer::Toke
 // kInvalidArgument naming the line when it matches none.
 Result<JsonlShape> DetectShape(std::string_view jsonl_line, int64_t line_number, const std::string& label);
 
+// Every string of a JSONL document's text/prompt/completion/messages[].content fields (lines that
+// do not parse are skipped): what a from-scratch tokenizer learns from.
+std::vector<std::string> JsonlTexts(std::string_view jsonl);
+
 enum class CorpusKind : uint8_t { kAuto, kParagraphs, kFortunes };
 // Splits a plain-text corpus into documents (trimmed, empties dropped). kAuto = fortunes when some
 // line is exactly "%", else paragraphs.

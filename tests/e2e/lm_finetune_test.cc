@@ -121,6 +121,35 @@ TEST_F(LmFinetuneTest, NoticedPreemptionsResumeToABitIdenticalAdapter) {
   EXPECT_NE(Logs(chaotic).find("resuming the LM job from its checkpoint"), std::string::npos) << Logs(chaotic);
 }
 
+TEST_F(LmFinetuneTest, PretrainsFromScratchWithItsOwnTokenizer) {
+  std::string jsonl;
+  for (int rep = 0; rep < 6; ++rep) {
+    for (const char* t : {"Roses are red.", "Violets are blue.", "Sugar is sweet.", "And so are you."}) {
+      jsonl += std::string(R"({"text": ")") + t + "\"}\n";
+    }
+  }
+  std::string path = files_.path() + "/poems.jsonl";
+  WriteFile(path, jsonl);
+  ASSERT_EQ(server_->UploadFile("/v1/datasets/poems/versions", path).status, 201);
+  json body = {{"kind", "lm"}, {"dataset", "poems"},
+               {"config", {{"hidden_size", 32}, {"layers", 1}, {"heads", 2}, {"vocab_size", 320},
+                           {"max_position_embeddings", 64}}},
+               {"hyperparameters", {{"max_steps", 3}, {"batch_size", 2}, {"threads", 1}, {"eval_split", 0.25}}}};
+  int64_t id = Submit(body);
+  json job = server_->WaitForJob(id, 120);
+  ASSERT_EQ(job["state"], "succeeded") << job.dump() << Logs(id);
+  json mv = server_->CallJson("GET", "/v1/models/poems-lm/versions/1");
+  EXPECT_EQ(mv["kind"], "finetuned") << mv.dump();
+  const json& manifest = mv["metadata"];
+  EXPECT_EQ(manifest["adapter"], false);
+  EXPECT_EQ(manifest["tokenizer"], "tokenizer.model");
+  for (const char* f : {"config.json", "model.safetensors", "tokenizer.model", "tokenizer_config.json"}) {
+    EXPECT_TRUE(manifest["files"].contains(f)) << f << " " << manifest.dump();
+  }
+  EXPECT_EQ(manifest["config"]["vocab_size"], 320);
+  EXPECT_GT(mv["metrics"].value("perplexity", 0.0), 1.0) << mv.dump();
+}
+
 TEST_F(LmFinetuneTest, BadRequestsNameTheField) {
   struct Case {
     json patch;
