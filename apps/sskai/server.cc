@@ -49,6 +49,10 @@ std::string DefaultCatalogDir() {
   return "./data/catalog";
 }
 
+std::string DefaultDemoModelDir() {
+  return (fs::path(SelfPath()).parent_path() / ".." / ".." / "demo-model").lexically_normal().string();
+}
+
 std::string DefaultWebDir() {
   std::error_code ec;
   // An installed layout (<prefix>/bin/sskai, <prefix>/web) or the build tree (build/apps/sskai/sskai,
@@ -235,6 +239,17 @@ int RunServer(const ServerFlags& flags) {
 
   api::ApiContext ctx{st, **blobs, *controller, *endpoints, clock, blocking};
   ctx.allow_custom_commands = flags.allow_custom_commands;
+  {
+    std::string demo_dir = flags.demo_model_dir.empty() ? DefaultDemoModelDir() : flags.demo_model_dir;
+    auto demo = api::RegisterDemoModel(ctx, demo_dir);
+    if (!demo.ok()) {
+      SSKAI_LOG_WARN("demo model {} not registered: {}", demo_dir, demo.status().ToString());
+    } else if (*demo > 0) {
+      SSKAI_LOG_INFO("demo model 'sskai-demo' v{} from {}", *demo, demo_dir);
+    } else {
+      SSKAI_LOG_INFO("no demo model at {} (`make demo-model` builds it)", demo_dir);
+    }
+  }
   // The planner catalog is optional: without it the server runs and plan requests answer 503.
   std::string catalog_dir = flags.catalog_dir.empty() ? DefaultCatalogDir() : flags.catalog_dir;
   auto catalog = planner::LoadCatalog(catalog_dir);

@@ -145,6 +145,13 @@ std::shared_ptr<http::Router> BuildRouter(ApiContext& ctx);
 // `token_path` (mode 0600) and returns it; otherwise returns "". Errors: kInternal.
 Result<std::string> BootstrapAdmin(store::Store& store, Clock& clock, const std::string& token_path);
 
+// Registers the offline demo model directory `dir` (built by `sskai lm pretrain-demo`) as the
+// foundation LM "sskai-demo" of the admin user: every file becomes a blob, the version's blob and
+// spec are the LM manifest. Idempotent (the same files are registered once). Returns the version,
+// or 0 when `dir` holds no model. Errors: kNotFound (no admin), kInvalidArgument (bad config.json),
+// kInternal.
+Result<int64_t> RegisterDemoModel(ApiContext& ctx, const std::string& dir);
+
 // Creates an API token for `user_id` named `name`; returns the plaintext ("sk_" + 64 hex).
 Result<std::string> CreateToken(store::Store& store, Clock& clock, int64_t user_id,
                                 const std::string& name);

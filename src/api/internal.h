@@ -76,6 +76,13 @@ void AddModelRoutes(ApiContext& ctx, http::Router& router);
 void AddModelUploadRoutes(ApiContext& ctx, http::Router& router);
 void AddJobRoutes(ApiContext& ctx, http::Router& router);
 void AddWorkerRoutes(ApiContext& ctx, http::Router& router);
+// Limits and execution fields shared by every job kind (routes_jobs.cc): sets job->max_* and
+// returns the execution fields (executor, chaos, checkpoint interval, ...). Errors name the field.
+Status ParseJobControl(const json& body, const json& plan, store::Job* job, json* exec);
+// POST /v1/jobs {"kind":"lm", "base_model" | "config", "dataset", "hyperparameters", ...}
+// (lm_jobs.cc): validates everything up front (spec, dataset format and shape, base model files)
+// and returns the job row. Errors name the field.
+Result<store::Job> ParseLmJobRequest(ApiContext& ctx, const json& body, const store::User& u);
 void AddEndpointRoutes(ApiContext& ctx, http::Router& router);
 // /v1/endpoints/{name}/rollout[/promote|/rollback], /v1/endpoints/{name}/events
 void AddRolloutRoutes(ApiContext& ctx, http::Router& router);

@@ -9,6 +9,47 @@
 
 namespace sskai::api {
 
+// Job control shared by every job kind: limits and where/how it runs (spot simulation,
+// checkpoint cadence). Sets the limits on `job` and returns the execution fields in `exec`.
+Status ParseJobControl(const json& body, const json& plan, store::Job* job, json* exec_out) {
+  SSKAI_ASSIGN_OR_RETURN(int64_t max_attempts, IntField(body, "max_attempts", 0, 0, 1000));
+  double limits[2] = {0, 0};
+  const char* limit_names[2] = {"max_wall_seconds", "max_cost_usd"};
+  for (int idx = 0; idx < 2; ++idx) {
+    if (!body.contains(limit_names[idx]) || body[limit_names[idx]].is_null()) continue;
+    const json& v = body[limit_names[idx]];
+    if (!v.is_number() || !(v.get<double>() > 0) || v.get<double>() > 1e9) {
+      return Status::InvalidArgument("field '" + std::string(limit_names[idx]) +
+                                     "': expected a positive number (0 < x <= 1e9)");
+    }
+    limits[idx] = v.get<double>();
+  }
+  json exec = json::object();
+  for (const char* key : {"executor", "offering", "interruption_band", "acceleration", "notice_seconds",
+                          "chaos", "checkpoint_interval_seconds", "checkpoint_interval_steps", "command",
+                          "tasks", "partition"}) {
+    if (body.contains(key)) exec[key] = body[key];
+  }
+  // The planner's checkpoint interval (Young/Daly or on-notice) unless the request sets one.
+  if (plan.is_object() && !exec.contains("checkpoint_interval_seconds") &&
+      !exec.contains("checkpoint_interval_steps")) {
+    double interval = plan["choice"].value("checkpoint_interval_seconds", 0.0);
+    if (interval >= 1 && interval <= 86400) exec["checkpoint_interval_seconds"] = interval;
+  }
+  auto parsed_exec = jobs::ParseExecutionSpec(exec.dump());
+  if (!parsed_exec.ok()) return parsed_exec.status();
+  if (parsed_exec->executor == "spot-sim" && !parsed_exec->offering.empty() &&
+      parsed_exec->offering.find('@') == std::string::npos) {
+    return Status::InvalidArgument("field 'offering': expected '<instance_type>@<zone>', got '" +
+                                   parsed_exec->offering + "'");
+  }
+  job->max_attempts = max_attempts;
+  job->max_wall_seconds = limits[0];
+  job->max_cost_usd = limits[1];
+  *exec_out = exec;
+  return Status::Ok();
+}
+
 namespace {
 
 // Validates a train request into a job row. Errors name the field.
@@ -88,42 +129,9 @@ Result<store::Job> ParseTrainRequest(ApiContext& ctx, const json& body, const st
     base = {{"model", bm->name}, {"version", bv->version}, {"sha256", bv->blob_sha256}};
   }
   SSKAI_ASSIGN_OR_RETURN(json plan, PlanReference(ctx, body, u.id, "train"));
-  // Job control: limits and where/how it runs (spot simulation, checkpoint cadence).
-  SSKAI_ASSIGN_OR_RETURN(int64_t max_attempts, IntField(body, "max_attempts", 0, 0, 1000));
-  double limits[2] = {0, 0};
-  const char* limit_names[2] = {"max_wall_seconds", "max_cost_usd"};
-  for (int idx = 0; idx < 2; ++idx) {
-    if (!body.contains(limit_names[idx]) || body[limit_names[idx]].is_null()) continue;
-    const json& v = body[limit_names[idx]];
-    if (!v.is_number() || !(v.get<double>() > 0) || v.get<double>() > 1e9) {
-      return Status::InvalidArgument("field '" + std::string(limit_names[idx]) +
-                                     "': expected a positive number (0 < x <= 1e9)");
-    }
-    limits[idx] = v.get<double>();
-  }
-  json exec = json::object();
-  for (const char* key : {"executor", "offering", "interruption_band", "acceleration", "notice_seconds",
-                          "chaos", "checkpoint_interval_seconds", "checkpoint_interval_steps", "command",
-                          "tasks", "partition"}) {
-    if (body.contains(key)) exec[key] = body[key];
-  }
-  // The planner's checkpoint interval (Young/Daly or on-notice) unless the request sets one.
-  if (plan.is_object() && !exec.contains("checkpoint_interval_seconds") &&
-      !exec.contains("checkpoint_interval_steps")) {
-    double interval = plan["choice"].value("checkpoint_interval_seconds", 0.0);
-    if (interval >= 1 && interval <= 86400) exec["checkpoint_interval_seconds"] = interval;
-  }
-  auto parsed_exec = jobs::ParseExecutionSpec(exec.dump());
-  if (!parsed_exec.ok()) return parsed_exec.status();
-  if (parsed_exec->executor == "spot-sim" && !parsed_exec->offering.empty() &&
-      parsed_exec->offering.find('@') == std::string::npos) {
-    return Status::InvalidArgument("field 'offering': expected '<instance_type>@<zone>', got '" +
-                                   parsed_exec->offering + "'");
-  }
   store::Job job;
-  job.max_attempts = max_attempts;
-  job.max_wall_seconds = limits[0];
-  job.max_cost_usd = limits[1];
+  json exec;
+  SSKAI_RETURN_IF_ERROR(ParseJobControl(body, plan, &job, &exec));
   job.owner_id = u.id;
   job.name = name;
   job.kind = "train";
@@ -164,7 +172,8 @@ void AddJobRoutes(ApiContext& ctx, http::Router& router) {
     if (!body.ok()) return Error(body.status());
     auto tags = ParseTags(*body);  // cost: tags + refuse_new budgets
     if (!tags.ok()) return Error(tags.status());
-    auto job = ParseTrainRequest(ctx, *body, u);
+    auto job = body->value("kind", "train") == "lm" ? ParseLmJobRequest(ctx, *body, u)
+                                                    : ParseTrainRequest(ctx, *body, u);
     if (!job.ok()) return Error(job.status());
     if (Status admit = AdmitNewWork(ctx, u, *tags); !admit.ok()) return Error(admit);
     auto created = ctx.store.CreateJob(*job);

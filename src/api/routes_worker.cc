@@ -1,4 +1,6 @@
 // Routes used by `sskai worker`: metrics, checkpoints, the trained model, completion.
+#include <fmt/format.h>
+
 #include <limits>
 
 #include "api/internal.h"
@@ -127,6 +129,19 @@ void AddWorkerRoutes(ApiContext& ctx, http::Router& router) {
     store::ModelVersion mv;
     mv.kind = "trained";
     mv.task = metadata.is_object() ? metadata.value("task", "") : "";
+    if (job->kind == "lm") {  // the blob is the manifest of an LM file set (shared LM contract)
+      if (!metadata.is_object() || metadata.value("type", "") != "lm" || !metadata.contains("files") ||
+          !metadata["files"].is_object()) {
+        return Error(Status::InvalidArgument("field 'metadata': expected an LM manifest"));
+      }
+      for (const auto& [file, fsha] : metadata["files"].items()) {
+        if (!fsha.is_string() || !ctx.blobs.Exists(fsha.get<std::string>())) {
+          return Error(Status::FailedPrecondition("file '" + file + "' of the model was not uploaded"));
+        }
+      }
+      mv.kind = "finetuned";
+      mv.task = "text-generation";
+    }
     mv.blob_sha256 = *sha;
     mv.dataset_version_id = job->dataset_version_id;
     mv.job_id = job->id;
@@ -148,6 +163,10 @@ void AddWorkerRoutes(ApiContext& ctx, http::Router& router) {
     std::string acc;
     json metrics = ParseStoredJson(mv.metrics_json);
     if (metrics.contains("val_accuracy")) acc = ", held-out accuracy " + metrics["val_accuracy"].dump();
+    if (metrics.contains("eval_loss")) {
+      acc = fmt::format(", eval loss {:.4f} (perplexity {:.2f})", metrics["eval_loss"].get<double>(),
+                        metrics.value("perplexity", 0.0));
+    }
     AddEvent(ctx, u.id, "job", job->id, "succeeded",
              "job " + std::to_string(job->id) + " succeeded: model '" + job->output_model + "' v" +
                  std::to_string(added->version) + acc);

@@ -14,6 +14,7 @@
 #include "http/http.h"
 #include "jobs/command_runner.h"
 #include "jobs/jobs.h"
+#include "jobs/lm_job.h"
 #include "ml/ml.h"
 
 namespace sskai::jobs {
@@ -260,6 +261,7 @@ class Worker {
       SSKAI_RETURN_IF_ERROR(link_.Download(target, data_path));
     }
     const json& spec_json = job.at("spec");
+    if (job.value("kind", "") == "lm") return TrainLm(job, jobs_path, data_path);
     SSKAI_ASSIGN_OR_RETURN(ExecutionSpec exec, ParseExecutionSpec(spec_json.dump()));
     if (options_.world_size > 1 && !exec.command.empty()) {
       return Status::InvalidArgument("tasks > 1 needs a built-in model (custom commands run one task)");
@@ -374,6 +376,26 @@ class Worker {
     SSKAI_LOG_INFO("worker: done; model {} v{}", completed.value("model", ""),
                    completed.value("version", 0));
     return Status::Ok();
+  }
+
+  // Language-model jobs (fine-tuning, pretraining): see jobs/lm_job.h.
+  Status TrainLm(const json& job, const std::string& jobs_path, const std::string& data_path) {
+    if (job.contains("checkpoint") && job["checkpoint"].value("available", false)) {
+      last_step_ = job["checkpoint"].value("step", 0);
+    }
+    LmJobIo io;
+    io.upload = [this](const std::string& target, const std::string& path) -> Result<std::string> {
+      SSKAI_ASSIGN_OR_RETURN(json r, link_.Upload(target, path));
+      return r.dump();
+    };
+    io.download = [this](const std::string& target, const std::string& path) { return link_.Download(target, path); };
+    io.call = [this](const std::string& method, const std::string& target, const std::string& body) -> Result<std::string> {
+      SSKAI_ASSIGN_OR_RETURN(json r, link_.Json(method, target, json::parse(body, nullptr, false)));
+      return r.dump();
+    };
+    io.notice = [this] { return NoticeGiven(); };
+    io.set_step = [this](int64_t step) { last_step_ = step; };
+    return RunLmWorkerJob(job.dump(), jobs_path, data_path, options_.work_dir, io);
   }
 
   WorkerOptions options_;
