@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <fstream>
 
 #include "api/internal.h"
@@ -45,25 +46,12 @@ Status CheckModelDir(const std::string& dir, const std::string& what) {
 Result<std::string> MaterializeVersion(ApiContext& ctx, const store::ModelVersion& mv, const json& manifest) {
   SSKAI_ASSIGN_OR_RETURN(std::string manifest_path, ctx.blobs.LocalPath(mv.blob_sha256));
   fs::path root = fs::path(manifest_path).parent_path().parent_path().parent_path().parent_path() / "lm";
-  fs::path dir = root / mv.blob_sha256;
-  std::error_code ec;
-  if (fs::is_directory(dir, ec)) return dir.string();
-  fs::path tmp = root / (mv.blob_sha256 + ".tmp" + std::to_string(::getpid()));
-  fs::remove_all(tmp, ec);
-  fs::create_directories(tmp, ec);
-  if (ec) return Status::Internal("cannot create " + tmp.string() + ": " + ec.message());
+  std::map<std::string, std::string> files;
   for (const auto& [name, sha] : manifest.value("files", json::object()).items()) {
-    if (!sha.is_string() || name.find('/') != std::string::npos || name.empty() || name[0] == '.') {
-      return Status::Internal("bad manifest entry '" + name + "'");
-    }
-    SSKAI_ASSIGN_OR_RETURN(std::string blob, ctx.blobs.LocalPath(sha.get<std::string>()));
-    fs::create_symlink(blob, tmp / name, ec);
-    if (ec) return Status::Internal("cannot link " + name + ": " + ec.message());
+    if (!sha.is_string()) return Status::Internal("bad manifest entry '" + name + "'");
+    files[name] = sha.get<std::string>();
   }
-  fs::rename(tmp, dir, ec);
-  if (ec && !fs::is_directory(dir)) return Status::Internal("cannot create " + dir.string() + ": " + ec.message());
-  fs::remove_all(tmp, ec);
-  return dir.string();
+  return artifacts::MaterializeFileSet(ctx.blobs, files, (root / mv.blob_sha256).string());
 }
 
 // "name[:version]" of a registered LM model, or an absolute model directory path → base fields.

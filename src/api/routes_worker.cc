@@ -140,7 +140,7 @@ void AddWorkerRoutes(ApiContext& ctx, http::Router& router) {
         }
       }
       mv.kind = "finetuned";
-      mv.task = "text-generation";
+      mv.task = "lm";
     }
     mv.blob_sha256 = *sha;
     mv.dataset_version_id = job->dataset_version_id;
