@@ -141,6 +141,26 @@ void AddWorkerRoutes(ApiContext& ctx, http::Router& router) {
       }
       mv.kind = "finetuned";
       mv.task = "lm";
+      // An adapter's file set also names its base's files (blobs are shared, nothing is copied),
+      // so the version is self-contained: it deploys and downloads like any LM version.
+      if (metadata["adapter"].is_object()) {
+        const json& adapter = metadata["adapter"];
+        auto base_model = ctx.store.GetModel(u.id, adapter.value("base_model", ""));
+        auto base = base_model.ok()
+                        ? ctx.store.GetModelVersion(base_model->id, adapter.value("base_version", int64_t{0}))
+                        : Result<store::ModelVersion>(base_model.status());
+        json base_spec = base.ok() ? ParseStoredJson(base->spec_json) : json();
+        if (base_spec.is_object() && base_spec["files"].is_object()) {
+          for (const auto& [file, fsha] : base_spec["files"].items()) {
+            if (metadata["files"].contains(file) || file.rfind("adapter_", 0) == 0) continue;
+            metadata["files"][file] = fsha;
+            if (base_spec["sizes"].is_object() && base_spec["sizes"].contains(file)) {
+              metadata["sizes"][file] = base_spec["sizes"][file];
+            }
+          }
+          if (metadata["tokenizer"].is_null()) metadata["tokenizer"] = base_spec.value("tokenizer", json());
+        }
+      }
     }
     mv.blob_sha256 = *sha;
     mv.dataset_version_id = job->dataset_version_id;

@@ -150,6 +150,13 @@ Result<std::unique_ptr<LmService>> LmService::Load(ml::Engine& engine, const std
   svc->options_ = std::move(options);
   SSKAI_ASSIGN_OR_RETURN(svc->tokenizer_, tokenizer::LoadTokenizer(dir));
   SSKAI_ASSIGN_OR_RETURN(svc->model_, engine.LoadLm(dir, svc->options_.load));
+  // A fine-tuned LoRA adapter version is served on its base (its file set holds both), merged so
+  // decoding costs what the base costs.
+  std::error_code ec;
+  if (fs::exists(fs::path(dir) / "adapter_config.json", ec)) {
+    SSKAI_RETURN_IF_ERROR(svc->model_->LoadAdapter(dir));
+    SSKAI_RETURN_IF_ERROR(svc->model_->MergeLora());
+  }
   const ml::LmConfig& config = svc->model_->config();
   svc->context_ = config.max_position_embeddings;
   std::string config_json = ReadFileOr(fs::path(dir) / "config.json", "");
