@@ -1,16 +1,25 @@
 import { AppShell, Burger, Button, Group, NavLink, ScrollArea, Text, Title } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
+import { Suspense, lazy, type ComponentType } from 'react';
 import { Navigate, Route, Routes, useLocation, useNavigate } from 'react-router-dom';
 import { AuthProvider, useAuth } from './auth';
 import { Loading } from './components/states';
-import { CostPage } from './pages/Cost';
-import { DashboardPage } from './pages/Dashboard';
-import { DataPage, DatasetPage } from './pages/Data';
-import { EndpointPage, InferencePage } from './pages/Inference';
-import { JobPage } from './pages/Job';
 import { LoginPage } from './pages/Login';
-import { ModelPage, ModelsPage } from './pages/Models';
-import { TrainPage } from './pages/Train';
+
+// Each area is its own chunk, loaded on first visit (the login page and the shell are in the
+// entry chunk; React, Mantine and the chart library are shared vendor chunks).
+const page = <K extends string>(load: () => Promise<Record<K, ComponentType>>, name: K) =>
+  lazy(() => load().then((m) => ({ default: m[name] })));
+const DashboardPage = page(() => import('./pages/Dashboard'), 'DashboardPage');
+const DataPage = page(() => import('./pages/Data'), 'DataPage');
+const DatasetPage = page(() => import('./pages/Data'), 'DatasetPage');
+const ModelsPage = page(() => import('./pages/Models'), 'ModelsPage');
+const ModelPage = page(() => import('./pages/Models'), 'ModelPage');
+const TrainPage = page(() => import('./pages/Train'), 'TrainPage');
+const JobPage = page(() => import('./pages/Job'), 'JobPage');
+const InferencePage = page(() => import('./pages/Inference'), 'InferencePage');
+const EndpointPage = page(() => import('./pages/Inference'), 'EndpointPage');
+const CostPage = page(() => import('./pages/Cost'), 'CostPage');
 
 const NAV = [
   { to: '/', label: 'Dashboard' },
@@ -69,6 +78,7 @@ function Shell() {
         </ScrollArea>
       </AppShell.Navbar>
       <AppShell.Main style={{ minWidth: 0 }}>
+        <Suspense fallback={<Loading />}>
         <Routes>
           <Route path="/" element={<DashboardPage />} />
           <Route path="/data" element={<DataPage />} />
@@ -82,6 +92,7 @@ function Shell() {
           <Route path="/cost" element={<CostPage />} />
           <Route path="*" element={<Text>Page not found.</Text>} />
         </Routes>
+        </Suspense>
       </AppShell.Main>
     </AppShell>
   );

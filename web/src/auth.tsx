@@ -32,8 +32,11 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     () =>
       onUnauthorized(() => {
         setUser(null);
+        // Several polls may fail at once: only the first one moves to the login page (a later
+        // one would drop ?next= and the "session ended" note).
         const from = window.location.pathname + window.location.search;
-        navigate('/login' + (from.startsWith('/login') ? '' : '?next=' + encodeURIComponent(from) + '&expired=1'), { replace: true });
+        if (from.startsWith('/login')) return;
+        navigate('/login?next=' + encodeURIComponent(from) + '&expired=1', { replace: true });
       }),
     [navigate],
   );

@@ -2,7 +2,7 @@
 // by Debian's Chromium through playwright-core. Run by ctest (label "ui"):
 //   SSKAI_BINARY=build/apps/sskai/sskai SSKAI_WEB_DIR=build/web CHROMIUM=/usr/bin/chromium node web/tests/e2e.mjs
 // Screenshots go to SSKAI_ARTIFACT_DIR (default build/web-e2e).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -23,7 +23,7 @@ for (const [what, p] of [['sskai binary', BINARY], ['console build (run `make we
 mkdirSync(ARTIFACTS, { recursive: true });
 
 const results = [];
-let server, browser, dataDir;
+let server, browser, dataDir, currentPage;
 
 function log(msg) {
   console.log(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
@@ -62,6 +62,10 @@ async function step(name, fn) {
   } catch (e) {
     results.push({ name, ok: false, ms: Date.now() - t0, error: e });
     log(`FAIL ${name}: ${e.stack ?? e}`);
+    if (currentPage) {
+      log(`  at ${currentPage.url()}`);
+      await shot(currentPage, 'FAILED').catch(() => {});
+    }
     throw e;
   }
 }
@@ -111,6 +115,53 @@ async function api(base, token, method, p, body) {
   return { status: res.status, json: text ? JSON.parse(text) : null };
 }
 
+
+// Which routes this server has (GET /v1/openapi.json), so steps for features that are not merged
+// yet are skipped instead of failing.
+async function routes(base, token) {
+  const r = await api(base, token, 'GET', '/v1/openapi.json');
+  return (path, method) => !!r.json?.paths?.[path]?.[method];
+}
+
+function skip(what) {
+  log(`SKIP ${what}`);
+}
+
+// A TorchScript classifier for the points data (2 features, classes left/right), made with
+// Debian's Python + torch; null when python3-torch is missing.
+function makeTorchScript(dir) {
+  const out = path.join(dir, 'points_net.pt');
+  const code = [
+    'import sys, torch',
+    'class Net(torch.nn.Module):',
+    '    def __init__(self):',
+    '        super().__init__()',
+    '        self.fc = torch.nn.Linear(2, 2)',
+    '    def forward(self, x):',
+    '        return self.fc(x)',
+    'torch.manual_seed(0)',
+    'torch.jit.script(Net().eval()).save(sys.argv[1])',
+  ].join('\n');
+  const r = spawnSync('/usr/bin/python3', ['-c', code, out], { encoding: 'utf8', timeout: 120000 });
+  return r.status === 0 && existsSync(out) ? out : null;
+}
+
+function chatJsonl() {
+  const pairs = [['Hi', 'Hello there!'], ['Who are you?', 'A tiny model.'], ['Tell me a fact.', 'Cats purr.'], ['Bye', 'See you soon.'], ['What is blue?', 'The sea and the sky.']];
+  const lines = [];
+  for (let rep = 0; rep < 4; rep++) for (const [q, a] of pairs) lines.push(JSON.stringify({ messages: [{ role: 'user', content: q }, { role: 'assistant', content: a }] }));
+  return lines.join('\n') + '\n';
+}
+
+async function waitJob(base, token, id, seconds) {
+  for (let t = 0; t < seconds * 2; t++) {
+    const j = await api(base, token, 'GET', `/v1/jobs/${id}`);
+    if (['succeeded', 'failed', 'cancelled'].includes(j.json.state)) return j.json;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`job ${id} did not finish in ${seconds} s`);
+}
+
 async function main() {
   const t0 = Date.now();
   const { url, token } = await startServer();
@@ -119,6 +170,7 @@ async function main() {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, baseURL: url });
   context.setDefaultTimeout(STEP_TIMEOUT);
   const page = await context.newPage();
+  currentPage = page;
   const consoleErrors = [];
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
 
@@ -200,6 +252,7 @@ async function main() {
     assert((await curve.count()) >= 1, 'a loss curve is drawn');
     await page.getByTestId('job-model-link').waitFor();
     await page.getByTestId('timeline').getByText('succeeded').first().waitFor();
+    await page.getByTestId('timeline-counts').getByText(/\d+ checkpoints/).waitFor();
     await shot(page, 'job');
     const jobs = await api(url, token, 'GET', '/v1/jobs');
     assert(jobs.json.items.length === 1, `one job submitted, got ${jobs.json.items.length}`);
@@ -212,21 +265,118 @@ async function main() {
     await lineage.getByText('dataset points v1').waitFor();
     await lineage.getByText(/job #\d+/).waitFor();
     await page.getByTestId('model-metrics').waitFor();
+    await page.getByTestId('profile-button').click();
+    const summary = page.getByTestId('profile-summary');
+    await summary.waitFor({ timeout: 60000 });
+    assert((await summary.innerText()).includes('Parameters'), 'profile shows parameters');
+    await page.getByTestId('profile-measurements').getByText('training step').first().waitFor();
     await shot(page, 'model');
   });
 
-  await step('inference: deploy and predict in the playground', async () => {
+  await step('inference: planner advice, deploy with the plan, predict, traffic charts', async () => {
     await nav(page, 'Inference');
     await choose(page, 'Model', 'points-mlp');
     await page.getByLabel('Endpoint name').fill('points');
-    await page.getByTestId('deploy').click();
+    // The model was profiled above, so the advice is measured.
+    const result = page.getByTestId('serve-plan-result');
+    await result.getByText('From the model’s measured profile').waitFor({ timeout: 30000 });
+    await page.getByLabel('Peak requests/s').fill('0.5');
+    await page.getByText('Peak requests/s must be at least the mean.').waitFor();
+    await page.getByLabel('Peak requests/s').fill('3');
+    await page.getByTestId('serve-options').waitFor();
+    await shot(page, 'deploy-plan');
+    await page.getByTestId('deploy-with-plan').click();
     await page.waitForURL(/\/inference\/points/);
-    await page.getByTestId('state-badge').getByText('ready', { exact: true }).first().waitFor({ timeout: 60000 });
+    const ep = await api(url, token, 'GET', '/v1/endpoints/points');
+    assert(ep.json.plan && ep.json.plan.plan_id > 0, 'endpoint records its plan: ' + JSON.stringify(ep.json.plan));
+    // Dedicated endpoints warm a replica now; serverless ones start on the first request.
+    if (ep.json.mode === 'dedicated') await page.getByTestId('state-badge').getByText('ready', { exact: true }).first().waitFor({ timeout: 60000 });
     await page.getByLabel('x1', { exact: true }).fill('0.85');
     await page.getByLabel('x2', { exact: true }).fill('0.9');
     await page.getByTestId('predict').click();
-    await page.getByTestId('prediction').getByText(/left|right/).waitFor();
+    await page.getByTestId('prediction').getByText(/left|right/).waitFor({ timeout: 60000 });
+    await page.getByTestId('traffic-stats').getByText('Requests').waitFor();
+    await page.getByTestId('replica-chart').waitFor({ timeout: 30000 });
     await shot(page, 'endpoint');
+  });
+
+  const has = await routes(url, token);
+
+  await step('models: upload a TorchScript model with its spec; a wrong file is refused inline', async () => {
+    if (!has('/v1/models/{name}/versions', 'post')) return skip('TorchScript upload: the server has no POST /v1/models/{name}/versions');
+    const pt = makeTorchScript(dataDir);
+    if (!pt) return skip('TorchScript upload: /usr/bin/python3 cannot import torch');
+    await nav(page, 'Models');
+    await page.getByTestId('open-upload-model').click();
+    await page.locator('input[type=file]').setInputFiles({ name: 'points_net.pt', mimeType: 'application/octet-stream', buffer: Buffer.from('a,b\n1,2\n') });
+    await page.getByTestId('upload-model-name').fill('points-ts');
+    await page.getByTestId('upload-model-spec').fill(JSON.stringify({ inputs: [{ name: 'x', shape: [-1, 2] }], task: 'classification', classes: ['left', 'right'] }));
+    await page.getByTestId('upload-model').click();
+    await page.getByTestId('upload-model-error').getByText(/TorchScript|zip/).waitFor({ timeout: 30000 });
+    await page.locator('input[type=file]').setInputFiles(pt);
+    await page.getByTestId('upload-model').click();
+    await page.waitForURL(/\/models\/points-ts/, { timeout: 60000 });
+    await page.getByTestId('torchscript-details').getByText('[-1, 2]').waitFor();
+    await shot(page, 'model-torchscript');
+  });
+
+  await step('inference: canary rollout of a second model version, promote it', async () => {
+    if (!has('/v1/endpoints/{name}/rollout', 'post')) return skip('rollouts: the server has no /v1/endpoints/{name}/rollout');
+    const created = await api(url, token, 'POST', '/v1/jobs', { dataset: 'points', model: 'points-mlp', hyperparameters: { epochs: 5 } });
+    assert(created.status < 300, 'second version job: ' + JSON.stringify(created.json));
+    const done = await waitJob(url, token, created.json.id, 120);
+    assert(done.state === 'succeeded', 'second version trained: ' + done.state);
+    await page.goto('/inference/points');
+    await page.getByTestId('new-rollout').click();
+    await page.getByLabel('Steps (%)').fill('50, 100');
+    await page.getByLabel('Seconds per step').fill('600');
+    await page.getByTestId('start-rollout').click();
+    await page.getByTestId('rollout-phase').getByText('running').waitFor();
+    await page.getByTestId('rollout-versions').getByText('canary').waitFor();
+    await shot(page, 'endpoint-rollout');
+    await page.getByRole('button', { name: 'Promote now' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Promote now' }).click();
+    await page.getByTestId('rollout-phase').getByText('promoted').waitFor({ timeout: 30000 });
+    const ep = await api(url, token, 'GET', '/v1/endpoints/points');
+    assert(ep.json.model.version === 2, 'endpoint serves v2 after promotion: ' + JSON.stringify(ep.json.model));
+  });
+
+  await step('LM: gallery, fine-tune the demo model briefly, chat with it (streaming)', async () => {
+    if (!has('/v1/gallery', 'get')) return skip('LM: the server has no /v1/gallery');
+    await nav(page, 'Models');
+    await page.getByTestId('gallery').waitFor();
+    const demo = await api(url, token, 'GET', '/v1/models/sskai-demo');
+    if (demo.status !== 200) return skip('LM fine-tune: no sskai-demo model on this server (`make demo-model`)');
+    await page.getByTestId('gallery-item').filter({ hasText: 'sskai-demo' }).getByTestId('pulled').waitFor();
+    await shot(page, 'models-gallery');
+    const up = await fetch(url + '/v1/datasets/chat/versions?filename=chat.jsonl', { method: 'POST', headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/octet-stream' }, body: chatJsonl() });
+    assert(up.status === 201, 'chat dataset uploaded: ' + (await up.text()));
+    await page.goto('/train?kind=lm');
+    await page.getByTestId('lm-base').fill('sskai-demo');
+    await page.keyboard.press('Escape');
+    await choose(page, 'Dataset (JSONL)', 'chat');
+    await page.getByTestId('lm-output').fill('demo-chat');
+    await choose(page, 'Chat template', 'ChatML');
+    await page.getByLabel('Rank', { exact: true }).fill('4');
+    await page.getByTestId('lm-steps').fill('6');
+    await page.getByLabel('Max sequence length').fill('64');
+    await shot(page, 'train-lm');
+    await page.getByTestId('start-finetune').click();
+    await page.waitForURL(/\/jobs\/\d+/);
+    await page.locator('h2').locator('..').getByTestId('state-badge').getByText('succeeded', { exact: true }).waitFor({ timeout: 180000 });
+    await page.getByTestId('loss-chart').locator('.recharts-line-curve').first().waitFor();
+    await shot(page, 'job-lm');
+    if (!has('/v1/endpoints/{name}/v1/chat/completions', 'post')) return skip('LM chat: the server has no chat completions route');
+    const ep = await api(url, token, 'POST', '/v1/endpoints', { name: 'demo-chat', model: 'demo-chat', mode: 'dedicated' });
+    assert(ep.status === 201, 'LM endpoint created: ' + JSON.stringify(ep.json));
+    await page.goto('/inference/demo-chat');
+    await page.getByTestId('chat').waitFor();
+    await page.getByLabel('Message').fill('Hi');
+    await page.getByTestId('chat-send').click();
+    await page.getByTestId('chat-assistant').first().waitFor({ timeout: 120000 });
+    await page.getByTestId('chat-stats').getByText(/tokens/).waitFor();
+    assert((await page.getByTestId('chat-assistant').first().innerText()).trim().length > 0, 'the model answered');
+    await shot(page, 'endpoint-chat');
   });
 
   await step('dashboard and cost pages show live data or a clean unavailable state', async () => {
@@ -241,6 +391,24 @@ async function main() {
     await nav(page, 'Cost');
     await page.getByTestId('cost-groups').or(page.getByText('Cost data is not available on this server yet')).or(page.getByText('No usage in this period')).first().waitFor();
     await shot(page, 'cost');
+  });
+
+  await step('job controls: pause, resume, cancel a long job; its timeline shows each step', async () => {
+    const created = await api(url, token, 'POST', '/v1/jobs', { dataset: 'points', model: 'points-long', hyperparameters: { epochs: 10000, batch_size: 1 } });
+    assert(created.status === 201 || created.status === 200, 'long job created: ' + JSON.stringify(created.json));
+    await page.goto(`/jobs/${created.json.id}`);
+    const badge = page.locator('h2').locator('..').getByTestId('state-badge');
+    await badge.getByText('running', { exact: true }).waitFor({ timeout: 60000 });
+    await page.getByRole('button', { name: 'Pause', exact: true }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Pause', exact: true }).click();
+    await badge.getByText('paused', { exact: true }).waitFor({ timeout: 60000 });
+    await page.getByTestId('timeline').locator('[data-kind=pause]').first().waitFor();
+    await page.getByTestId('resume').click();
+    await page.getByTestId('resume').waitFor({ state: 'detached' });
+    await shot(page, 'job-controls');
+    await page.getByRole('button', { name: 'Cancel job', exact: true }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Cancel job', exact: true }).click();
+    await badge.getByText('cancelled', { exact: true }).waitFor({ timeout: 30000 });
   });
 
   await step('deep link reload keeps the page and the session', async () => {

@@ -121,6 +121,50 @@ export function uploadFile<T>(path: string, file: Blob, onProgress: (fraction: n
   return { promise, abort: () => xhr.abort() };
 }
 
+// POSTs `body` and hands the response body to `onText` as it streams (server-sent events);
+// resolves when the stream ends. Aborting `signal` stops it (rejects with an AbortError).
+export async function postStream(path: string, body: unknown, onText: (chunk: string) => void, signal?: AbortSignal): Promise<void> {
+  const headers: Record<string, string> = { 'Content-Type': 'application/json', Accept: 'text/event-stream' };
+  const token = getToken();
+  if (token) headers['Authorization'] = 'Bearer ' + token;
+  let res: Response;
+  try {
+    res = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body), signal });
+  } catch (e) {
+    if ((e as Error).name === 'AbortError') throw e;
+    throw new ApiError(0, 'unreachable', 'Cannot reach the sskai server. Check that it is running and try again.');
+  }
+  if (!res.ok) {
+    const text = await res.text();
+    handle401(res.status);
+    throw errorFromBody(res.status, text);
+  }
+  if (!res.body) {
+    onText(await res.text());
+    return;
+  }
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  for (;;) {
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await reader.read();
+    } catch (e) {
+      if ((e as Error).name === 'AbortError') throw e;
+      throw new ApiError(0, 'unreachable', 'The connection to the server was lost while streaming.');
+    }
+    if (chunk.done) break;
+    try {
+      onText(decoder.decode(chunk.value, { stream: true }));
+    } catch (e) {
+      void reader.cancel().catch(() => {});
+      throw e;
+    }
+  }
+  const tail = decoder.decode();
+  if (tail) onText(tail);
+}
+
 export function enc(s: string | number): string {
   return encodeURIComponent(String(s));
 }

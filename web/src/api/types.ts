@@ -21,6 +21,9 @@ export interface Job {
   output_model: string; executor: string; attempts: number;
   progress: { epoch?: number; epochs?: number; values?: Record<string, number>; updated_at?: number };
   dataset?: { name: string; version: number; format: string };
+  checkpoint?: { epoch: number; step: number; available: boolean; previous_available?: boolean };
+  preemptions?: number; retries?: number;
+  tags?: Record<string, string>;
   model_version?: { name: string; version: number };
   created_at: number; started_at: number; finished_at: number;
 }

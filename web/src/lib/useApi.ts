@@ -9,7 +9,9 @@ export interface ApiState<T> {
   reload: () => void;
 }
 
-export function useApi<T>(path: string | null, intervalMs = 0): ApiState<T> {
+// `keep`: when the path changes, keep showing the previous data until the new answer arrives
+// (for a URL that only gains a parameter, e.g. `&final=1` once a job ends: no flicker).
+export function useApi<T>(path: string | null, intervalMs = 0, keep = false): ApiState<T> {
   const [data, setData] = useState<T>();
   const [error, setError] = useState<ApiError>();
   const [loading, setLoading] = useState(path !== null);
@@ -19,9 +21,11 @@ export function useApi<T>(path: string | null, intervalMs = 0): ApiState<T> {
   useEffect(() => {
     if (pathRef.current !== path) {
       pathRef.current = path;
-      setData(undefined);
-      setError(undefined);
-      setLoading(path !== null);
+      if (!keep || path === null) {
+        setData(undefined);
+        setError(undefined);
+        setLoading(path !== null);
+      }
     }
     if (path === null) return;
     const controller = new AbortController();
@@ -46,7 +50,7 @@ export function useApi<T>(path: string | null, intervalMs = 0): ApiState<T> {
       controller.abort();
       if (timer) clearTimeout(timer);
     };
-  }, [path, intervalMs, tick]);
+  }, [path, intervalMs, tick]); // eslint-disable-line react-hooks/exhaustive-deps
 
   const reload = useCallback(() => setTick((t) => t + 1), []);
   return { data, error, loading, reload };

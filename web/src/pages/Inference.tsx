@@ -1,19 +1,22 @@
-import { LineChart } from '@mantine/charts';
 import { Alert, Anchor, Badge, Button, Card, Code, Grid, Group, Select, SimpleGrid, Stack, Table, Text, TextInput, Textarea, Title } from '@mantine/core';
 import { useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { ApiError, api, enc } from '../api/client';
 import type { Endpoint, List, Model, ModelVersion } from '../api/types';
-import { Stat } from '../components/cost';
+import { ChatPlayground } from '../components/ChatPlayground';
+import { EndpointTraffic } from '../components/EndpointTraffic';
+import { RolloutPanel } from '../components/Rollout';
+import { ServePlanView, useServePlan } from '../components/ServePlan';
 import { StateBadge } from '../components/StateBadge';
 import { Async, ConfirmButton, Empty, ErrorState, Loading } from '../components/states';
 import { formatNumber, formatTime } from '../lib/format';
+import { modeForServeOption } from '../lib/plan';
 import { useApi } from '../lib/useApi';
 
 const MODES = [
   { value: 'dedicated', label: 'Dedicated (always on)' },
   { value: 'serverless', label: 'Serverless (scale to zero)' },
-  { value: 'spot', label: 'Spot (cheaper, may be interrupted)' },
+  { value: 'spot', label: 'Spot (cheaper, on-demand fallback)' },
 ];
 
 function CreateEndpoint({ onCreated }: { onCreated: (e: Endpoint) => void }) {
@@ -23,20 +26,31 @@ function CreateEndpoint({ onCreated }: { onCreated: (e: Endpoint) => void }) {
   const [mode, setMode] = useState('dedicated');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError>();
-  const submit = async (e: React.FormEvent) => {
-    e.preventDefault();
+  const advice = useServePlan(model, null);
+  const planned = advice.plan ? modeForServeOption(advice.plan.best.kind) : null;
+  const deploy = async (withPlan: boolean) => {
     if (busy) return;
     if (!model || !name.trim()) return setError(new ApiError(400, 'invalid_argument', 'Choose a model and name the endpoint.'));
     setBusy(true);
     setError(undefined);
     try {
-      const ep = await api.post<Endpoint>('/v1/endpoints', { name: name.trim(), model, mode });
+      const body: Record<string, unknown> = { name: name.trim(), model, mode };
+      if (withPlan && advice.plan && planned) {
+        body.mode = planned.mode;
+        body.plan_id = advice.plan.id;
+        if (advice.version) body.version = advice.version.version;
+      }
+      const ep = await api.post<Endpoint>('/v1/endpoints', body);
       onCreated(ep);
     } catch (err) {
       setError(err as ApiError);
     } finally {
       setBusy(false);
     }
+  };
+  const submit = (e: React.FormEvent) => {
+    e.preventDefault();
+    void deploy(false);
   };
   return (
     <Card withBorder>
@@ -65,14 +79,24 @@ function CreateEndpoint({ onCreated }: { onCreated: (e: Endpoint) => void }) {
               <Select label="Mode" data={MODES} value={mode} onChange={(v) => setMode(v ?? 'dedicated')} allowDeselect={false} />
             </Grid.Col>
           </Grid>
-          <Text size="xs" c="dimmed">
-            Serverless endpoints cost nothing while idle but the first request after a pause waits for a cold start; dedicated endpoints keep a
-            replica warm. Use the planner (<code>sskai plan serve</code>) to compare them for your traffic.
-          </Text>
-          {error && <Alert color="red">{error.message}</Alert>}
+          <Card withBorder bg="gray.0">
+            <Text fw={600} size="sm" mb={4}>
+              Planner advice
+            </Text>
+            <ServePlanView state={advice} />
+          </Card>
+          {planned?.note && (
+            <Text size="xs" c="dimmed">
+              {planned.note}
+            </Text>
+          )}
+          {error && <Alert color="red" data-testid="deploy-error">{error.message}</Alert>}
           <Group>
             <Button type="submit" loading={busy} data-testid="deploy">
               Deploy
+            </Button>
+            <Button variant="light" disabled={!advice.plan || busy} onClick={() => void deploy(true)} data-testid="deploy-with-plan">
+              Deploy with this plan{planned ? ` (${planned.mode})` : ''}
             </Button>
           </Group>
         </Stack>
@@ -131,36 +155,6 @@ export function InferencePage() {
           )}
         </Async>
       </Card>
-    </Stack>
-  );
-}
-
-// Endpoint metrics (GET /v1/endpoints/{name}/metrics): shown generically — scalar numbers as
-// stats, an array of samples as curves — so the page lights up when serving adds the route.
-function EndpointMetrics({ name }: { name: string }) {
-  const m = useApi<Record<string, unknown>>(`/v1/endpoints/${enc(name)}/metrics`, 5000);
-  if (m.error && m.error.status === 404 && !m.data) {
-    return <Text c="dimmed" size="sm">Request rate, latency and replica history are not available on this server yet.</Text>;
-  }
-  if (m.error && !m.data) return <ErrorState error={m.error} onRetry={m.reload} />;
-  if (!m.data) return <Loading />;
-  const scalars = Object.entries(m.data).filter(([, v]) => typeof v === 'number') as [string, number][];
-  const series = Object.entries(m.data).find(([, v]) => Array.isArray(v) && v.length && typeof v[0] === 'object') as [string, Record<string, number>[]] | undefined;
-  const xKey = series ? Object.keys(series[1][0]).find((k) => ['t', 'time', 'ts', 'timestamp', 'at'].includes(k)) ?? Object.keys(series[1][0])[0] : '';
-  const yKeys = series ? Object.keys(series[1][0]).filter((k) => k !== xKey && typeof series[1][0][k] === 'number') : [];
-  return (
-    <Stack>
-      {scalars.length > 0 && (
-        <SimpleGrid cols={{ base: 2, sm: 4 }}>
-          {scalars.map(([k, v]) => (
-            <Stat key={k} label={k.replace(/_/g, ' ')} value={formatNumber(v, 3)} />
-          ))}
-        </SimpleGrid>
-      )}
-      {series && yKeys.length > 0 && (
-        <LineChart h={220} data={series[1]} dataKey={xKey} series={yKeys.map((k, idx) => ({ name: k, color: ['blue.6', 'orange.6', 'green.6', 'grape.6'][idx % 4] }))} withLegend />
-      )}
-      {!scalars.length && !series && <Text c="dimmed" size="sm">No traffic recorded yet.</Text>}
     </Stack>
   );
 }
@@ -249,6 +243,11 @@ function Playground({ ep }: { ep: Endpoint }) {
   );
 }
 
+// An endpoint serving a language model gets the chat playground (the model version's task is "lm").
+function isLm(e: Endpoint): boolean {
+  return e.model?.task === 'lm' || e.model?.task === 'text-generation';
+}
+
 export function EndpointPage() {
   const { name = '' } = useParams();
   const navigate = useNavigate();
@@ -304,9 +303,15 @@ export function EndpointPage() {
         <Title order={4} mb="sm">
           Traffic
         </Title>
-        <EndpointMetrics name={e.name} />
+        <EndpointTraffic name={e.name} />
       </Card>
-      <Playground ep={e} />
+      <Card withBorder>
+        <Title order={4} mb="sm">
+          Rollout
+        </Title>
+        <RolloutPanel ep={e} onEndpointChange={ep.reload} />
+      </Card>
+      {isLm(e) ? <ChatPlayground ep={e} /> : <Playground ep={e} />}
     </Stack>
   );
 }

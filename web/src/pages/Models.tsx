@@ -1,16 +1,32 @@
-import { Anchor, Badge, Card, Group, Select, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
-import { Link, useParams, useSearchParams } from 'react-router-dom';
+import { Anchor, Badge, Button, Card, Group, Select, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
+import { useState } from 'react';
+import { Link, useNavigate, useParams, useSearchParams } from 'react-router-dom';
 import { enc } from '../api/client';
 import type { List, Model, ModelVersion } from '../api/types';
+import { Gallery } from '../components/Gallery';
+import { LmDetails, TorchScriptDetails } from '../components/ModelDetails';
+import { ModelProfileCard } from '../components/ModelProfile';
+import { UploadModel } from '../components/UploadModel';
+import { isLmManifest } from '../lib/gallery';
 import { Async, Empty } from '../components/states';
 import { formatBytes, formatNumber, formatTime } from '../lib/format';
 import { useApi } from '../lib/useApi';
 
 export function ModelsPage() {
   const list = useApi<List<Model>>('/v1/models?limit=200', 10000);
+  const [uploading, setUploading] = useState(false);
+  const navigate = useNavigate();
   return (
     <Stack>
-      <Title order={2}>Models</Title>
+      <Group justify="space-between">
+        <Title order={2}>Models</Title>
+        {!uploading && (
+          <Button size="xs" variant="light" onClick={() => setUploading(true)} data-testid="open-upload-model">
+            Upload a TorchScript model
+          </Button>
+        )}
+      </Group>
+      {uploading && <UploadModel onUploaded={(v) => navigate(`/models/${enc(v.model)}?version=${v.version}`)} />}
       <Card withBorder>
         <Title order={4} mb="sm">
           My models
@@ -48,10 +64,7 @@ export function ModelsPage() {
         <Title order={4} mb="sm">
           Foundation models
         </Title>
-        <Empty title="No foundation models on this server yet">
-          The gallery of foundation models (pull, memory needs, fine-tuning with LoRA and chat) arrives with the LM engine. Until then you can
-          train the built-in tabular and image models.
-        </Empty>
+        <Gallery />
       </Card>
     </Stack>
   );
@@ -137,9 +150,13 @@ export function ModelPage() {
                 </Card>
                 <Card withBorder>
                   <Title order={5} mb="xs">
-                    Input
+                    {isLmManifest(v.metadata) ? "Files and architecture" : "Input"}
                   </Title>
-                  {v.metadata.input?.columns?.length ? (
+                  {isLmManifest(v.metadata) ? (
+                    <LmDetails m={v.metadata} />
+                  ) : v.kind === 'torchscript' ? (
+                    <TorchScriptDetails v={v} />
+                  ) : v.metadata.input?.columns?.length ? (
                     <Group gap={4} wrap="wrap">
                       {v.metadata.input.columns.map((c) => (
                         <Badge key={c} variant="outline">
@@ -155,6 +172,12 @@ export function ModelPage() {
                       Classes: {v.metadata.classes.join(', ')}
                     </Text>
                   )}
+                </Card>
+                <Card withBorder>
+                  <Title order={5} mb="xs">
+                    Profile
+                  </Title>
+                  <ModelProfileCard key={`${name}/${v.version}`} model={name} version={v.version} kind={v.kind} />
                 </Card>
               </SimpleGrid>
             )}

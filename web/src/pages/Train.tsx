@@ -1,9 +1,10 @@
-import { Alert, Anchor, Badge, Button, Card, Grid, Group, NumberInput, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { Alert, Anchor, Badge, Button, Card, Checkbox, SegmentedControl, Grid, Group, NumberInput, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { useEffect, useMemo, useState } from 'react';
-import { Link, useNavigate } from 'react-router-dom';
+import { Link, useNavigate, useSearchParams } from 'react-router-dom';
 import { ApiError, api, enc } from '../api/client';
 import type { Dataset, DatasetVersion, Job, List } from '../api/types';
+import { LmTrainForm } from '../components/LmTrainForm';
 import { StateBadge } from '../components/StateBadge';
 import { Async, ConfirmButton, Empty, ErrorState } from '../components/states';
 import { TERMINAL_JOB_STATES, formatDuration, formatUsd, timeAgo } from '../lib/format';
@@ -11,7 +12,7 @@ import { parseHidden, trainPlanRequest } from '../lib/plan';
 import { useApi } from '../lib/useApi';
 
 interface Candidate { instance_type: string; region: string; zone: string; market: string; nodes: number; gpus: number; expected_hours: number; expected_cost_usd: number; cluster_usd_per_hour: number; note?: string }
-interface TrainPlan { best: Candidate; best_ondemand: Candidate | null; savings_vs_ondemand: number; reason: string }
+interface TrainPlan { id?: number; best: Candidate; best_ondemand: Candidate | null; savings_vs_ondemand: number; reason: string }
 
 function Recommendation({ plan, error, loading }: { plan?: TrainPlan; error?: ApiError; loading: boolean }) {
   if (error) {
@@ -61,6 +62,7 @@ function TrainForm() {
   const [lr, setLr] = useState<number | string>(0.01);
   const [hidden, setHidden] = useState('64, 32');
   const [busy, setBusy] = useState(false);
+  const [usePlan, setUsePlan] = useState(true);
   const [error, setError] = useState<ApiError>();
   const version = useApi<DatasetVersion>(dataset ? `/v1/datasets/${enc(dataset)}/versions/latest` : null);
   const hiddenList = parseHidden(hidden);
@@ -103,6 +105,7 @@ function TrainForm() {
       const body: Record<string, unknown> = { dataset, model: model.trim(), architecture: arch, hyperparameters: hyper };
       if (task !== 'auto') body.task = task;
       if (target.trim()) body.target = target.trim();
+      if (usePlan && plan?.id) body.plan_id = plan.id;
       const job = await api.post<Job>('/v1/jobs', body);
       navigate(`/jobs/${job.id}`);
     } catch (err) {
@@ -163,6 +166,16 @@ function TrainForm() {
               Planner estimate
             </Text>
             <Recommendation plan={plan} error={planError} loading={planLoading} />
+            {plan?.id !== undefined && (
+              <Checkbox
+                mt="xs"
+                size="xs"
+                label={`Train with this plan (#${plan.id}): the job records the plan and takes its checkpoint interval`}
+                checked={usePlan}
+                onChange={(e) => setUsePlan(e.currentTarget.checked)}
+                data-testid="use-plan"
+              />
+            )}
           </Card>
           {error && (
             <Alert color="red" data-testid="train-error">
@@ -178,6 +191,14 @@ function TrainForm() {
       </form>
     </Card>
   );
+}
+
+function progressText(j: Job): string {
+  const p = j.progress as { epoch?: number; epochs?: number; step?: number; steps?: number; max_steps?: number };
+  if (p?.epochs) return `${p.epoch}/${p.epochs}`;
+  const total = p?.steps ?? p?.max_steps;
+  if (p?.step !== undefined) return total ? `step ${p.step}/${total}` : `step ${p.step}`;
+  return '—';
 }
 
 export function JobsTable({ jobs, onChange }: { jobs: Job[]; onChange: () => void }) {
@@ -206,7 +227,7 @@ export function JobsTable({ jobs, onChange }: { jobs: Job[]; onChange: () => voi
                 <StateBadge state={j.state} />
               </Table.Td>
               <Table.Td>{j.dataset ? `${j.dataset.name} v${j.dataset.version}` : '—'}</Table.Td>
-              <Table.Td>{j.progress?.epochs ? `${j.progress.epoch}/${j.progress.epochs}` : '—'}</Table.Td>
+              <Table.Td>{progressText(j)}</Table.Td>
               <Table.Td>{timeAgo(j.created_at)}</Table.Td>
               <Table.Td>
                 {!TERMINAL_JOB_STATES.has(j.state) && (
@@ -223,10 +244,21 @@ export function JobsTable({ jobs, onChange }: { jobs: Job[]; onChange: () => voi
 
 export function TrainPage() {
   const jobs = useApi<List<Job>>('/v1/jobs?limit=100', 3000);
+  const [params, setParams] = useSearchParams();
+  const lm = params.get('kind') === 'lm';
   return (
     <Stack>
-      <Title order={2}>Train</Title>
-      <TrainForm />
+      <Group justify="space-between" wrap="wrap">
+        <Title order={2}>Train</Title>
+        <SegmentedControl
+          size="xs"
+          data={[{ value: 'model', label: 'Tabular / images' }, { value: 'lm', label: 'Language model' }]}
+          value={lm ? 'lm' : 'model'}
+          onChange={(v) => setParams(v === 'lm' ? { kind: 'lm' } : {})}
+          data-testid="train-kind"
+        />
+      </Group>
+      {lm ? <LmTrainForm /> : <TrainForm />}
       <Card withBorder>
         <Title order={4} mb="sm">
           Jobs

@@ -26,6 +26,29 @@ describe('api client', () => {
     expect(errorFromBody(500, '').message).toBe('HTTP 500');
   });
 
+  it('streams a response body chunk by chunk and reports stream errors', async () => {
+    const { postStream, setToken } = await import('../../src/api/client');
+    setToken('sk_abc');
+    const enc = new TextEncoder();
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(enc.encode('data: {"a":'));
+        c.enqueue(enc.encode('1}\n\n'));
+        c.close();
+      },
+    });
+    const fetchMock = vi.fn(async () => new Response(body, { status: 200, headers: { 'content-type': 'text/event-stream' } }));
+    vi.stubGlobal('fetch', fetchMock);
+    const chunks: string[] = [];
+    await postStream('/v1/endpoints/x/v1/chat/completions', { stream: true }, (t) => chunks.push(t));
+    expect(chunks.join('')).toBe('data: {"a":1}\n\n');
+    const [, init] = fetchMock.mock.calls[0] as unknown as [string, RequestInit];
+    expect((init.headers as Record<string, string>).Authorization).toBe('Bearer sk_abc');
+    expect(init.body).toBe('{"stream":true}');
+    vi.stubGlobal('fetch', vi.fn(async () => new Response('{"error":{"code":"unavailable","message":"no replica"}}', { status: 503 })));
+    await expect(postStream('/x', {}, () => {})).rejects.toMatchObject({ status: 503, message: 'no replica' });
+  });
+
   it('sends the bearer token and decodes JSON', async () => {
     const { request, setToken } = await import('../../src/api/client');
     setToken('sk_abc');
