@@ -283,7 +283,7 @@ ALTER TABLE endpoints ADD COLUMN tags_json TEXT NOT NULL DEFAULT '';
 
 // Canary / blue-green rollouts (serving): the endpoint's rollout state as JSON, written only by
 // Store::SetEndpointRollout (never by UpdateEndpoint, so a stale copy cannot overwrite it).
-constexpr const char* kV13Rollouts = R"sql(
+constexpr const char* kV7Rollouts = R"sql(
 ALTER TABLE endpoints ADD COLUMN rollout_json TEXT NOT NULL DEFAULT '';
 )sql";
 
@@ -297,7 +297,7 @@ const std::vector<Migration>& Migrations() {
       {4, "plans, model profiles", kV4PlansProfiles},
       {5, "cost ledger, request usage, budgets, tags", kV5Cost},
       {6, "job control: limits, step checkpoints, failure fingerprints", kV6JobControl},
-      {13, "endpoint rollouts (canary, blue/green)", kV13Rollouts},
+      {7, "endpoint rollouts (canary, blue/green)", kV7Rollouts},
   };
   return kMigrations;
 }
