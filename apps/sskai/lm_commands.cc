@@ -57,7 +57,7 @@ int Fail(const Status& st) {
 std::string DemoJobSpecJson() {
   return json{{"config", {{"hidden_size", 128}, {"num_hidden_layers", 4}, {"num_attention_heads", 4},
                           {"num_key_value_heads", 2}, {"max_position_embeddings", 256}, {"vocab_size", 1024}}},
-              {"hyperparameters", {{"max_steps", 160}, {"batch_size", 8}, {"max_seq_len", 128},
+              {"hyperparameters", {{"max_steps", 300}, {"batch_size", 16}, {"max_seq_len", 128},
                                    {"learning_rate", 4e-3}, {"warmup_steps", 16}, {"min_lr_ratio", 0.1},
                                    {"weight_decay", 0.01}, {"eval_split", 0.05}, {"seed", 1}, {"threads", 2}}}}
       .dump();
