@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
   server->add_option("--catalog-dir", sf.catalog_dir,
                      "planner catalog directory (default: " + sskai::app::DefaultCatalogDir() + ")");
   server->add_option("--demo-model", sf.demo_model_dir,
-                     "offline demo LM directory registered as 'sskai-demo' (default: build/demo-model beside the binary)");
+                     "offline demo LM directory registered as 'sskai-demo' (default: build/demo-model beside the binary; none = do not register)");
   server->add_option("--web-dir", sf.web_dir,
                      "built web console served at / (default: " + sskai::app::DefaultWebDir() + ")");
   server->add_option("--local-price", sf.local_price,

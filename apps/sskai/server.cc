@@ -239,7 +239,7 @@ int RunServer(const ServerFlags& flags) {
 
   api::ApiContext ctx{st, **blobs, *controller, *endpoints, clock, blocking};
   ctx.allow_custom_commands = flags.allow_custom_commands;
-  {
+  if (flags.demo_model_dir != "none") {
     std::string demo_dir = flags.demo_model_dir.empty() ? DefaultDemoModelDir() : flags.demo_model_dir;
     auto demo = api::RegisterDemoModel(ctx, demo_dir);
     if (!demo.ok()) {

@@ -47,7 +47,8 @@ Result<std::string> MaterializeVersion(ApiContext& ctx, const store::ModelVersio
   SSKAI_ASSIGN_OR_RETURN(std::string manifest_path, ctx.blobs.LocalPath(mv.blob_sha256));
   fs::path root = fs::path(manifest_path).parent_path().parent_path().parent_path().parent_path() / "lm";
   std::map<std::string, std::string> files;
-  for (const auto& [name, sha] : manifest.value("files", json::object()).items()) {
+  const json listed = manifest.value("files", json::object());  // a copy: items() must not dangle
+  for (const auto& [name, sha] : listed.items()) {
     if (!sha.is_string()) return Status::Internal("bad manifest entry '" + name + "'");
     files[name] = sha.get<std::string>();
   }

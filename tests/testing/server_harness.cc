@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -62,6 +63,11 @@ Status TestServer::Start() {
   std::vector<std::string> args = {BinaryPath(), "server", "--listen", listen_,
                                    "--data-dir", data_dir_};
   for (const auto& f : extra_flags_) args.push_back(f);
+  // Tests start from an empty store unless they ask for the demo LM (--demo-model DIR).
+  if (std::find(extra_flags_.begin(), extra_flags_.end(), "--demo-model") == extra_flags_.end()) {
+    args.push_back("--demo-model");
+    args.push_back("none");
+  }
   pid_t pid = fork();
   if (pid < 0) return Status::Internal("fork failed");
   if (pid == 0) {
