@@ -3,7 +3,7 @@
 //   SSKAI_BINARY=build/apps/sskai/sskai SSKAI_WEB_DIR=build/web CHROMIUM=/usr/bin/chromium node web/tests/e2e.mjs
 // Screenshots go to SSKAI_ARTIFACT_DIR (default build/web-e2e).
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -142,7 +142,10 @@ function makeTorchScript(dir) {
     'torch.manual_seed(0)',
     'torch.jit.script(Net().eval()).save(sys.argv[1])',
   ].join('\n');
-  const r = spawnSync('/usr/bin/python3', ['-c', code, out], { encoding: 'utf8', timeout: 120000 });
+  // torch.jit.script reads the module's source, so the script must be a file (not python3 -c).
+  const script = path.join(dir, 'make_points_net.py');
+  writeFileSync(script, code + '\n');
+  const r = spawnSync('/usr/bin/python3', [script, out], { encoding: 'utf8', timeout: 120000 });
   return r.status === 0 && existsSync(out) ? out : null;
 }
 
@@ -316,7 +319,7 @@ async function main() {
     await page.locator('input[type=file]').setInputFiles(pt);
     await page.getByTestId('upload-model').click();
     await page.waitForURL(/\/models\/points-ts/, { timeout: 60000 });
-    await page.getByTestId('torchscript-details').getByText('[-1, 2]').waitFor();
+    await page.getByTestId('torchscript-details').getByText('[-1, 2]').first().waitFor();
     await shot(page, 'model-torchscript');
   });
 
