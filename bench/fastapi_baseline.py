@@ -5,13 +5,21 @@ same request/answer JSON as the replica's /predict, so both sides do identical w
 
   python3 bench/fastapi_baseline.py MODEL_FILE PORT [--workers N] [--check]
 
+Threads: one engine thread per process, as the sskai replica uses on 2 cores with 2 HTTP threads
+(torch.set_num_threads(1), and OMP_NUM_THREADS=1 before torch loads, which also sizes
+OpenBLAS's own pool; without it, OpenBLAS worker threads spin in sched_yield). Set
+OMP_NUM_THREADS in the environment to try other values.
+
 --check prints the answer for one row read from stdin and exits (the bench compares it with the
 gateway's answer). Debian packages: python3-fastapi python3-uvicorn python3-torch.
 """
 import io
 import json
+import os
 import struct
 import sys
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # before torch (and OpenBLAS) load
 
 import torch
 import torch.nn as nn
@@ -148,7 +156,6 @@ def main():
         print(json.dumps(make_predict(path)(json.loads(sys.stdin.read()))))
         return
     workers = int(sys.argv[sys.argv.index("--workers") + 1]) if "--workers" in sys.argv else 1
-    import os
     import uvicorn
     os.environ["SSKAI_BASELINE_MODEL"] = path
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -157,7 +164,6 @@ def main():
 
 
 def create_app():
-    import os
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse
     torch.set_num_threads(1)

@@ -6,6 +6,9 @@
 # predict load at 64 connections straight to a replica vs through the gateway (wrk), sskai vs
 # FastAPI + uvicorn + PyTorch on the same model files (MLP and CNN), and batching on vs off.
 #   bench/serving_bench.sh [BUILD_DIR]
+# Env: SECTIONS (default "cold gateway compare sweep": which parts run), DURATION, COLD_N,
+# FIXED_RATE, SWEEP_RATES, FASTAPI_WORKERS, HOLD=1 (after setting up the endpoints, print how to
+# reach them and wait, for profiling by hand).
 set -euo pipefail
 BUILD=${1:-build}
 BIN=$BUILD/apps/sskai/sskai
@@ -14,6 +17,8 @@ PORT=${PORT:-18291}
 URL=http://127.0.0.1:$PORT
 HERE=$(cd "$(dirname "$0")" && pwd)
 DURATION=${DURATION:-10s}
+SECTIONS=${SECTIONS-cold gateway compare sweep}
+has() { [[ " $SECTIONS " == *" $1 "* ]]; }
 COLD_N=${COLD_N:-50}
 PY=${PYTHON:-/usr/bin/python3}  # with Debian python3-fastapi python3-uvicorn python3-torch
 trap 'kill $(cat $DIR/pid 2>/dev/null) 2>/dev/null || true; rm -rf $DIR' EXIT
@@ -30,7 +35,8 @@ pct() {  # file percentile -> value
 }
 
 echo "# sskai serving benchmark — $(date -u +%FT%TZ) — $(nproc) cores, $(uname -r)"
-start --warm-pool 1
+# Without the cold-start part no warm pool: replicas start with --model (model_of below reads it).
+if has cold; then start --warm-pool 1; else start --warm-pool 0; fi
 TOKEN=$(cat "$DIR/admin.token")
 auth=(-H "Authorization: Bearer $TOKEN")
 ( echo sepal_length,sepal_width,petal_length,petal_width,species
@@ -78,6 +84,7 @@ burst() {  # 100 clients at once on a cold endpoint
     "$(awk '$1 != 200' "$DIR/burst.txt" | wc -l)" "$(pct "$DIR/burst.ms" 50)" "$(pct "$DIR/burst.ms" 100)"
 }
 
+if has cold; then
 cold_starts 1 "$COLD_N"
 burst 1
 stop
@@ -92,6 +99,7 @@ printf '  engine load (dlopen libsskai_ml.so + libtorch): p50 %s ms, p95 %s ms (
 printf '  model load: p50 %s ms (n=%s)\n' "$(pct "$DIR/model.ms" 50)" "$(wc -l <"$DIR/model.ms")"
 grep -ho "standby loaded '[^']*' in [0-9.]* ms" "$DIR"/logs/endpoints/standby.log | awk '{print $(NF-1)}' >"$DIR/standby.ms" || true
 printf '  standby /load of the model: p50 %s ms (n=%s)\n' "$(pct "$DIR/standby.ms" 50)" "$(wc -l <"$DIR/standby.ms")"
+fi
 
 # ---- Steady-state serving: gateway overhead, sskai vs FastAPI, batching on/off ----------------
 # Endpoints (dedicated, 1 replica each): the iris MLP and a small Fashion-MNIST CNN, each with
@@ -123,7 +131,9 @@ for ep in "ded iris-mlp" "dedb iris-mlp $BATCH" "cnn fm-cnn" "cnnb fm-cnn $BATCH
 done
 for name in ded dedb cnn cnnb; do
   for _ in $(seq 600); do
-    curl -sf "${auth[@]}" $URL/v1/endpoints/$name | grep -q '"state":"ready"' && break; sleep 0.1
+    # ready, with a replica that has a port (the state can read ready before the replica list)
+    curl -sf "${auth[@]}" $URL/v1/endpoints/$name | grep '"state":"ready"' | grep -q '"port":[1-9]' && break
+    sleep 0.1
   done
 done
 field() { curl -sf "${auth[@]}" $URL/v1/endpoints/$1 | sed -E "s/.*\"$2\":([0-9]+).*/\1/"; }
@@ -146,12 +156,24 @@ run_wrk() {  # name url body [extra header]
     "$((t1 - t0))" "$(awk -v t=$((t1 - t0)) -v hz="$HZ" -v s="$secs" -v r="$rps" \
                       'BEGIN {if (r > 0) printf "%.0f", (t / hz / s) / (r / 1000) * 1000; else print "-"}')"
 }
+if [ "${HOLD:-0}" = 1 ]; then
+  echo "HOLD: server pid $SPID at $URL (token in $DIR/admin.token), replica of 'ded' on port $RPORT;"
+  echo "      bodies $DIR/row.json $DIR/image.json; Ctrl-C ends"
+  while sleep 3600; do :; done
+fi
+if has gateway; then
 echo "(b) gateway overhead, iris MLP, 64 connections, $DURATION each ($HZ ticks/s):"
+idle_t0=$(ticks "$SPID"); sleep "${DURATION%s}"; idle_t1=$(ticks "$SPID")
+echo "server process idle (no requests) for $DURATION: $((idle_t1 - idle_t0)) ticks"
 run_wrk "direct to replica" "http://127.0.0.1:$RPORT/predict" "$DIR/row.json"
 run_wrk "through the gateway" "$URL/v1/endpoints/ded/predict" "$DIR/row.json"
-RATE=${FIXED_RATE:-1000} run_wrk "direct, fixed rate" "http://127.0.0.1:$RPORT/predict" "$DIR/row.json"
-RATE=${FIXED_RATE:-1000} run_wrk "gateway, fixed rate" "$URL/v1/endpoints/ded/predict" "$DIR/row.json"
+for rate in ${FIXED_RATE:-1000}; do
+  RATE=$rate run_wrk "direct, offered $rate/s" "http://127.0.0.1:$RPORT/predict" "$DIR/row.json"
+  RATE=$rate run_wrk "gateway, offered $rate/s" "$URL/v1/endpoints/ded/predict" "$DIR/row.json"
+done
+fi
 
+if has compare; then
 echo "(a) sskai (through the gateway) vs FastAPI + uvicorn + PyTorch ($("$PY" -c 'import fastapi, uvicorn, torch; print("fastapi", fastapi.__version__, "uvicorn", uvicorn.__version__, "torch", torch.__version__)')), 64 connections:"
 FPORT=$((PORT + 7))
 baseline() {  # model_file workers
@@ -177,6 +199,9 @@ for model in "mlp ded dedb $MLP_FILE $DIR/row.json" "cnn cnn cnnb $CNN_FILE $DIR
   done
 done
 
+fi
+
+if has sweep; then
 echo "(c) batching on vs off, offered load sweep (p95 at each rate; compare throughput at equal p95):"
 for model in "mlp ded dedb $DIR/row.json" "cnn cnn cnnb $DIR/image.json"; do
   set -- $model
@@ -185,3 +210,4 @@ for model in "mlp ded dedb $DIR/row.json" "cnn cnn cnnb $DIR/image.json"; do
     RATE=$rate run_wrk "$1 on,  offered $rate/s" "$URL/v1/endpoints/$3/predict" "$4"
   done
 done
+fi

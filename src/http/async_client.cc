@@ -1,86 +1,112 @@
-// AsyncClient: asynchronous keep-alive HTTP/1.1 requests on the client's own io threads, with a
-// pool of idle connections per host:port. One request runs as one chain of async operations
-// (connect?, write, read); nothing blocks a thread while a peer works.
+// AsyncClient: asynchronous keep-alive HTTP/1.1 requests, with a pool of idle connections per
+// io context and host:port. One request runs as one chain of async operations (connect?,
+// write, read) on the caller's http::Server io context when there is one (no thread hand-off),
+// else on the client's own io thread; nothing blocks a thread while a peer works.
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <thread>
 #include <unordered_map>
 
 #include "http/beast.h"
-#include "http/http.h"
-#include "http/internal.h"
+#include "http/client_impl.h"
+#include "http/io_thread.h"
 
 namespace sskai::http {
 
 namespace {
 
-bool IsStale(const beast::error_code& ec) {
-  return ec == bhttp::error::end_of_stream || ec == net::error::eof ||
-         ec == net::error::connection_reset || ec == net::error::broken_pipe ||
-         ec == bhttp::error::partial_message;
-}
-
+// One keep-alive connection; its own strand, so a server io context with several threads never
+// runs two of its handlers (or its timer's) at once.
 struct Conn {
-  explicit Conn(net::io_context& ioc) : stream(ioc) {}
+  explicit Conn(net::io_context& ioc) : stream(net::make_strand(ioc)) {}
   beast::tcp_stream stream;
   beast::flat_buffer buffer;
 };
 
+// The idle connections made on one io context (the client's own, or a server's).
+struct IoPool {
+  std::shared_ptr<net::io_context> keep_alive;  // null for the client's own (ClientState owns it)
+  std::unordered_map<std::string, std::vector<std::unique_ptr<Conn>>> idle;  // by host:port
+};
+
 }  // namespace
 
-struct AsyncClient::Impl {
-  Options options;
-  net::io_context ioc;
+// The client's state; in-flight ops on a server's io context hold only a weak reference, so the
+// client can go away while they wait.
+struct ClientState {
+  AsyncClient::Options options;
+  net::io_context ioc;  // the client's own, for callers on other threads
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   std::vector<std::thread> threads;
-  std::mutex mu;
-  std::unordered_map<std::string, std::vector<std::unique_ptr<Conn>>> idle;  // guarded by mu
 
-  std::unique_ptr<Conn> TakeIdle(const std::string& key) {
+  // Callbacks run under a shared lock; the destructor takes it exclusively and sets `closed`.
+  std::shared_mutex callback_mu;
+  bool closed = false;  // guarded by callback_mu
+
+  mutable std::mutex mu;
+  std::unordered_map<net::io_context*, IoPool> pools;  // guarded by mu
+
+  std::unique_ptr<Conn> TakeIdle(net::io_context* ioc, const std::string& key) {
     std::lock_guard<std::mutex> lock(mu);
-    auto it = idle.find(key);
-    if (it == idle.end() || it->second.empty()) return nullptr;
+    auto pool = pools.find(ioc);
+    if (pool == pools.end()) return nullptr;
+    auto it = pool->second.idle.find(key);
+    if (it == pool->second.idle.end() || it->second.empty()) return nullptr;
     std::unique_ptr<Conn> conn = std::move(it->second.back());
     it->second.pop_back();
     return conn;
   }
-  void GiveBack(const std::string& key, std::unique_ptr<Conn> conn) {
+  void GiveBack(const std::shared_ptr<net::io_context>& owner, net::io_context* ioc,
+                const std::string& key, std::unique_ptr<Conn> conn) {
     conn->stream.expires_never();
     std::lock_guard<std::mutex> lock(mu);
-    auto& list = idle[key];
+    IoPool& pool = pools[ioc];
+    if (!pool.keep_alive) pool.keep_alive = owner;
+    auto& list = pool.idle[key];
     if (list.size() < options.max_idle_per_host) list.push_back(std::move(conn));
   }
+  void DropIdle(const std::string& key) {  // the peer restarted or timed its connections out
+    std::lock_guard<std::mutex> lock(mu);
+    for (auto& [ioc, pool] : pools) pool.idle.erase(key);
+  }
+};
+
+struct AsyncClient::Impl {
+  std::shared_ptr<ClientState> state = std::make_shared<ClientState>();
 };
 
 // One request in flight. Owns itself through the shared_ptr captured by its handlers.
 struct AsyncClient::Op : std::enable_shared_from_this<AsyncClient::Op> {
-  Impl* impl = nullptr;
+  std::weak_ptr<ClientState> impl;
+  std::shared_ptr<net::io_context> owner;  // a server's io context (null: the client's own)
+  net::io_context* ioc = nullptr;
   std::string key, base_url, host, port;
   bhttp::request<bhttp::string_body> req;
   std::optional<bhttp::response_parser<bhttp::string_body>> parser;
   std::unique_ptr<Conn> conn;
   std::vector<tcp::endpoint> endpoints;  // kept alive for async_connect
   bool reused = false, retried = false;
-  std::chrono::milliseconds timeout{0};
+  std::chrono::milliseconds timeout{0}, connect_timeout{0};
   Callback done;
 
   void Start() {
-    conn = impl->TakeIdle(key);
+    if (auto client = impl.lock()) conn = client->TakeIdle(ioc, key);
     reused = conn != nullptr;
     if (conn) return Write();
-    conn = std::make_unique<Conn>(impl->ioc);
+    conn = std::make_unique<Conn>(*ioc);
     beast::error_code ec;
     auto address = net::ip::make_address(host, ec);
     endpoints.clear();
     if (!ec) {
       endpoints.emplace_back(address, static_cast<uint16_t>(std::stoi(port)));
     } else {
-      tcp::resolver resolver(impl->ioc);
+      tcp::resolver resolver(*ioc);
       auto results = resolver.resolve(host, port, ec);
       if (ec) return Fail(Status::Unavailable("cannot connect to " + base_url + ": " + ec.message()));
       for (const auto& entry : results) endpoints.push_back(entry.endpoint());
     }
-    conn->stream.expires_after(impl->options.connect_timeout);
+    conn->stream.expires_after(connect_timeout);
     conn->stream.async_connect(endpoints, [self = shared_from_this()](beast::error_code ec,
                                                                        const tcp::endpoint&) {
       if (ec == beast::error::timeout) {
@@ -96,7 +122,7 @@ struct AsyncClient::Op : std::enable_shared_from_this<AsyncClient::Op> {
   void Write() {
     conn->stream.expires_after(timeout);
     bhttp::async_write(conn->stream, req, [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (ec) return self->IoFailed(ec, IsStale(ec), "sending a request to");
+      if (ec) return self->IoFailed(ec, internal::IsStaleConnectionError(ec), "sending a request to");
       self->Read();
     });
   }
@@ -107,7 +133,7 @@ struct AsyncClient::Op : std::enable_shared_from_this<AsyncClient::Op> {
     bhttp::async_read(conn->stream, conn->buffer, *parser,
                       [self = shared_from_this()](beast::error_code ec, size_t) {
       if (ec) {
-        return self->IoFailed(ec, !self->parser->got_some() && IsStale(ec),
+        return self->IoFailed(ec, !self->parser->got_some() && internal::IsStaleConnectionError(ec),
                               "reading the response from");
       }
       self->Succeed();
@@ -120,11 +146,7 @@ struct AsyncClient::Op : std::enable_shared_from_this<AsyncClient::Op> {
     if (reused && stale && !retried) {
       retried = true;
       conn.reset();
-      {
-        std::lock_guard<std::mutex> lock(impl->mu);
-        auto it = impl->idle.find(key);
-        if (it != impl->idle.end()) it->second.clear();
-      }
+      if (auto client = impl.lock()) client->DropIdle(key);
       return Start();
     }
     if (ec == beast::error::timeout) {
@@ -137,16 +159,12 @@ struct AsyncClient::Op : std::enable_shared_from_this<AsyncClient::Op> {
     auto& msg = parser->get();
     ClientResponse out;
     out.status = static_cast<int>(msg.result_int());
-    for (const auto& field : msg) {
-      std::string name(field.name_string());
-      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      out.headers[name] = std::string(field.value());
-    }
+    out.headers = internal::LowerHeaders(msg);
     out.body = std::move(msg.body());
-    if (msg.keep_alive()) impl->GiveBack(key, std::move(conn));
+    auto client = impl.lock();
+    if (client && msg.keep_alive()) client->GiveBack(owner, ioc, key, std::move(conn));
     conn.reset();
-    Callback cb = std::move(done);
-    cb(std::move(out));
+    Deliver(client, std::move(out));
   }
 
   void Fail(Status status) {
@@ -155,40 +173,58 @@ struct AsyncClient::Op : std::enable_shared_from_this<AsyncClient::Op> {
       conn->stream.socket().close(ignored);
       conn.reset();
     }
+    Deliver(impl.lock(), std::move(status));
+  }
+
+  void Deliver(const std::shared_ptr<ClientState>& client, Result<ClientResponse> result) {
     Callback cb = std::move(done);
-    cb(std::move(status));
+    if (!client) return;
+    std::shared_lock<std::shared_mutex> lock(client->callback_mu);
+    if (client->closed) return;
+    cb(std::move(result));
   }
 };
 
 AsyncClient::AsyncClient(Options options) : impl_(std::make_unique<Impl>()) {
-  impl_->options = options;
-  impl_->work.emplace(impl_->ioc.get_executor());
+  ClientState& st = *impl_->state;
+  st.options = options;
+  st.work.emplace(st.ioc.get_executor());
   int threads = options.io_threads < 1 ? 1 : options.io_threads;
   for (int idx = 0; idx < threads; ++idx) {
-    impl_->threads.emplace_back([impl = impl_.get()] { impl->ioc.run(); });
+    st.threads.emplace_back([state = &st] { state->ioc.run(); });
   }
 }
 
 AsyncClient::~AsyncClient() {
-  impl_->work.reset();
-  impl_->ioc.stop();
-  for (auto& t : impl_->threads) t.join();
-  // Ops still queued die with the io_context; their callbacks are not called.
+  ClientState& st = *impl_->state;
+  {
+    std::unique_lock<std::shared_mutex> lock(st.callback_mu);  // waits for a running callback
+    st.closed = true;
+  }
+  st.work.reset();
+  st.ioc.stop();
+  for (auto& t : st.threads) t.join();
+  // Ops still queued on the own io context die with it; ops on a server's io context hold only
+  // a weak reference and drop their result.
 }
 
 void AsyncClient::Request(const std::string& base_url, const std::string& method,
                           const std::string& target, std::string body,
                           std::vector<std::pair<std::string, std::string>> headers, Callback done,
                           std::chrono::milliseconds timeout) {
+  ClientState& st = *impl_->state;
   auto op = std::make_shared<Op>();
-  op->impl = impl_.get();
+  op->impl = impl_->state;
   if (!internal::ParseBaseUrl(base_url, &op->host, &op->port)) {
     done(Status::InvalidArgument("base url must look like http://host:port, got '" + base_url + "'"));
     return;
   }
+  op->owner = internal::CurrentServerIo();
+  op->ioc = op->owner ? op->owner.get() : &st.ioc;
   op->key = op->host + ":" + op->port;
   op->base_url = base_url;
-  op->timeout = timeout.count() > 0 ? timeout : impl_->options.timeout;
+  op->timeout = timeout.count() > 0 ? timeout : st.options.timeout;
+  op->connect_timeout = st.options.connect_timeout;
   op->done = std::move(done);
   bhttp::verb verb = bhttp::string_to_verb(method);
   if (verb == bhttp::verb::unknown) {
@@ -203,15 +239,22 @@ void AsyncClient::Request(const std::string& base_url, const std::string& method
   op->req.keep_alive(true);
   op->req.body() = std::move(body);
   op->req.prepare_payload();
-  net::post(impl_->ioc, [op] { op->Start(); });
+  // Never inline: `done` must not run inside Request(). Posted from an io thread of the same
+  // context, it runs on this thread after the current handler (no other thread is woken).
+  net::post(*op->ioc, [op] { op->Start(); });
 }
 
 size_t AsyncClient::idle_count(const std::string& base_url) const {
   std::string host, port;
   if (!internal::ParseBaseUrl(base_url, &host, &port)) return 0;
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  auto it = impl_->idle.find(host + ":" + port);
-  return it == impl_->idle.end() ? 0 : it->second.size();
+  const ClientState& st = *impl_->state;
+  std::lock_guard<std::mutex> lock(st.mu);
+  size_t n = 0;
+  for (const auto& [ioc, pool] : st.pools) {
+    auto it = pool.idle.find(host + ":" + port);
+    if (it != pool.idle.end()) n += it->second.size();
+  }
+  return n;
 }
 
 }  // namespace sskai::http

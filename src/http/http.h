@@ -273,14 +273,14 @@ class ClientPool {
   std::unique_ptr<State> state_;
 };
 
-// Asynchronous keep-alive HTTP/1.1 client for proxies (the serving gateway): requests to any
-// host:port run on the client's own io threads without a thread per request; idle connections
-// are pooled per host:port and reused; a reused connection the peer had closed is retried once
-// on a fresh one (before any byte of the answer arrived).
-// Thread-safety: thread-safe. `done` runs exactly once on an io thread of this client (or on the
-// caller's thread for an invalid base_url), with the errors of Client::Request; it must not
-// block for long. Destroying the client stops its threads; callbacks of requests still in
-// flight are then never called.
+// Asynchronous keep-alive HTTP/1.1 client for proxies (the serving gateway), no thread per request;
+// idle connections pooled per io context and host:port; a reused connection the peer had closed is
+// retried once on a fresh one. A request made on an http::Server io thread (a handler) runs on
+// that server's io threads, so a proxied request crosses no thread; others run on the client's own.
+// Thread-safety: thread-safe. `done` runs exactly once on an io thread (the server's or this
+// client's; the caller's for an invalid base_url), with the errors of Client::Request; it must not
+// block for long. Once the destructor began, callbacks of requests in flight are never called (it
+// waits for a running one); it must not run inside one.
 class AsyncClient {
  public:
   struct Options {

@@ -38,6 +38,7 @@ std::vector<std::string_view> SplitPath(std::string_view path) {
 struct Router::Route {
   std::string method;
   std::vector<Segment> segments;
+  std::vector<uint8_t> score;  // the segments' kinds: a higher score wins (literal > param > rest)
   Handler handler;
   RouteOptions options;
   size_t info_idx = 0;
@@ -58,6 +59,7 @@ void Router::Add(std::string method, std::string pattern, Handler h, RouteOption
       route->segments.push_back({SegmentKind::kLiteral, UrlDecode(part)});
     }
   }
+  for (const Segment& seg : route->segments) route->score.push_back(static_cast<uint8_t>(seg.kind));
   route->handler = std::move(h);
   RouteInfo info{method, pattern, o.summary, o.stream_body};
   route->options = std::move(o);
@@ -81,58 +83,64 @@ void Router::AddSync(std::string method, std::string pattern, SyncHandler h, Rou
 
 namespace {
 
-// Returns the per-segment score (for priority) when `segments` match `parts`, else false.
-bool MatchSegments(const std::vector<Segment>& segments, const std::vector<std::string_view>& parts,
-                   std::vector<uint8_t>* score, std::map<std::string, std::string>* params) {
+// True when `segments` match the decoded path parts (no allocation).
+bool Matches(const std::vector<Segment>& segments, const std::vector<std::string>& parts) {
   for (size_t seg_idx = 0; seg_idx < segments.size(); ++seg_idx) {
     const Segment& seg = segments[seg_idx];
-    if (seg.kind == SegmentKind::kRest) {
-      if (seg_idx + 1 != segments.size()) return false;
+    if (seg.kind == SegmentKind::kRest) return seg_idx + 1 == segments.size();
+    if (seg_idx >= parts.size()) return false;
+    if (seg.kind == SegmentKind::kLiteral ? parts[seg_idx] != seg.text : parts[seg_idx].empty()) {
+      return false;
+    }
+  }
+  return segments.size() == parts.size();
+}
+
+std::map<std::string, std::string> Params(const std::vector<Segment>& segments,
+                                          std::vector<std::string>& parts) {
+  std::map<std::string, std::string> params;
+  for (size_t seg_idx = 0; seg_idx < segments.size(); ++seg_idx) {
+    const Segment& seg = segments[seg_idx];
+    if (seg.kind == SegmentKind::kParam) {
+      params[seg.text] = std::move(parts[seg_idx]);
+    } else if (seg.kind == SegmentKind::kRest) {
       std::string rest;
       for (size_t part_idx = seg_idx; part_idx < parts.size(); ++part_idx) {
         if (part_idx > seg_idx) rest.push_back('/');
-        rest += UrlDecode(parts[part_idx]);
+        rest += parts[part_idx];
       }
-      (*params)[seg.text] = std::move(rest);
-      score->push_back(static_cast<uint8_t>(SegmentKind::kRest));
-      return true;
+      params[seg.text] = std::move(rest);
     }
-    if (seg_idx >= parts.size()) return false;
-    if (seg.kind == SegmentKind::kLiteral) {
-      if (UrlDecode(parts[seg_idx]) != seg.text) return false;
-    } else {
-      if (parts[seg_idx].empty()) return false;
-      (*params)[seg.text] = UrlDecode(parts[seg_idx]);
-    }
-    score->push_back(static_cast<uint8_t>(seg.kind));
   }
-  return segments.size() == parts.size();
+  return params;
 }
 
 }  // namespace
 
 Router::Match Router::Resolve(std::string_view method, std::string_view raw_path) const {
+  // Each segment is decoded once; routes are compared without allocating, and the params of
+  // the winner only are built. Priority: per segment from the left, literal > param > rest.
+  std::vector<std::string> parts;
+  for (std::string_view part : SplitPath(raw_path)) parts.push_back(UrlDecode(part));
   Match best;
-  std::vector<uint8_t> best_score;
+  const Route* winner = nullptr;
   std::vector<std::string> allowed;
-  std::vector<std::string_view> parts = SplitPath(raw_path);
   for (const auto& route : table_) {
-    std::vector<uint8_t> score;
-    std::map<std::string, std::string> params;
-    if (!MatchSegments(route->segments, parts, &score, &params)) continue;
+    if (!Matches(route->segments, parts)) continue;
     if (route->method != method) {
       allowed.push_back(route->method);
       continue;
     }
-    if (best.outcome == Match::Outcome::kFound && !(score > best_score)) continue;
-    best.outcome = Match::Outcome::kFound;
-    best.info = &infos_[route->info_idx];
-    best.options = &route->options;
-    best.handler = &route->handler;
-    best.params = std::move(params);
-    best_score = std::move(score);
+    if (winner != nullptr && !(route->score > winner->score)) continue;
+    winner = route.get();
   }
-  if (best.outcome != Match::Outcome::kFound && !allowed.empty()) {
+  if (winner != nullptr) {
+    best.outcome = Match::Outcome::kFound;
+    best.info = &infos_[winner->info_idx];
+    best.options = &winner->options;
+    best.handler = &winner->handler;
+    best.params = Params(winner->segments, parts);
+  } else if (!allowed.empty()) {
     best.outcome = Match::Outcome::kMethodNotAllowed;
     for (const auto& m : allowed) {
       if (best.allow.find(m) != std::string::npos) continue;

@@ -2,12 +2,26 @@
 #include <thread>
 
 #include "common/log.h"
+#include "http/io_thread.h"
 #include "http/session.h"
 
 namespace sskai::http {
 
+namespace internal {
+namespace {
+thread_local std::shared_ptr<net::io_context> tls_server_io;
+}  // namespace
+const std::shared_ptr<net::io_context>& CurrentServerIo() { return tls_server_io; }
+void SetCurrentServerIo(std::shared_ptr<net::io_context> ioc) { tls_server_io = std::move(ioc); }
+}  // namespace internal
+
 struct Server::Impl {
-  explicit Impl(int threads) : ioc(threads), acceptor(ioc), accept_retry(ioc) {}
+  // The io context is shared: an AsyncClient that pooled connections on it keeps it alive.
+  explicit Impl(int threads)
+      : ioc_ptr(std::make_shared<net::io_context>(threads)),
+        ioc(*ioc_ptr),
+        acceptor(ioc),
+        accept_retry(ioc) {}
 
   void Accept() {
     acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
@@ -24,7 +38,8 @@ struct Server::Impl {
     });
   }
 
-  net::io_context ioc;
+  std::shared_ptr<net::io_context> ioc_ptr;
+  net::io_context& ioc;
   tcp::acceptor acceptor;
   net::steady_timer accept_retry;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
@@ -75,10 +90,12 @@ Result<std::unique_ptr<Server>> Server::Create(Options options, std::shared_ptr<
   impl->Accept();
   int threads = impl->ctx->options.io_threads;
   for (int idx = 0; idx < threads; ++idx) {
-    impl->threads.emplace_back([ioc = &impl->ioc] {
+    impl->threads.emplace_back([ioc = &impl->ioc, shared = impl->ioc_ptr] {
+      internal::SetCurrentServerIo(shared);
       while (true) {
         try {
           ioc->run();
+          internal::SetCurrentServerIo(nullptr);
           return;
         } catch (const std::exception& e) {  // last resort: keep the io thread alive
           SSKAI_LOG_ERROR("http io thread caught: {}", e.what());

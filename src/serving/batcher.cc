@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <nlohmann/json.hpp>
+#include <string_view>
 #include <type_traits>
 
 namespace sskai::serving {
@@ -27,21 +28,87 @@ std::optional<BatchSettings> ParseBatchHeader(const std::string& value) {
   return s;
 }
 
+namespace {
+
+size_t SkipSpace(std::string_view s, size_t pos) {
+  while (pos < s.size() && (s[pos] == ' ' || s[pos] == '\t' || s[pos] == '\n' || s[pos] == '\r')) {
+    ++pos;
+  }
+  return pos;
+}
+
+// The end of the JSON object or array that starts at `pos` (valid JSON assumed).
+size_t EndOfContainer(std::string_view s, size_t pos) {
+  int depth = 0;
+  bool in_string = false;
+  for (; pos < s.size(); ++pos) {
+    char c = s[pos];
+    if (in_string) {
+      if (c == '\\') {
+        ++pos;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if ((c == '}' || c == ']') && --depth == 0) {
+      return pos + 1;
+    }
+  }
+  return std::string_view::npos;
+}
+
+// True when `body` is certainly not a bare row object, told from its first bytes without
+// parsing it: an array, or an object whose first key is an envelope key. (Whether the rest is
+// valid JSON is the predictor's business: it parses the body anyway.)
+bool ObviouslyNotABareRow(std::string_view s) {
+  size_t pos = SkipSpace(s, 0);
+  if (pos < s.size() && s[pos] == '[') return true;
+  if (pos >= s.size() || s[pos] != '{') return false;
+  std::string_view rest = s.substr(SkipSpace(s, pos + 1));
+  return rest.starts_with("\"instances\"") || rest.starts_with("\"inputs\"") ||
+         rest.starts_with("\"rows\"");
+}
+
+}  // namespace
+
 std::optional<std::vector<std::string>> SplitRows(const std::string& body) {
-  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  const json* rows = nullptr;
-  if (j.is_array()) {
-    rows = &j;
-  } else if (j.is_object() && j.size() == 1 && (j.contains("rows") || j.contains("instances"))) {
-    rows = j.contains("rows") ? &j["rows"] : &j["instances"];
+  // Validate once without building a document, then cut the row texts out of the body: no
+  // parse into a DOM and no re-serialization of every row (the CNN's 784-number rows).
+  if (!json::accept(body)) return std::nullopt;
+  std::string_view s(body);
+  size_t pos = SkipSpace(s, 0);
+  bool envelope = false;
+  if (pos < s.size() && s[pos] == '{') {  // {"rows": [...]} or {"instances": [...]}, one key
+    pos = SkipSpace(s, pos + 1);
+    std::string_view rest = s.substr(pos);
+    size_t key = rest.starts_with("\"rows\"") ? 6 : rest.starts_with("\"instances\"") ? 11 : 0;
+    if (key == 0) return std::nullopt;
+    pos = SkipSpace(s, pos + key);
+    if (pos >= s.size() || s[pos] != ':') return std::nullopt;
+    pos = SkipSpace(s, pos + 1);
+    envelope = true;
   }
-  if (rows == nullptr || !rows->is_array() || rows->empty()) return std::nullopt;
+  if (pos >= s.size() || s[pos] != '[') return std::nullopt;
   std::vector<std::string> out;
-  out.reserve(rows->size());
-  for (const json& row : *rows) {
-    if (!row.is_object() && !row.is_array()) return std::nullopt;  // a bare vector: ambiguous
-    out.push_back(row.dump());
+  pos = SkipSpace(s, pos + 1);
+  while (pos < s.size() && s[pos] != ']') {
+    if (s[pos] != '{' && s[pos] != '[') return std::nullopt;  // a bare vector: ambiguous
+    size_t end = EndOfContainer(s, pos);
+    if (end == std::string_view::npos) return std::nullopt;
+    out.emplace_back(s.substr(pos, end - pos));
+    pos = SkipSpace(s, end);
+    if (pos < s.size() && s[pos] == ',') pos = SkipSpace(s, pos + 1);
   }
+  if (out.empty() || pos >= s.size()) return std::nullopt;
+  pos = SkipSpace(s, pos + 1);
+  if (envelope) {
+    if (pos >= s.size() || s[pos] != '}') return std::nullopt;  // another key follows
+    pos = SkipSpace(s, pos + 1);
+  }
+  if (pos != s.size()) return std::nullopt;
   return out;
 }
 
@@ -96,6 +163,7 @@ std::string PredictionsJson(const ml::PredictOutput& out) {
 }
 
 std::string NormalizeInput(const std::string& body) {
+  if (ObviouslyNotABareRow(body)) return body;  // the usual case: no second full JSON parse
   json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object() || j.contains("instances") || j.contains("inputs") || j.contains("rows")) {
     return body;

@@ -1,9 +1,12 @@
 // The `sskai replica` process: loads one model and serves predictions over loopback HTTP.
+#include <dlfcn.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -64,13 +67,47 @@ bool IsLmDir(const std::string& path) {
          std::filesystem::exists(std::filesystem::path(path) / "config.json", ec);
 }
 
+bool g_engine_threads_chosen = false;  // SetEngineThreads set OMP_NUM_THREADS
+
+int Cores() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency())); }
+
+// Engine threads for predictors. Each HTTP io thread runs its own forward passes, so io
+// threads x engine threads should not exceed the cores, or concurrent passes fight over them:
+// with the defaults on 2 cores, OpenBLAS's own worker threads spent a fifth of the CNN
+// replica's CPU in sched_yield. OMP_NUM_THREADS, set before the engine is loaded, sizes both
+// libtorch's OpenMP pool and OpenBLAS's (which reads it when OPENBLAS_NUM_THREADS is unset);
+// an explicit environment setting wins.
+void SetEngineThreads(const ReplicaOptions& options) {
+  int threads = options.torch_threads > 0 ? options.torch_threads
+                                           : std::max(1, Cores() / std::max(1, options.threads));
+  if (std::getenv("OMP_NUM_THREADS") != nullptr) return;
+  ::setenv("OMP_NUM_THREADS", std::to_string(threads).c_str(), /*overwrite=*/1);
+  g_engine_threads_chosen = true;
+}
+
+// A language model runs all its requests in one decode loop: its matrix products get every
+// core again (OpenBLAS was sized by SetEngineThreads before the model kind was known).
+void SetBlasThreadsForLm(const ReplicaOptions& options) {
+  if (!g_engine_threads_chosen || options.torch_threads > 0 ||
+      std::getenv("OPENBLAS_NUM_THREADS") != nullptr) {
+    return;
+  }
+  void* blas = ::dlopen("libopenblas.so.0", RTLD_NOW | RTLD_NOLOAD);
+  if (blas == nullptr) return;  // another BLAS, or none loaded
+  using SetThreads = void (*)(int);
+  if (auto set = reinterpret_cast<SetThreads>(::dlsym(blas, "openblas_set_num_threads"))) set(Cores());
+  ::dlclose(blas);
+}
+
 Result<std::shared_ptr<LmService>> LoadLmService(ml::Engine& engine, const std::string& dir,
                                                  const ReplicaOptions& options) {
   LmService::Options lo;
   lo.served_name = options.served_name;
   lo.batching.max_batch = options.max_batch;
   lo.batching.window = std::chrono::microseconds(options.batch_window_us);
-  lo.load.threads = options.torch_threads;
+  // One decode loop runs all of a language model's requests: it gets every core.
+  lo.load.threads = options.torch_threads > 0 ? options.torch_threads : Cores();
+  SetBlasThreadsForLm(options);
   SSKAI_ASSIGN_OR_RETURN(auto svc, LmService::Load(engine, dir, lo));
   return std::shared_ptr<LmService>(std::move(svc));
 }
@@ -128,6 +165,7 @@ int RunReplica(const ReplicaOptions& options) {
     return 2;
   }
   auto t0 = std::chrono::steady_clock::now();
+  SetEngineThreads(options);
   auto engine = ml::LoadEngine();
   if (!engine.ok()) {
     SSKAI_LOG_ERROR("replica: {}", engine.status().ToString());

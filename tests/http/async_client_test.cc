@@ -1,5 +1,6 @@
 // AsyncClient against a real Server: answers, keep-alive reuse, errors, a restarted peer.
 #include <future>
+#include <thread>
 
 #include "http/test_util.h"
 
@@ -112,6 +113,85 @@ TEST(AsyncClientTest, TimeoutIsDeadlineExceeded) {
   auto r = promise.get_future().get();
   EXPECT_EQ(r.status().code(), StatusCode::kDeadlineExceeded) << r.status().ToString();
   release.set_value();
+}
+
+// A proxy server (one io thread) whose handler forwards to the echo server through `client`.
+// Records the thread of the handler and of the forwarded answer's callback.
+struct Proxy {
+  std::thread::id handler_thread, callback_thread;
+  std::unique_ptr<Server> server;
+};
+std::unique_ptr<Proxy> StartProxy(AsyncClient& client, const std::string& upstream) {
+  auto proxy = std::make_unique<Proxy>();
+  auto router = std::make_shared<Router>();
+  Proxy* p = proxy.get();
+  router->Add("POST", "/fwd", [p, &client, upstream](Request& req, Responder respond) {
+    p->handler_thread = std::this_thread::get_id();
+    client.Request(upstream, "POST", "/echo", std::move(req.body), {{"x-test", "via"}},
+                   [p, respond](Result<ClientResponse> r) {
+                     p->callback_thread = std::this_thread::get_id();
+                     if (!r.ok()) return respond(ErrorResponse(r.status()));
+                     respond(Response::Json(r->status, std::move(r->body)));
+                   });
+  });
+  Server::Options o;
+  o.io_threads = 1;
+  proxy->server = StartServer(router, o);
+  return proxy->server ? std::move(proxy) : nullptr;
+}
+
+TEST(AsyncClientTest, RequestFromAServerHandlerStaysOnThatIoThread) {
+  auto upstream = StartServer(EchoRouter());
+  ASSERT_NE(upstream, nullptr);
+  std::string url = "http://127.0.0.1:" + std::to_string(upstream->port());
+  AsyncClient client(AsyncClient::Options{});
+  auto proxy = StartProxy(client, url);
+  ASSERT_NE(proxy, nullptr);
+  auto c = testing::MakeClient(proxy->server->port());
+  for (int idx = 0; idx < 3; ++idx) {
+    auto r = c->Request("POST", "/fwd", "p" + std::to_string(idx));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->status, 201);
+    EXPECT_EQ(r->body, "{\"body\":\"p" + std::to_string(idx) + "\",\"x\":\"via\"}");
+    // The answer was handled by the proxy's own io thread: no hand-off to the client's.
+    EXPECT_EQ(proxy->callback_thread, proxy->handler_thread);
+  }
+  EXPECT_EQ(client.idle_count(url), 1u);  // the server-side pool kept one connection
+  // A request from another thread uses the client's own io thread and its own pool.
+  auto direct = Call(client, url, "/echo", "d");
+  ASSERT_TRUE(direct.ok());
+  EXPECT_EQ(client.idle_count(url), 2u);
+}
+
+TEST(AsyncClientTest, ClientDestroyedWhileAServerSideRequestIsInFlight) {
+  auto router = std::make_shared<Router>();
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  std::promise<void> arrived;
+  router->Add("POST", "/echo", [released, &arrived](Request&, Responder respond) {
+    arrived.set_value();
+    std::thread([released, respond] {
+      released.wait();
+      respond(Response::Json(201, "{}"));
+    }).detach();
+  });
+  auto upstream = StartServer(router);
+  ASSERT_NE(upstream, nullptr);
+  std::string url = "http://127.0.0.1:" + std::to_string(upstream->port());
+  auto client = std::make_unique<AsyncClient>(AsyncClient::Options{});
+  auto proxy = StartProxy(*client, url);
+  ASSERT_NE(proxy, nullptr);
+  std::thread caller([&] {
+    auto c = testing::MakeClient(proxy->server->port());
+    auto r = c->Request("POST", "/fwd", "x");  // the proxy answers 500: its callback never ran
+    EXPECT_TRUE(!r.ok() || r->status == 500);
+  });
+  arrived.get_future().wait();
+  client.reset();  // the forwarded request is still waiting upstream
+  release.set_value();
+  proxy->server->Stop();
+  caller.join();
+  EXPECT_EQ(proxy->callback_thread, std::thread::id());
 }
 
 }  // namespace

@@ -57,6 +57,28 @@ TEST(SplitRowsTest, RowListsOnly) {
   EXPECT_FALSE(SplitRows("not json").has_value());
 }
 
+TEST(SplitRowsTest, CutsRowTextsOutOfTheBodyAsWritten) {
+  auto rows = SplitRows(" { \"rows\" : [ {\"s\":\"a]}\\\"[\"} , [1, [2]] ] } ");
+  ASSERT_TRUE(rows.has_value());
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0], R"({"s":"a]}\"["})");  // brackets and escaped quotes inside strings
+  EXPECT_EQ((*rows)[1], "[1, [2]]");
+  EXPECT_FALSE(SplitRows(R"({"rows":[{"x":1}],"other":1})").has_value());  // more keys
+  EXPECT_FALSE(SplitRows(R"({"rows":[{"x":1}]} x)").has_value());           // not JSON
+  EXPECT_FALSE(SplitRows(R"([{"x":1}, 2])").has_value());                   // a number row
+  EXPECT_FALSE(SplitRows(R"([{"x":}])").has_value());                       // not JSON
+}
+
+TEST(NormalizeInputTest, BareRowObjectsBecomeAListEnvelopesAndListsPassUnchanged) {
+  EXPECT_EQ(NormalizeInput(R"({"a":1,"b":"x"})"), R"([{"a":1,"b":"x"}])");
+  EXPECT_EQ(NormalizeInput(R"( {"a":{"rows":1}} )"), R"([{"a":{"rows":1}}])");
+  for (std::string body : {R"([{"a":1}])", R"( [1,2] )", R"({"instances":[[1,2]]})",
+                           R"({ "inputs" : [] })", R"({"rows":[{"a":1}]})",
+                           R"({"a":1,"rows":[{"a":1}]})", "not json", "{\"rows\": broken"}) {
+    EXPECT_EQ(NormalizeInput(body), body) << body;
+  }
+}
+
 TEST(BatcherTest, CoalescesIntoOneForwardPassWithTheSameAnswers) {
   auto predictor = std::make_shared<FakePredictor>();
   Batcher batcher([predictor] { return predictor; });

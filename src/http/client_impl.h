@@ -1,0 +1,151 @@
+// Internal: the synchronous Client's state (client.cc, client_transfer.cc) and helpers shared
+// with AsyncClient.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "http/beast.h"
+#include "http/http.h"
+#include "http/internal.h"
+
+namespace sskai::http {
+
+namespace internal {
+
+inline constexpr size_t kUploadChunkBytes = 256 * 1024;
+inline constexpr std::chrono::seconds kEarlyResponseWait{5};
+
+// A keep-alive connection the peer had closed (or reset) before answering.
+inline bool IsStaleConnectionError(const beast::error_code& ec) {
+  return ec == bhttp::error::end_of_stream || ec == net::error::eof ||
+         ec == net::error::connection_reset || ec == net::error::broken_pipe ||
+         ec == bhttp::error::partial_message;
+}
+
+template <class Fields>
+inline std::map<std::string, std::string> LowerHeaders(const Fields& fields) {
+  std::map<std::string, std::string> out;
+  for (const auto& field : fields) {
+    std::string name(field.name_string());
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    auto [it, inserted] = out.emplace(name, std::string(field.value()));
+    if (!inserted) it->second += ", " + std::string(field.value());
+  }
+  return out;
+}
+
+template <class Message>
+inline void SetRequestLine(Message& req, const std::string& method, const std::string& target,
+                           const std::string& host_header,
+                           const std::map<std::string, std::string>& headers) {
+  bhttp::verb verb = bhttp::string_to_verb(method);
+  if (verb == bhttp::verb::unknown) {
+    req.method_string(method);
+  } else {
+    req.method(verb);
+  }
+  req.target(target);
+  req.version(11);
+  req.set(bhttp::field::host, host_header);
+  req.set(bhttp::field::user_agent, "sskai");
+  for (const auto& [name, value] : headers) req.set(name, value);
+  req.keep_alive(true);
+}
+
+}  // namespace internal
+
+struct Client::Impl {
+  std::string base_url, host, port;
+  Options options;
+  net::io_context ioc{1};
+  std::optional<beast::tcp_stream> stream;
+  beast::flat_buffer buffer;
+
+  // Starts one async operation with a completion handler (ec, ...) and runs it to completion.
+  template <class Start>
+  beast::error_code Run(Start&& start) {
+    beast::error_code result = net::error::would_block;
+    start([&result](beast::error_code ec, auto&&...) { result = ec; });
+    ioc.restart();
+    ioc.run();
+    return result;
+  }
+
+  void Disconnect() {
+    if (!stream) return;
+    beast::error_code ec;
+    stream->socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream->socket().close(ec);
+    stream.reset();
+    buffer.clear();
+  }
+
+  Status Connect() {
+    Disconnect();
+    tcp::resolver resolver(ioc);
+    beast::error_code ec;
+    auto results = resolver.resolve(host, port, ec);
+    if (ec) return Status::Unavailable("cannot connect to " + base_url + ": " + ec.message());
+    stream.emplace(ioc);
+    stream->expires_after(options.connect_timeout);
+    ec = Run([&](auto handler) { stream->async_connect(results, handler); });
+    if (ec == beast::error::timeout) {
+      Disconnect();
+      return Status::DeadlineExceeded("cannot connect to " + base_url + ": timed out");
+    }
+    if (ec) {
+      Disconnect();
+      return Status::Unavailable("cannot connect to " + base_url + ": " + ec.message());
+    }
+    stream->socket().set_option(tcp::no_delay(true), ec);
+    stream->expires_never();
+    return Status::Ok();
+  }
+
+  Status IoError(const beast::error_code& ec, const std::string& what) {
+    Disconnect();
+    if (ec == beast::error::timeout) {
+      return Status::DeadlineExceeded(what + " " + base_url + ": timed out");
+    }
+    return Status::Unavailable(what + " " + base_url + ": " + ec.message());
+  }
+
+  // Runs `once(&stale)` on a connection; when a reused keep-alive connection fails before any
+  // response byte arrived (`stale`), reconnects and tries once more.
+  template <class Once>
+  Result<ClientResponse> WithRetry(Once&& once) {
+    for (int attempt = 0;; ++attempt) {
+      bool reused = stream.has_value();
+      if (!reused) SSKAI_RETURN_IF_ERROR(Connect());
+      bool stale = false;
+      Result<ClientResponse> result = once(&stale);
+      if (result.ok() || !(reused && stale) || attempt > 0) return result;
+      Disconnect();
+    }
+  }
+
+  // Reads a whole response with a string body; `stale` when the peer closed before answering.
+  Result<ClientResponse> ReadResponse(bool head, bool* stale) {
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(kNoBodyLimit);
+    if (head) parser.skip(true);
+    beast::error_code ec =
+        Run([&](auto handler) { bhttp::async_read(*stream, buffer, parser, handler); });
+    if (ec) {
+      if (stale) *stale = !parser.got_some() && internal::IsStaleConnectionError(ec);
+      return IoError(ec, "reading the response from");
+    }
+    ClientResponse out;
+    auto& msg = parser.get();
+    out.status = static_cast<int>(msg.result_int());
+    out.headers = internal::LowerHeaders(msg);
+    out.body = std::move(msg.body());
+    if (!msg.keep_alive()) Disconnect();
+    return out;
+  }
+};
+
+}  // namespace sskai::http
