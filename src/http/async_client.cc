@@ -239,8 +239,9 @@ void AsyncClient::Request(const std::string& base_url, const std::string& method
   op->req.keep_alive(true);
   op->req.body() = std::move(body);
   op->req.prepare_payload();
-  // Never inline: `done` must not run inside Request(). Posted from an io thread of the same
-  // context, it runs on this thread after the current handler (no other thread is woken).
+  // Never inline: `done` must not run inside Request(). Posted, not deferred: a deferred op
+  // stays on this thread, so under saturation the context's other io thread can sit idle
+  // (deferring here and in Session::PostResponse measured 1,426 vs 2,546 req/s, batching-on MLP).
   net::post(*op->ioc, [op] { op->Start(); });
 }
 

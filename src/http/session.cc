@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <boost/algorithm/string/predicate.hpp>
-#include <boost/asio/defer.hpp>
 
 #include "common/log.h"
 #include "http/internal.h"
@@ -79,9 +78,7 @@ void Session::CloseSocketNow() {
 }
 
 void Session::PostResponse(Response response) {
-  // defer, not post: from an io thread of this server (the usual case: the gateway's forwarded
-  // answer) it queues on this thread instead of waking another one.
-  net::defer(stream_.get_executor(), [self = shared_from_this(), r = std::move(response)]() mutable {
+  net::post(stream_.get_executor(), [self = shared_from_this(), r = std::move(response)]() mutable {
     self->SendResponse(std::move(r));
   });
 }
