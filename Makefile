@@ -10,7 +10,7 @@ export CCACHE_NOHASHDIR := 1
 # ccache can then cache files compiled with the ML engine's precompiled torch header.
 export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
 
-.PHONY: all deps build web run test clean bench testdata demo-model
+.PHONY: all deps build web run test clean bench testdata demo-model openai-client
 
 all: build
 
@@ -51,7 +51,15 @@ $(DEMO_MODEL)/config.json:
 testdata:
 	@./scripts/fetch-testdata.sh $(BUILD_DIR)/testdata
 
-test: build web testdata demo-model
+# The stock OpenAI Node client for e2e_openai_client_test: npm ci when its lock file changes.
+OPENAI_CLIENT := tests/e2e/openai_client
+openai-client: deps $(OPENAI_CLIENT)/node_modules/.sskai-ci.stamp
+
+$(OPENAI_CLIENT)/node_modules/.sskai-ci.stamp: $(OPENAI_CLIENT)/package-lock.json
+	cd $(OPENAI_CLIENT) && npm ci --no-audit --no-fund
+	touch $@
+
+test: build web testdata demo-model openai-client
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 bench: build testdata

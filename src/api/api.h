@@ -121,6 +121,8 @@ struct LmRegistration {
   int64_t base_version = 0;
   int64_t job_id = 0, dataset_version_id = 0;  // lineage (0 = none)
   std::string metrics_json = "{}";
+  // "" keeps the model's visibility (new models are private); "private" | "public" sets it.
+  std::string visibility;
 };
 struct LmRegistered {
   int64_t model_version_id = 0, version = 0;

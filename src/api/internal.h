@@ -56,6 +56,12 @@ json UserJson(const store::User& u);
 json DatasetJson(const store::Dataset& d);
 json DatasetVersionJson(const store::DatasetVersion& v, const std::string& dataset_name);
 json ModelJson(const store::Model& m);
+// Optional body field "visibility" ("private" | "public"); `fallback` when absent. Errors:
+// kInvalidArgument naming the field.
+Result<std::string> VisibilityField(const json& body, const std::string& fallback);
+// The model `name` as `u` may change it (new versions, visibility, profiles): its own, or for
+// an admin a public one. Errors: kNotFound, kPermissionDenied (another user's public model).
+Result<store::Model> WritableModel(ApiContext& ctx, const store::User& u, const std::string& name);
 json ModelVersionJson(ApiContext& ctx, const store::ModelVersion& v, const std::string& model_name);
 // `memo` (optional) caches dataset-version lookups across the rows of one list response.
 json JobJson(ApiContext& ctx, const store::Job& j, std::map<int64_t, json>* memo = nullptr);

@@ -1,5 +1,6 @@
 // The offline demo model: a model directory built by `sskai lm pretrain-demo` (make demo-model)
-// registered at server start as the foundation model "sskai-demo" (owned by the admin user).
+// registered at server start as the foundation model "sskai-demo" (owned by the admin user,
+// public: every user may fine-tune and deploy it).
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -24,6 +25,7 @@ Result<int64_t> RegisterDemoModel(ApiContext& ctx, const std::string& dir) {
     if (latest.ok()) {
       json spec = ParseStoredJson(latest->spec_json);
       if (spec.is_object() && spec.value("source", json::object()).value("revision", "") == weights_sha) {
+        if (model->visibility != "public") SSKAI_RETURN_IF_ERROR(ctx.store.SetModelVisibility(model->id, "public"));
         return latest->version;
       }
     }
@@ -37,6 +39,7 @@ Result<int64_t> RegisterDemoModel(ApiContext& ctx, const std::string& dir) {
   reg.kind = "foundation";
   reg.source_json = json{{"kind", "demo"}, {"repo", "sskai lm pretrain-demo"}, {"revision", weights_sha}}.dump();
   reg.metrics_json = training.value("metrics", json::object()).dump();
+  reg.visibility = "public";
   SSKAI_ASSIGN_OR_RETURN(LmRegistered added, RegisterLmVersion(ctx, admin.id, "sskai-demo", reg));
   return added.version;
 }

@@ -72,7 +72,7 @@ Result<json> ResolveBase(ApiContext& ctx, const std::string& ref, const store::U
       return Status::InvalidArgument("field 'base_model': bad version in '" + ref + "' (expected name[:version])");
     }
   }
-  auto model = ctx.store.GetModel(u.id, name);
+  auto model = ctx.store.GetVisibleModel(u.id, name);
   if (!model.ok()) return Status::NotFound("field 'base_model': model '" + name + "' not found");
   auto mv = ctx.store.GetModelVersion(model->id, version);
   if (!mv.ok()) return Status::NotFound("field 'base_model': model '" + name + "' has no version " + std::to_string(version));

@@ -168,7 +168,7 @@ Status InspectAdapter(ApiContext& ctx, int64_t owner_id, const std::string& dir,
   int64_t params = 0;
   for (const auto& info : (*file)->tensors()) params += info.numel();
   if (reg.base_model.empty()) return Status::InvalidArgument("an adapter needs its base model");
-  SSKAI_ASSIGN_OR_RETURN(store::Model base, ctx.store.GetModel(owner_id, reg.base_model));
+  SSKAI_ASSIGN_OR_RETURN(store::Model base, ctx.store.GetVisibleModel(owner_id, reg.base_model));
   SSKAI_ASSIGN_OR_RETURN(store::ModelVersion base_v, ctx.store.GetModelVersion(base.id, reg.base_version));
   json base_manifest = ParseStoredJson(base_v.spec_json);
   if (base_manifest.value("type", "") != "lm") {
@@ -305,6 +305,7 @@ Result<LmRegistered> RegisterLmVersion(ApiContext& ctx, int64_t owner_id,
   SSKAI_ASSIGN_OR_RETURN(store::ModelVersion stored, ctx.store.AddModelVersion(owner_id, model_name, v));
   out.model_version_id = stored.id;
   out.version = stored.version;
+  if (!reg.visibility.empty()) SSKAI_RETURN_IF_ERROR(ctx.store.SetModelVisibility(stored.model_id, reg.visibility));
   AddEvent(ctx, owner_id, "model", stored.id, "registered",
            model_name + " v" + std::to_string(stored.version) + ": language model (" +
                std::to_string(inspected.parameters) + " parameters, " + source.value("kind", "?") + ")");

@@ -76,7 +76,7 @@ Result<json> ExpandModelProfile(ApiContext& ctx, json body, int64_t owner_id) {
   json m = *it;
   SSKAI_ASSIGN_OR_RETURN(std::string name, StringField(m, "name", true));
   SSKAI_ASSIGN_OR_RETURN(int64_t version, IntField(m, "version", 0, 0, 1'000'000'000));
-  auto model = ctx.store.GetModel(owner_id, name);
+  auto model = ctx.store.GetVisibleModel(owner_id, name);
   if (!model.ok()) return Status::NotFound("field 'model.name': model '" + name + "' not found");
   auto mv = ctx.store.GetModelVersion(model->id, version);
   if (!mv.ok()) return Status::NotFound("field 'model.version': model '" + name + "' has no version " + std::to_string(version));

@@ -61,7 +61,7 @@ void AddEndpointRoutes(ApiContext& ctx, http::Router& router) {
     if (!model_name.ok()) return Error(model_name.status());
     auto version = IntField(*body, "version", 0, 0, 1'000'000'000);
     if (!version.ok()) return Error(version.status());
-    auto model = ctx.store.GetModel(u.id, *model_name);
+    auto model = ctx.store.GetVisibleModel(u.id, *model_name);
     if (!model.ok()) return Error(Status::NotFound("field 'model': model '" + *model_name + "' not found"));
     auto mv = ctx.store.GetModelVersion(model->id, *version);
     if (!mv.ok()) {

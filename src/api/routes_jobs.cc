@@ -111,7 +111,7 @@ Result<store::Job> ParseTrainRequest(ApiContext& ctx, const json& body, const st
   SSKAI_ASSIGN_OR_RETURN(std::string base_model, StringField(body, "base_model", false));
   if (!base_model.empty()) {
     SSKAI_ASSIGN_OR_RETURN(int64_t base_version, IntField(body, "base_version", 0, 0, 1'000'000'000));
-    auto bm = ctx.store.GetModel(u.id, base_model);
+    auto bm = ctx.store.GetVisibleModel(u.id, base_model);
     if (!bm.ok()) return Status::NotFound("field 'base_model': model '" + base_model + "' not found");
     auto bv = ctx.store.GetModelVersion(bm->id, base_version);
     if (!bv.ok()) return Status::NotFound("field 'base_version': model '" + base_model + "' has no such version");

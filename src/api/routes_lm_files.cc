@@ -49,7 +49,7 @@ Result<ByteRange> ParseByteRange(const std::string& header, uint64_t size) {
 
 Result<LmVersionRef> FindLmVersion(ApiContext& ctx, const http::Request& req, const store::User& u) {
   LmVersionRef ref;
-  SSKAI_ASSIGN_OR_RETURN(ref.model, ctx.store.GetModel(u.id, req.params.at("name")));
+  SSKAI_ASSIGN_OR_RETURN(ref.model, ctx.store.GetVisibleModel(u.id, req.params.at("name")));
   SSKAI_ASSIGN_OR_RETURN(int64_t version, VersionParam(req));
   SSKAI_ASSIGN_OR_RETURN(ref.version, ctx.store.GetModelVersion(ref.model.id, version));
   ref.manifest = ParseStoredJson(ref.version.spec_json);

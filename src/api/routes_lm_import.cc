@@ -111,15 +111,18 @@ void AddLmImportRoutes(ApiContext& ctx, http::Router& router) {
     if (!body.ok()) return respond(Error(body.status()));
     auto upload = StringField(*body, "upload", true);
     if (!upload.ok()) return respond(Error(upload.status()));
+    auto visibility = VisibilityField(*body, "");
+    if (!visibility.ok()) return respond(Error(visibility.status()));
     auto dir = UploadDir(ctx, u, *upload);
     if (!dir.ok()) return respond(Error(dir.status()));
     const std::string name = req.params.at("name");
     Status name_ok = store::ValidateName(name);
     if (!name_ok.ok()) return respond(Error(name_ok));
     const int64_t owner = u.id;
-    RunBlocking(ctx, std::move(respond), [&ctx, owner, name, dir = *dir] {
+    RunBlocking(ctx, std::move(respond), [&ctx, owner, name, dir = *dir, visibility = *visibility] {
       LmRegistration reg;
       reg.dir = dir;
+      reg.visibility = visibility;
       reg.move_files = true;
       reg.source_json = json{{"kind", "import"}}.dump();
       auto registered = RegisterLmVersion(ctx, owner, name, reg);

@@ -23,6 +23,7 @@ struct LmPullRegistry {
   struct Pull {
     std::string id, repo, revision, model;
     int64_t owner_id = 0;
+    std::string visibility;  // of the registered model
     std::string state = "running", error;
     std::map<std::string, std::pair<uint64_t, uint64_t>> files;  // name -> (done, total)
     json result;
@@ -111,6 +112,7 @@ void RunPull(ApiContext& ctx, LmPullRegistry& reg, std::string id, HubPullReques
   LmRegistration lm;
   lm.dir = pulled->files_dir;
   lm.move_files = true;
+  lm.visibility = snapshot.visibility;
   lm.source_json = json{{"kind", "pull"}, {"repo", snapshot.repo}, {"revision", snapshot.revision},
                         {"commit", pulled->commit}, {"endpoint", hub_req.endpoint},
                         {"verified", pulled->verified}}.dump();
@@ -140,6 +142,9 @@ void AddLmPullRoutes(ApiContext& ctx, http::Router& router) {
     }
     auto token = StringField(*body, "token", false, "");
     if (!token.ok()) return Error(token.status());
+    // Gallery models pulled by an admin are shared with every user unless asked otherwise.
+    auto visibility = VisibilityField(*body, u.is_admin ? "public" : "");
+    if (!visibility.ok()) return Error(visibility.status());
     const std::string name = req.params.at("name");
     Status name_ok = store::ValidateName(name);
     if (!name_ok.ok()) return Error(name_ok);
@@ -159,6 +164,7 @@ void AddLmPullRoutes(ApiContext& ctx, http::Router& router) {
     pull.revision = *revision;
     pull.model = name;
     pull.owner_id = u.id;
+    pull.visibility = *visibility;
     pull.started_at = ctx.clock.NowSeconds();
     json view;
     {

@@ -6,28 +6,68 @@ namespace sskai::api {
 
 namespace {
 
-// The caller's model {name} and its version {version} ("latest" or a number).
+// Model {name} (the caller's own, else a public one; `write`: as WritableModel) and its version
+// {version} ("latest" or a number).
 Result<store::ModelVersion> FindVersion(ApiContext& ctx, const http::Request& req, const store::User& u,
-                                        store::Model* model) {
-  SSKAI_ASSIGN_OR_RETURN(*model, ctx.store.GetModel(u.id, req.params.at("name")));
+                                        store::Model* model, bool write = false) {
+  const std::string& name = req.params.at("name");
+  SSKAI_ASSIGN_OR_RETURN(*model, write ? WritableModel(ctx, u, name) : ctx.store.GetVisibleModel(u.id, name));
   SSKAI_ASSIGN_OR_RETURN(int64_t version, VersionParam(req));
   return ctx.store.GetModelVersion(model->id, version);
 }
 
 }  // namespace
 
+Result<std::string> VisibilityField(const json& body, const std::string& fallback) {
+  SSKAI_ASSIGN_OR_RETURN(std::string v, StringField(body, "visibility", false, fallback));
+  if (v != fallback && v != "private" && v != "public") {
+    return Status::InvalidArgument("field 'visibility': expected 'private' or 'public', got '" + v + "'");
+  }
+  return v;
+}
+
+Result<store::Model> WritableModel(ApiContext& ctx, const store::User& u, const std::string& name) {
+  auto own = ctx.store.GetModel(u.id, name);
+  if (own.ok() || own.status().code() != StatusCode::kNotFound) return own;
+  SSKAI_ASSIGN_OR_RETURN(store::Model shared, ctx.store.GetVisibleModel(u.id, name));
+  if (!u.is_admin) {
+    return Status::PermissionDenied("model '" + name + "' is public but belongs to another user: only its owner or "
+                                    "an admin can change it (fine-tune or deploy it, or register your own '" +
+                                    name + "')");
+  }
+  return shared;
+}
+
 void AddModelRoutes(ApiContext& ctx, http::Router& router) {
   AddModelUploadRoutes(ctx, router);
   router.AddSync("GET", "/v1/models", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
     auto page = PageFromQuery(req);
     if (!page.ok()) return Error(page.status());
-    auto list = ctx.store.ListModels(u.id, *page);
+    auto list = ctx.store.ListVisibleModels(u.id, *page);
     if (!list.ok()) return Error(list.status());
     return JsonResponse(200, ListJson(list->items, list->next_after_id, ModelJson));
-  }), {.summary = "List the caller's models"});
+  }), {.summary = "List the caller's models and every public model (field visibility, owner_id)"});
+
+  router.AddSync("PATCH", "/v1/models/{name}", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
+    auto body = ParseObject(req.body);
+    if (!body.ok()) return Error(body.status());
+    for (const auto& [key, value] : body->items()) {
+      if (key != "visibility") return Error(Status::InvalidArgument("field '" + key + "': unknown field (only 'visibility' can change)"));
+    }
+    auto visibility = VisibilityField(*body, "");
+    if (!visibility.ok()) return Error(visibility.status());
+    if (visibility->empty()) return Error(Status::InvalidArgument("field 'visibility': required"));
+    auto model = WritableModel(ctx, u, req.params.at("name"));
+    if (!model.ok()) return Error(model.status());
+    Status set = ctx.store.SetModelVisibility(model->id, *visibility);
+    if (!set.ok()) return Error(set);
+    AddEvent(ctx, model->owner_id, "model", model->id, "visibility", "model '" + model->name + "' is now " + *visibility);
+    model->visibility = *visibility;
+    return JsonResponse(200, ModelJson(*model));
+  }), {.summary = "Change a model's visibility {visibility: private|public} (owner or admin)"});
 
   router.AddSync("GET", "/v1/models/{name}", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
-    auto model = ctx.store.GetModel(u.id, req.params.at("name"));
+    auto model = ctx.store.GetVisibleModel(u.id, req.params.at("name"));
     if (!model.ok()) return Error(model.status());
     json out = ModelJson(*model);
     auto latest = ctx.store.GetModelVersion(model->id, 0);
@@ -36,7 +76,7 @@ void AddModelRoutes(ApiContext& ctx, http::Router& router) {
   }), {.summary = "A model and its latest version"});
 
   router.AddSync("GET", "/v1/models/{name}/versions", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
-    auto model = ctx.store.GetModel(u.id, req.params.at("name"));
+    auto model = ctx.store.GetVisibleModel(u.id, req.params.at("name"));
     if (!model.ok()) return Error(model.status());
     auto page = PageFromQuery(req);
     if (!page.ok()) return Error(page.status());
@@ -72,7 +112,7 @@ void AddModelRoutes(ApiContext& ctx, http::Router& router) {
   router.Add("POST", "/v1/models/{name}/versions/{version}/profile",
              AuthedAsyncHandler(ctx, [&ctx](http::Request& req, const store::User& u, http::Responder respond) {
     store::Model model;
-    auto mv = FindVersion(ctx, req, u, &model);
+    auto mv = FindVersion(ctx, req, u, &model, /*write=*/true);
     if (!mv.ok()) return respond(Error(mv.status()));
     if (!ctx.profile_model) return respond(Error(Status::Unavailable("profiling is not available on this server")));
     std::string options = "{}";

@@ -145,7 +145,7 @@ void AddWorkerRoutes(ApiContext& ctx, http::Router& router) {
       // so the version is self-contained: it deploys and downloads like any LM version.
       if (metadata["adapter"].is_object()) {
         const json& adapter = metadata["adapter"];
-        auto base_model = ctx.store.GetModel(u.id, adapter.value("base_model", ""));
+        auto base_model = ctx.store.GetVisibleModel(u.id, adapter.value("base_model", ""));
         auto base = base_model.ok()
                         ? ctx.store.GetModelVersion(base_model->id, adapter.value("base_version", int64_t{0}))
                         : Result<store::ModelVersion>(base_model.status());

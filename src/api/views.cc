@@ -31,7 +31,7 @@ json DatasetVersionJson(const store::DatasetVersion& v, const std::string& datas
 
 json ModelJson(const store::Model& m) {
   return {{"id", m.id}, {"name", m.name}, {"latest_version", m.latest_version},
-          {"created_at", m.created_at}};
+          {"created_at", m.created_at}, {"owner_id", m.owner_id}, {"visibility", m.visibility}};
 }
 
 json ModelVersionJson(ApiContext& ctx, const store::ModelVersion& v, const std::string& model_name) {

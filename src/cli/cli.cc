@@ -39,6 +39,7 @@ void AddClientCommands(CLI::App& app, int* exit_code) {
   AddTokenizeCommands(app, exit_code);
   AddCostCommands(app, flags, exit_code);
   AddChatCommands(app, flags, exit_code);
+  AddFinetuneCommand(app, flags, exit_code);
 }
 
 }  // namespace sskai::cli

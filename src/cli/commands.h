@@ -28,5 +28,7 @@ void AddRolloutCommands(CLI::App& endpoints, std::shared_ptr<GlobalFlags> flags,
 void AddCostCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit_code);
 // sskai chat, sskai complete (LM endpoints).
 void AddChatCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit_code);
+// sskai finetune (LM jobs).
+void AddFinetuneCommand(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit_code);
 
 }  // namespace sskai::cli

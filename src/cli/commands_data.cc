@@ -126,9 +126,10 @@ void AddModelCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* ex
     if (flags->json) return PrintJson(r), Status::Ok();
     std::vector<std::vector<std::string>> rows;
     for (const auto& m : r["items"]) {
-      rows.push_back({Cell(m["name"]), Cell(m["latest_version"]), FormatTime(m.value("created_at", 0.0))});
+      rows.push_back({Cell(m["name"]), Cell(m["latest_version"]), Cell(m.value("visibility", json("private"))),
+                      FormatTime(m.value("created_at", 0.0))});
     }
-    PrintTable({"NAME", "LATEST", "CREATED"}, rows);
+    PrintTable({"NAME", "LATEST", "VISIBILITY", "CREATED"}, rows);
     return Status::Ok();
   }));
   struct ShowArgs { std::string name; int version = 0; };

@@ -46,11 +46,13 @@ std::string HumanCount(double n) {
 }  // namespace
 
 void AddLmCommands(CLI::App& models, std::shared_ptr<GlobalFlags> flags, int* exit_code) {
-  struct ImportArgs { std::string dir, name; };
+  struct ImportArgs { std::string dir, name, visibility; };
   auto im = std::make_shared<ImportArgs>();
   auto* import_cmd = models.add_subcommand("import", "Import a local Hugging Face checkpoint directory as a language model");
   import_cmd->add_option("dir", im->dir, "directory with config.json, tokenizer and *.safetensors")->required();
   import_cmd->add_option("--name,-n", im->name, "model name (default: the directory name)");
+  import_cmd->add_option("--visibility", im->visibility, "private (default) | public: every user may fine-tune and deploy it")
+      ->check(CLI::IsMember({"private", "public"}));
   import_cmd->callback(Wrap(flags, exit_code, [flags, im](Api& api) -> Status {
     std::error_code ec;
     if (!fs::is_directory(im->dir, ec)) return Status::NotFound("no such directory: " + im->dir);
@@ -75,13 +77,15 @@ void AddLmCommands(CLI::App& models, std::shared_ptr<GlobalFlags> flags, int* ex
         return put.status().WithPrefix("uploading " + file);
       }
     }
-    SSKAI_ASSIGN_OR_RETURN(json v, api.Call("POST", "/v1/models/" + UrlPart(name) + "/import", json{{"upload", id}}));
+    json import_body = {{"upload", id}};
+    if (!im->visibility.empty()) import_body["visibility"] = im->visibility;
+    SSKAI_ASSIGN_OR_RETURN(json v, api.Call("POST", "/v1/models/" + UrlPart(name) + "/import", import_body));
     if (flags->json) return PrintJson(v), Status::Ok();
     PrintVersion(v, "Imported");
     return Status::Ok();
   }));
 
-  struct PullArgs { std::string repo, revision = "main", name, token; bool no_wait = false; };
+  struct PullArgs { std::string repo, revision = "main", name, token, visibility; bool no_wait = false; };
   auto pa = std::make_shared<PullArgs>();
   auto* pull = models.add_subcommand("pull", "Download a model from the Hugging Face hub (server-side) and register it");
   pull->add_option("repo", pa->repo, "repository id, e.g. Qwen/Qwen2.5-0.5B-Instruct")->required();
@@ -90,11 +94,14 @@ void AddLmCommands(CLI::App& models, std::shared_ptr<GlobalFlags> flags, int* ex
   pull->add_option("--hf-token", pa->token, "token for gated repositories (sent to the hub as a bearer token)")
       ->envname("HF_TOKEN");
   pull->add_flag("--no-wait", pa->no_wait, "start the download and return its id");
+  pull->add_option("--visibility", pa->visibility, "private | public (default: public when an admin pulls, else private)")
+      ->check(CLI::IsMember({"private", "public"}));
   pull->callback(Wrap(flags, exit_code, [flags, pa](Api& api) -> Status {
     std::string name = pa->name;
     if (name.empty()) name = pa->repo.substr(pa->repo.find_last_of('/') + 1);
     json body = {{"repo", pa->repo}, {"revision", pa->revision}};
     if (!pa->token.empty()) body["token"] = pa->token;
+    if (!pa->visibility.empty()) body["visibility"] = pa->visibility;
     SSKAI_ASSIGN_OR_RETURN(json p, api.Call("POST", "/v1/models/" + UrlPart(name) + "/pull", body));
     const std::string id = Cell(p["id"]);
     if (pa->no_wait) {
@@ -130,6 +137,18 @@ void AddLmCommands(CLI::App& models, std::shared_ptr<GlobalFlags> flags, int* ex
               << FormatBytes(p.value("bytes_done", 0.0)) << " / " << FormatBytes(p.value("bytes_total", 0.0));
     if (p.contains("error")) std::cout << ": " << Cell(p["error"]);
     std::cout << "\n";
+    return Status::Ok();
+  }));
+
+  struct VisibilityArgs { std::string name, visibility; };
+  auto va = std::make_shared<VisibilityArgs>();
+  auto* vis = models.add_subcommand("visibility", "Share a model with every user (public) or keep it to yourself (private)");
+  vis->add_option("name", va->name, "model name")->required();
+  vis->add_option("visibility", va->visibility, "private | public")->required()->check(CLI::IsMember({"private", "public"}));
+  vis->callback(Wrap(flags, exit_code, [flags, va](Api& api) -> Status {
+    SSKAI_ASSIGN_OR_RETURN(json m, api.Call("PATCH", "/v1/models/" + UrlPart(va->name), json{{"visibility", va->visibility}}));
+    if (flags->json) return PrintJson(m), Status::Ok();
+    std::cout << "Model '" << Cell(m["name"]) << "' is now " << Cell(m["visibility"]) << "\n";
     return Status::Ok();
   }));
 

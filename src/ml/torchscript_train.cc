@@ -2,7 +2,8 @@
 //
 // The module's own parameters are trained from C++ (module.parameters(), train mode). Data order
 // is a function of seed and epoch; a checkpoint (sskai container, kind "checkpoint") holds the
-// module archive, the optimizer state and the position, so a preempted run resumes at its step.
+// module archive, the optimizer state, torch's RNG states (CPU, and CUDA when present: dropout
+// draws from them) and the position, so a preempted run resumes at its step bit-identically.
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -11,6 +12,7 @@
 #include <sstream>
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/csrc/jit/serialization/import.h>
 
 #include "ml/container.h"
@@ -115,6 +117,43 @@ std::string ModuleBytes(const torch::jit::Module& module) {
   return out.str();
 }
 
+// torch's default generators (the ones dropout and other random ops in the module draw from):
+// "cpu" and "cuda<N>" per visible GPU, as one archive.
+std::string RngStateBytes() {
+  torch::serialize::OutputArchive archive;
+  archive.write("cpu", at::detail::getDefaultCPUGenerator().get_state());
+  const auto& cuda = at::detail::getCUDAHooks();
+  if (cuda.hasCUDA()) {
+    for (int idx = 0; idx < cuda.getNumGPUs(); ++idx) {
+      archive.write("cuda" + std::to_string(idx),
+                    cuda.getDefaultCUDAGenerator(static_cast<c10::DeviceIndex>(idx)).get_state());
+    }
+  }
+  std::ostringstream out;
+  archive.save_to(out);
+  return out.str();
+}
+
+// Restores what RngStateBytes saved; a GPU that was not there at save time keeps its seed.
+void RestoreRngState(const std::string& bytes) {
+  torch::serialize::InputArchive archive;
+  archive.load_from(bytes.data(), bytes.size());
+  torch::Tensor state;
+  if (archive.try_read("cpu", state)) {
+    at::Generator cpu = at::detail::getDefaultCPUGenerator();  // a handle to the same generator
+    cpu.set_state(state);
+  }
+  const auto& cuda = at::detail::getCUDAHooks();
+  if (!cuda.hasCUDA()) return;
+  for (int idx = 0; idx < cuda.getNumGPUs(); ++idx) {
+    torch::Tensor cuda_state;
+    if (archive.try_read("cuda" + std::to_string(idx), cuda_state)) {
+      auto gen = cuda.getDefaultCUDAGenerator(static_cast<c10::DeviceIndex>(idx));
+      gen.set_state(cuda_state);
+    }
+  }
+}
+
 Status WriteCheckpoint(const std::string& path, const torch::jit::Module& module, torch::optim::Optimizer& optimizer,
                        int epoch, int64_t step_in_epoch, int64_t global_step) {
   std::string module_bytes = ModuleBytes(module);
@@ -122,10 +161,13 @@ Status WriteCheckpoint(const std::string& path, const torch::jit::Module& module
   optimizer.save(archive);
   std::ostringstream optim;
   archive.save_to(optim);
+  const std::string optim_bytes = optim.str();
+  const std::string rng_bytes = RngStateBytes();
   json meta = {{"format", "sskai-model"}, {"kind", "checkpoint"}, {"model", "torchscript"},
                {"epoch", epoch}, {"step_in_epoch", step_in_epoch}, {"global_step", global_step},
-               {"module_bytes", module_bytes.size()}};
-  return WriteContainerFile(path, Container{meta.dump(), module_bytes + optim.str()});
+               {"module_bytes", module_bytes.size()}, {"optimizer_bytes", optim_bytes.size()},
+               {"rng_bytes", rng_bytes.size()}};
+  return WriteContainerFile(path, Container{meta.dump(), module_bytes + optim_bytes + rng_bytes});
 }
 
 }  // namespace
@@ -175,7 +217,7 @@ Result<TrainResult> RunTorchScriptTraining(const std::string& model_path, const 
 
     int start_epoch = 0;
     int64_t skip_steps = 0, global_step = 0;
-    std::string optim_bytes;
+    std::string optim_bytes, rng_bytes;
     if (!resume_checkpoint.empty()) {
       SSKAI_ASSIGN_OR_RETURN(Container c, ReadContainerFile(resume_checkpoint));
       json meta = json::parse(c.metadata_json, nullptr, false);
@@ -186,7 +228,14 @@ Result<TrainResult> RunTorchScriptTraining(const std::string& model_path, const 
       if (module_size > c.payload.size()) return Status::InvalidArgument(resume_checkpoint + ": torn checkpoint");
       std::istringstream module_in(c.payload.substr(0, module_size));
       module = torch::jit::load(module_in, c10::Device(c10::kCPU));
-      optim_bytes = c.payload.substr(module_size);
+      // Older checkpoints end with the optimizer; newer ones add the RNG states after it.
+      size_t optim_size = meta.value("optimizer_bytes", c.payload.size() - module_size);
+      size_t rng_size = meta.value("rng_bytes", size_t{0});
+      if (module_size + optim_size + rng_size > c.payload.size()) {
+        return Status::InvalidArgument(resume_checkpoint + ": torn checkpoint");
+      }
+      optim_bytes = c.payload.substr(module_size, optim_size);
+      rng_bytes = c.payload.substr(module_size + optim_size, rng_size);
       start_epoch = meta.value("epoch", 0);
       skip_steps = meta.value("step_in_epoch", int64_t{0});
       global_step = meta.value("global_step", int64_t{0});
@@ -213,6 +262,7 @@ Result<TrainResult> RunTorchScriptTraining(const std::string& model_path, const 
       archive.load_from(optim_bytes.data(), optim_bytes.size());
       optimizer->load(archive);
     }
+    if (!rng_bytes.empty()) RestoreRngState(rng_bytes);  // after manual_seed: dropout continues
     auto loss_of = [&](const torch::Tensor& out, const torch::Tensor& target_y) {
       if (ts.task == "classification") return torch::nn::functional::cross_entropy(out.to(torch::kFloat), target_y);
       return torch::mse_loss(out.reshape({-1}).to(torch::kFloat), target_y);

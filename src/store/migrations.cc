@@ -287,6 +287,13 @@ constexpr const char* kV7Rollouts = R"sql(
 ALTER TABLE endpoints ADD COLUMN rollout_json TEXT NOT NULL DEFAULT '';
 )sql";
 
+// Model visibility: "private" (owner only, the default) or "public" (readable, fine-tunable and
+// deployable by every user; writable only by the owner or an admin).
+constexpr const char* kV9ModelVisibility = R"sql(
+ALTER TABLE models ADD COLUMN visibility TEXT NOT NULL DEFAULT 'private';
+CREATE INDEX IF NOT EXISTS models_public ON models (name) WHERE visibility = 'public';
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -298,6 +305,7 @@ const std::vector<Migration>& Migrations() {
       {5, "cost ledger, request usage, budgets, tags", kV5Cost},
       {6, "job control: limits, step checkpoints, failure fingerprints", kV6JobControl},
       {7, "endpoint rollouts (canary, blue/green)", kV7Rollouts},
+      {9, "model visibility (private | public)", kV9ModelVisibility},
   };
   return kMigrations;
 }

@@ -5,9 +5,9 @@ namespace sskai::store {
 namespace {
 
 constexpr const char* kModelSelect =
-    "SELECT id, owner_id, name, created_at, latest_version FROM models";
+    "SELECT id, owner_id, name, created_at, latest_version, visibility FROM models";
 
-Model ReadModel(Stmt& s) { return Model{s.Int(0), s.Int(1), s.Text(2), s.Real(3), s.Int(4)}; }
+Model ReadModel(Stmt& s) { return Model{s.Int(0), s.Int(1), s.Text(2), s.Real(3), s.Int(4), s.Text(5)}; }
 
 constexpr const char* kVersionSelect =
     "SELECT id, model_id, version, kind, task, blob_sha256, dataset_version_id, job_id,"
@@ -53,7 +53,7 @@ Result<ModelVersion> Store::AddModelVersion(int64_t owner_id, const std::string&
       return Status::FailedPrecondition("user " + std::to_string(owner_id) + " not found");
     }
     SSKAI_RETURN_IF_ERROR(id.status());
-    model = Model{*id, owner_id, model_name, v.created_at, 0};
+    model = Model{*id, owner_id, model_name, v.created_at, 0, "private"};
   } else {
     return existing.status();
   }
@@ -96,6 +96,30 @@ Result<Model> Store::GetModelById(int64_t id) {
 Result<ListResult<Model>> Store::ListModels(int64_t owner_id, const Page& page) {
   std::lock_guard lock(impl_->mu);
   return impl_->ListPage(kModelSelect, "owner_id = ?", {owner_id}, page, ReadModel);
+}
+
+Result<Model> Store::GetVisibleModel(int64_t user_id, const std::string& name) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->GetOne(std::string(kModelSelect) +
+                           " WHERE name = ? AND (owner_id = ? OR visibility = 'public')"
+                           " ORDER BY owner_id = ? DESC, id ASC LIMIT 1",
+                       {name, user_id, user_id}, ReadModel, NotFound(name));
+}
+
+Result<ListResult<Model>> Store::ListVisibleModels(int64_t user_id, const Page& page) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->ListPage(kModelSelect, "owner_id = ? OR visibility = 'public'", {user_id}, page, ReadModel);
+}
+
+Status Store::SetModelVisibility(int64_t model_id, const std::string& visibility) {
+  if (visibility != "private" && visibility != "public") {
+    return Status::InvalidArgument("visibility must be 'private' or 'public', got '" + visibility + "'");
+  }
+  std::lock_guard lock(impl_->mu);
+  SSKAI_ASSIGN_OR_RETURN(int64_t changed, impl_->Exec("UPDATE models SET visibility = ? WHERE id = ?",
+                                                      {visibility, model_id}));
+  if (changed == 0) return Status::NotFound("model " + std::to_string(model_id) + " not found");
+  return Status::Ok();
 }
 
 Result<ModelVersion> Store::GetModelVersion(int64_t model_id, int64_t version) {

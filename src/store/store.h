@@ -68,6 +68,9 @@ struct Model {
   std::string name;
   double created_at = 0;
   int64_t latest_version = 0;
+  // "private" (owner only) | "public" (every user may read, fine-tune and deploy it; only the
+  // owner or an admin may change it). See SetModelVisibility.
+  std::string visibility = "private";
 };
 
 struct ModelVersion {
@@ -289,6 +292,14 @@ class Store {
   Result<Model> GetModel(int64_t owner_id, const std::string& name);
   Result<Model> GetModelById(int64_t id);  // any owner: internal use
   Result<ListResult<Model>> ListModels(int64_t owner_id, const Page& page);
+  // Models `user_id` may read: its own model `name`, else a public model of that name (the
+  // oldest, when several owners published one). kNotFound otherwise.
+  Result<Model> GetVisibleModel(int64_t user_id, const std::string& name);
+  // The user's own models and every public model, by id.
+  Result<ListResult<Model>> ListVisibleModels(int64_t user_id, const Page& page);
+  // Sets a model's visibility ("private" | "public"). kInvalidArgument (other value),
+  // kNotFound (no such model). The caller checks who may do it.
+  Status SetModelVisibility(int64_t model_id, const std::string& visibility);
   Result<ModelVersion> GetModelVersion(int64_t model_id, int64_t version);  // 0 = latest
   Result<ModelVersion> GetModelVersionById(int64_t id);
   Result<ListResult<ModelVersion>> ListModelVersions(int64_t model_id, const Page& page);

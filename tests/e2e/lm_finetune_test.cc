@@ -3,10 +3,13 @@
 // POST /v1/jobs {"kind":"lm"}; the result is a "finetuned" model version with eval loss and
 // perplexity. A run preempted with notice (spot-sim chaos) resumes from its packed checkpoint and
 // ends with an adapter bit-identical to an uninterrupted run. Bad requests answer 400/404 naming
-// the field.
+// the field. `sskai finetune` uploads, submits and follows; public models are shared with every
+// user for reading, fine-tuning and deploying, but only their owner (or an admin) changes them.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "testing/server_harness.h"
 
@@ -173,6 +176,119 @@ TEST_F(LmFinetuneTest, BadRequestsNameTheField) {
   }
   json jobs = server_->CallJson("GET", "/v1/jobs");
   EXPECT_EQ(jobs["items"].size(), 0u) << "nothing is stored for a bad request";
+}
+
+TEST_F(LmFinetuneTest, CliFinetuneUploadsFollowsAndPrintsTheRegisteredVersion) {
+  std::string jsonl;
+  for (int rep = 0; rep < 4; ++rep) {
+    for (const char* p : {"Hi", "Who are you?", "Bye", "Tell me a fact.", "What is blue?"}) {
+      jsonl += std::string(R"({"prompt": ")") + p + R"(", "completion": " A short answer."})" + "\n";
+    }
+  }
+  std::string path = files_.path() + "/qa.jsonl";
+  WriteFile(path, jsonl);
+  std::string out, err;
+  int rc = server_->RunCli({"finetune", TinyModelDir(), "--data", path, "--lora-rank", "4", "--alpha", "8",
+                            "--steps", "4", "--batch", "2", "--seq-len", "64", "--lr", "0.01",
+                            "--checkpoint-every", "2", "--output", "cli-tuned", "--follow"},
+                           &out, &err);
+  ASSERT_EQ(rc, 0) << out << err;
+  EXPECT_NE(out.find("Uploaded qa.jsonl as dataset 'qa' version 1 (20 records)"), std::string::npos) << out;
+  EXPECT_NE(out.find("step 4/4"), std::string::npos) << out;
+  EXPECT_NE(out.find("tokens/s"), std::string::npos) << out;
+  EXPECT_NE(out.find("[checkpoint]"), std::string::npos) << out;
+  EXPECT_NE(out.find("Registered model 'cli-tuned' version 1 (LoRA adapter): eval loss"), std::string::npos) << out;
+  json mv = server_->CallJson("GET", "/v1/models/cli-tuned/versions/1");
+  EXPECT_EQ(mv["kind"], "finetuned") << mv.dump();
+  EXPECT_EQ(mv["metadata"]["adapter"]["rank"], 4) << mv.dump();
+  // An uploaded dataset is reused by name, and without --follow the job id comes back at once.
+  rc = server_->RunCli({"finetune", TinyModelDir(), "--data", "qa:1", "--full", "--steps", "2", "--json"}, &out, &err);
+  ASSERT_EQ(rc, 0) << out << err;
+  json job = json::parse(out, nullptr, false);
+  ASSERT_TRUE(job.is_object()) << out;
+  EXPECT_EQ(job["kind"], "lm");
+  EXPECT_EQ(server_->WaitForJob(job["id"].get<int64_t>(), 120)["state"], "succeeded");
+}
+
+TEST_F(LmFinetuneTest, CliFinetunePrintsTheServersErrorAndExitsNonZero) {
+  std::string jsonl;
+  for (int line = 1; line <= 20; ++line) {
+    jsonl += line == 17 ? R"({"msgs": []})" "\n"
+                        : R"({"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"}]})" "\n";
+  }
+  std::string path = files_.path() + "/broken.jsonl";
+  WriteFile(path, jsonl);
+  std::string out, err;
+  EXPECT_EQ(server_->RunCli({"finetune", TinyModelDir(), "--data", path, "--follow"}, &out, &err), 1) << out << err;
+  EXPECT_NE(err.find("line 17: expected a 'text', 'prompt'/'completion' or 'messages' field"), std::string::npos) << err;
+  EXPECT_EQ(server_->RunCli({"finetune", TinyModelDir(), "--data", "chat", "--full", "--lora-rank", "4"}, &out, &err), 1);
+  EXPECT_NE(err.find("field 'hyperparameters.lora'"), std::string::npos) << err;
+  EXPECT_EQ(server_->RunCli({"finetune", "nosuchmodel", "--data", "chat"}, &out, &err), 1);
+  EXPECT_NE(err.find("field 'base_model': model 'nosuchmodel' not found"), std::string::npos) << err;
+  EXPECT_EQ(server_->RunCli({"finetune", TinyModelDir(), "--data", "/no/such/file.jsonl"}, &out, &err), 1);
+  EXPECT_NE(err.find("no such file: /no/such/file.jsonl"), std::string::npos) << err;
+  EXPECT_EQ(server_->CallJson("GET", "/v1/jobs")["items"].size(), 0u) << "nothing is submitted";
+  EXPECT_EQ(server_->Call("GET", "/v1/datasets/broken").status, 404) << "nothing is half-uploaded";
+}
+
+TEST_F(LmFinetuneTest, PublicModelsAreFineTunableAndDeployableByEveryoneButChangedOnlyByTheOwner) {
+  std::string out, err;
+  ASSERT_EQ(server_->RunCli({"models", "import", TinyModelDir(), "--name", "shared-base"}, &out, &err), 0) << out << err;
+  int status = 0;
+  json bob = server_->CallJson("POST", "/v1/users", {{"name", "bob"}}, &status);
+  ASSERT_EQ(status, 201) << bob.dump();
+  const std::string tb = bob["token"];
+  // Private (the default): bob sees nothing.
+  EXPECT_EQ(server_->Call("GET", "/v1/models/shared-base", "", tb).status, 404);
+  EXPECT_EQ(server_->CallJson("GET", "/v1/models", nullptr, nullptr, tb)["items"].size(), 0u);
+  std::string path = files_.path() + "/bob.jsonl";
+  WriteFile(path, ReadFile(files_.path() + "/chat.jsonl"));
+  ASSERT_EQ(server_->UploadFile("/v1/datasets/bobchat/versions", path, tb).status, 201);
+  json body = Body("bob-tuned");
+  body["base_model"] = "shared-base";
+  body["dataset"] = "bobchat";
+  server_->CallJson("POST", "/v1/jobs", body, &status, tb);
+  EXPECT_EQ(status, 404);
+
+  // The owner publishes it (CLI); bob now lists, reads, fine-tunes and deploys it.
+  ASSERT_EQ(server_->RunCli({"models", "visibility", "shared-base", "public"}, &out, &err), 0) << out << err;
+  EXPECT_NE(out.find("Model 'shared-base' is now public"), std::string::npos) << out;
+  json listed = server_->CallJson("GET", "/v1/models", nullptr, nullptr, tb);
+  ASSERT_EQ(listed["items"].size(), 1u) << listed.dump();
+  EXPECT_EQ(listed["items"][0]["visibility"], "public");
+  EXPECT_EQ(server_->Call("GET", "/v1/models/shared-base/versions/1/files", "", tb).status, 200);
+  json job = server_->CallJson("POST", "/v1/jobs", body, &status, tb);
+  ASSERT_EQ(status, 201) << job.dump();
+  // Polls bob's job with bob's token (jobs are private to their owner).
+  const std::string job_path = "/v1/jobs/" + job["id"].dump();
+  json done;
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+       std::chrono::steady_clock::now() < deadline;
+       std::this_thread::sleep_for(std::chrono::milliseconds(100))) {
+    done = server_->CallJson("GET", job_path, nullptr, nullptr, tb);
+    const std::string state = done.value("state", "");
+    if (state == "succeeded" || state == "failed" || state == "cancelled") break;
+  }
+  EXPECT_EQ(done["state"], "succeeded") << done.dump() << server_->Call("GET", job_path + "/logs", "", tb).body;
+  json tuned = server_->CallJson("GET", "/v1/models/bob-tuned", nullptr, &status, tb);
+  EXPECT_EQ(status, 200) << tuned.dump();
+  EXPECT_EQ(tuned["visibility"], "private");  // bob's own result stays his
+  EXPECT_EQ(server_->Call("GET", "/v1/models/bob-tuned").status, 404) << "the admin does not see bob's private model";
+  json ep = server_->CallJson("POST", "/v1/endpoints", {{"name", "bob-base"}, {"model", "shared-base"}}, &status, tb);
+  EXPECT_EQ(status, 201) << ep.dump();
+  EXPECT_EQ(server_->Call("DELETE", "/v1/endpoints/bob-base", "", tb).status, 200);
+
+  // Only the owner (or an admin) changes it: bob gets 403 and the model stays public.
+  json denied = server_->CallJson("PATCH", "/v1/models/shared-base", {{"visibility", "private"}}, &status, tb);
+  EXPECT_EQ(status, 403) << denied.dump();
+  EXPECT_NE(denied.dump().find("only its owner or an admin"), std::string::npos) << denied.dump();
+  EXPECT_EQ(server_->CallJson("GET", "/v1/models/shared-base")["visibility"], "public");
+  server_->CallJson("PATCH", "/v1/models/shared-base", {{"visibility", "everyone"}}, &status);
+  EXPECT_EQ(status, 400);
+  server_->CallJson("PATCH", "/v1/models/shared-base", {{"owner", 2}}, &status);
+  EXPECT_EQ(status, 400);
+  ASSERT_EQ(server_->RunCli({"models", "visibility", "shared-base", "private"}, &out, &err), 0) << out << err;
+  EXPECT_EQ(server_->Call("GET", "/v1/models/shared-base", "", tb).status, 404);
 }
 
 }  // namespace

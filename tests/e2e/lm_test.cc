@@ -102,6 +102,12 @@ TEST(LmE2eTest, ImportPullGallery) {
   EXPECT_NE(err.find("gated repo"), std::string::npos) << err;
   ASSERT_EQ(server.RunCli({"models", "pull", "meta/gated", "--hf-token", "hf_secret", "--name", "g"}, &out, &err), 0)
       << err;
+  // Pulled by the admin: shared with every user, unless asked otherwise; an import stays private.
+  EXPECT_EQ(server.CallJson("GET", "/v1/models/tiny")["visibility"], "public");
+  EXPECT_EQ(server.CallJson("GET", "/v1/models/my-model")["visibility"], "private");
+  ASSERT_EQ(server.RunCli({"models", "pull", "org/tiny", "--name", "tiny-own", "--visibility", "private"}, &out, &err), 0)
+      << err;
+  EXPECT_EQ(server.CallJson("GET", "/v1/models/tiny-own")["visibility"], "private");
 
   // Gallery.
   ASSERT_EQ(server.RunCli({"models", "gallery"}, &out, &err), 0) << err;

@@ -62,6 +62,37 @@ TEST_F(StoreTest, ModelsAreScopedToOwner) {
   EXPECT_EQ(store_->ListModels(alice_, Page{})->items.size(), 1u);
 }
 
+TEST_F(StoreTest, PublicModelsAreVisibleToEveryOwnerAndOwnModelsShadowThem) {
+  ModelVersion v;
+  v.kind = "foundation";
+  ASSERT_TRUE(store_->AddModelVersion(alice_, "base", v).ok());
+  auto model = store_->GetModel(alice_, "base");
+  ASSERT_TRUE(model.ok());
+  EXPECT_EQ(model->visibility, "private");
+  EXPECT_EQ(store_->GetVisibleModel(bob_, "base").status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(store_->ListVisibleModels(bob_, Page{})->items.empty());
+
+  ASSERT_TRUE(store_->SetModelVisibility(model->id, "public").ok());
+  auto seen = store_->GetVisibleModel(bob_, "base");
+  ASSERT_TRUE(seen.ok()) << seen.status().ToString();
+  EXPECT_EQ(seen->owner_id, alice_);
+  EXPECT_EQ(seen->visibility, "public");
+  EXPECT_EQ(store_->GetModel(bob_, "base").status().code(), StatusCode::kNotFound);  // still alice's
+  ASSERT_TRUE(store_->AddModelVersion(bob_, "mine", v).ok());
+  EXPECT_EQ(store_->ListVisibleModels(bob_, Page{})->items.size(), 2u);
+  EXPECT_EQ(store_->ListModels(bob_, Page{})->items.size(), 1u);
+
+  // Bob's own "base" shadows the public one for him only.
+  ASSERT_TRUE(store_->AddModelVersion(bob_, "base", v).ok());
+  EXPECT_EQ(store_->GetVisibleModel(bob_, "base")->owner_id, bob_);
+  EXPECT_EQ(store_->GetVisibleModel(alice_, "base")->owner_id, alice_);
+
+  EXPECT_EQ(store_->SetModelVisibility(model->id, "everyone").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->SetModelVisibility(4242, "public").code(), StatusCode::kNotFound);
+  ASSERT_TRUE(store_->SetModelVisibility(model->id, "private").ok());
+  EXPECT_EQ(store_->ListVisibleModels(bob_, Page{})->items.size(), 2u);  // his "mine" and "base"
+}
+
 TEST_F(StoreTest, ModelVersionWithMissingDatasetVersionIsRefusedAtomically) {
   ModelVersion v;
   v.kind = "trained";

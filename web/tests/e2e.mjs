@@ -351,6 +351,7 @@ async function main() {
     const demo = await api(url, token, 'GET', '/v1/models/sskai-demo');
     if (demo.status !== 200) return skip('LM fine-tune: no sskai-demo model on this server (`make demo-model`)');
     await page.getByTestId('gallery-item').filter({ hasText: 'sskai-demo' }).getByTestId('pulled').waitFor();
+    await page.getByTestId('model-public').first().waitFor();  // the demo model is shared with every user
     await shot(page, 'models-gallery');
     const up = await fetch(url + '/v1/datasets/chat/versions?filename=chat.jsonl', { method: 'POST', headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/octet-stream' }, body: chatJsonl() });
     assert(up.status === 201, 'chat dataset uploaded: ' + (await up.text()));
@@ -363,6 +364,8 @@ async function main() {
     await page.getByLabel('Rank', { exact: true }).fill('4');
     await page.getByTestId('lm-steps').fill('6');
     await page.getByLabel('Max sequence length').fill('64');
+    const lmPlan = page.getByTestId('lm-plan-card');
+    await lmPlan.getByTestId('plan').or(lmPlan.getByTestId('plan-error')).waitFor();  // planner advice for the LM job
     await shot(page, 'train-lm');
     await page.getByTestId('start-finetune').click();
     await page.waitForURL(/\/jobs\/\d+/);

@@ -7,7 +7,8 @@ export interface DatasetVersion {
   dataset: string; version: number; format: string; sha256: string; size_bytes: number; rows: number;
   filename: string; schema: { columns?: Column[]; task?: string; target?: string; [k: string]: unknown }; created_at: number;
 }
-export interface Model { id: number; name: string; latest_version: number; created_at: number }
+// visibility "public": every user may read, fine-tune and deploy it; only its owner (or an admin) changes it.
+export interface Model { id: number; name: string; latest_version: number; created_at: number; owner_id?: number; visibility?: 'private' | 'public' }
 export interface ModelVersion {
   model: string; version: number; kind: string; task: string; sha256: string; size_bytes: number;
   metrics: Record<string, number>;

@@ -1,14 +1,15 @@
 // Fine-tune a language model (Train page): base model from the gallery or my models, a JSONL
 // dataset, LoRA rank/alpha/dropout/targets, steps and learning rate → POST /v1/jobs {kind:"lm"}.
 import { Alert, Autocomplete, Button, Card, Checkbox, Grid, Group, NumberInput, SegmentedControl, Select, Stack, Text, TextInput, Title } from '@mantine/core';
-import { useState } from 'react';
+import { useMemo, useState } from 'react';
 import { useNavigate } from 'react-router-dom';
 import { ApiError, api, enc } from '../api/client';
-import type { Dataset, DatasetVersion, Job, List, Model } from '../api/types';
+import type { Dataset, DatasetVersion, Job, List, Model, ModelVersion } from '../api/types';
 import type { GalleryItem } from '../lib/gallery';
-import { LORA_MODULES, checkLmForm, defaultLmForm, lmJobRequest, type LmForm } from '../lib/lmjob';
+import { LORA_MODULES, checkLmForm, defaultLmForm, lmJobRequest, lmPlanRequest, type LmForm } from '../lib/lmjob';
 import { useApi } from '../lib/useApi';
 import { ErrorState } from './states';
+import { Recommendation, usePlanAdvice } from './TrainPlan';
 
 export function LmTrainForm() {
   const navigate = useNavigate();
@@ -24,6 +25,15 @@ export function LmTrainForm() {
   const pulled = (gallery.data?.items ?? []).filter((g) => g.pulled && g.model).map((g) => g.model as string);
   const baseOptions = [...new Set([...pulled, ...(models.data?.items ?? []).map((m) => m.name)])];
   const notJsonl = version.data && version.data.format !== 'jsonl';
+  // Planner advice from the base model's config (a registered model; not a server path).
+  const registeredBase = form.baseModel && !form.baseModel.startsWith('/') && baseOptions.includes(form.baseModel);
+  const base = useApi<ModelVersion>(registeredBase ? `/v1/models/${enc(form.baseModel)}/versions/${form.baseVersion ?? 'latest'}` : null);
+  const planInput = useMemo(() => {
+    const request = lmPlanRequest(form, base.data?.metadata?.config);
+    return request ? JSON.stringify(request) : null;
+  }, [form, base.data]);
+  const advice = usePlanAdvice(planInput);
+  const [usePlan, setUsePlan] = useState(true);
 
   const submit = async (e: React.FormEvent) => {
     e.preventDefault();
@@ -33,7 +43,7 @@ export function LmTrainForm() {
     setBusy(true);
     setError(undefined);
     try {
-      const job = await api.post<Job>('/v1/jobs', lmJobRequest(form));
+      const job = await api.post<Job>('/v1/jobs', lmJobRequest(form, usePlan ? advice.plan?.id : undefined));
       navigate(`/jobs/${job.id}`);
     } catch (err) {
       setError(err as ApiError);
@@ -125,6 +135,22 @@ export function LmTrainForm() {
               />
             </Grid.Col>
           </Grid>
+          <Card withBorder bg="gray.0" data-testid="lm-plan-card">
+            <Text fw={600} size="sm" mb={4}>
+              Planner estimate
+            </Text>
+            <Recommendation plan={advice.plan} error={advice.error} loading={advice.loading} idle="Pick a registered base model to see the estimate." />
+            {advice.plan?.id !== undefined && (
+              <Checkbox
+                mt="xs"
+                size="xs"
+                label={`Fine-tune with this plan (#${advice.plan.id}): the job records the plan and takes its checkpoint interval`}
+                checked={usePlan}
+                onChange={(e) => setUsePlan(e.currentTarget.checked)}
+                data-testid="lm-use-plan"
+              />
+            )}
+          </Card>
           {error && (
             <Alert color="red" data-testid="lm-train-error">
               {error.message}

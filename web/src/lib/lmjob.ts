@@ -31,7 +31,23 @@ export function checkLmForm(f: LmForm): string | null {
   return null;
 }
 
-export function lmJobRequest(f: LmForm): Record<string, unknown> {
+// Planner advice for a fine-tune (POST /v1/plans {kind:"train", lm:{...}}, see docs/planner.md):
+// the base model's config.json (its version manifest's "config"), tokens = steps x batch x
+// sequence length, micro batch = batch, and the LoRA rank (0 = full fine-tune). null while the
+// form lacks what the planner needs.
+export function lmPlanRequest(f: LmForm, config: unknown, deadlineHours = 24): Record<string, unknown> | null {
+  if (!config || typeof config !== 'object' || Array.isArray(config)) return null;
+  if (!(Number.isInteger(f.steps) && f.steps >= 1 && Number.isInteger(f.batchSize) && f.batchSize >= 1)) return null;
+  if (!(Number.isInteger(f.maxSeqLen) && f.maxSeqLen >= 2)) return null;
+  const lora = f.method === 'lora' && Number.isInteger(f.rank) && f.rank >= 1;
+  return {
+    kind: 'train',
+    lm: { config, tokens: f.steps * f.batchSize * f.maxSeqLen, seq_len: f.maxSeqLen, micro_batch: f.batchSize, precision: 'bf16', lora_rank: lora ? f.rank : 0 },
+    deadline_hours: deadlineHours,
+  };
+}
+
+export function lmJobRequest(f: LmForm, planId?: number): Record<string, unknown> {
   const hyper: Record<string, unknown> = {
     method: f.method,
     max_steps: f.steps,
@@ -48,6 +64,7 @@ export function lmJobRequest(f: LmForm): Record<string, unknown> {
     hyperparameters: hyper,
   };
   if (f.output.trim()) body.model = f.output.trim();
+  if (planId) body.plan_id = planId;
   return body;
 }
 

@@ -46,9 +46,16 @@ export function ModelsPage() {
                   {d.items.map((m) => (
                     <Table.Tr key={m.id}>
                       <Table.Td>
-                        <Anchor component={Link} to={`/models/${enc(m.name)}`}>
-                          {m.name}
-                        </Anchor>
+                        <Group gap={6} wrap="nowrap">
+                          <Anchor component={Link} to={`/models/${enc(m.name)}`}>
+                            {m.name}
+                          </Anchor>
+                          {m.visibility === 'public' && (
+                            <Badge size="xs" variant="light" color="teal" title="Every user may fine-tune and deploy it" data-testid="model-public">
+                              public
+                            </Badge>
+                          )}
+                        </Group>
                       </Table.Td>
                       <Table.Td>v{m.latest_version}</Table.Td>
                       <Table.Td>{formatTime(m.created_at)}</Table.Td>

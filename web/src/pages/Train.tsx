@@ -1,53 +1,15 @@
-import { Alert, Anchor, Badge, Button, Card, Checkbox, SegmentedControl, Grid, Group, NumberInput, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
-import { useDebouncedValue } from '@mantine/hooks';
-import { useEffect, useMemo, useState } from 'react';
+import { Alert, Anchor, Button, Card, Checkbox, SegmentedControl, Grid, Group, NumberInput, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { useMemo, useState } from 'react';
 import { Link, useNavigate, useSearchParams } from 'react-router-dom';
 import { ApiError, api, enc } from '../api/client';
 import type { Dataset, DatasetVersion, Job, List } from '../api/types';
 import { LmTrainForm } from '../components/LmTrainForm';
+import { Recommendation, usePlanAdvice } from '../components/TrainPlan';
 import { StateBadge } from '../components/StateBadge';
 import { Async, ConfirmButton, Empty, ErrorState } from '../components/states';
-import { TERMINAL_JOB_STATES, formatDuration, formatUsd, timeAgo } from '../lib/format';
+import { TERMINAL_JOB_STATES, timeAgo } from '../lib/format';
 import { parseHidden, trainPlanRequest } from '../lib/plan';
 import { useApi } from '../lib/useApi';
-
-interface Candidate { instance_type: string; region: string; zone: string; market: string; nodes: number; gpus: number; expected_hours: number; expected_cost_usd: number; cluster_usd_per_hour: number; note?: string }
-interface TrainPlan { id?: number; best: Candidate; best_ondemand: Candidate | null; savings_vs_ondemand: number; reason: string }
-
-function Recommendation({ plan, error, loading }: { plan?: TrainPlan; error?: ApiError; loading: boolean }) {
-  if (error) {
-    return (
-      <Alert color={error.status === 503 ? 'yellow' : 'red'} title="No planner estimate" data-testid="plan-error">
-        {error.message}
-      </Alert>
-    );
-  }
-  if (!plan) return <Text c="dimmed">{loading ? 'Asking the planner…' : 'Pick a dataset to see the estimate.'}</Text>;
-  const b = plan.best;
-  return (
-    <Stack gap={4} data-testid="plan">
-      <Text size="sm">
-        Recommended: <b>{b.instance_type}</b> {b.zone || b.region} ({b.market}
-        {b.nodes > 1 ? `, ${b.nodes} nodes` : ''})
-      </Text>
-      <Group gap="xs">
-        <Badge variant="light" data-testid="plan-cost">
-          est. {formatUsd(b.expected_cost_usd)}
-        </Badge>
-        <Badge variant="light">est. {formatDuration(b.expected_hours * 3600)}</Badge>
-        {plan.savings_vs_ondemand > 0 && <Badge color="green" variant="light">saves {formatUsd(plan.savings_vs_ondemand)} vs on-demand</Badge>}
-      </Group>
-      {plan.reason && (
-        <Text size="xs" c="dimmed">
-          {plan.reason}
-        </Text>
-      )}
-      <Text size="xs" c="dimmed">
-        This server runs jobs on its own machine today; the plan shows what the cheapest safe cloud option would cost.
-      </Text>
-    </Stack>
-  );
-}
 
 function TrainForm() {
   const navigate = useNavigate();
@@ -73,23 +35,7 @@ function TrainForm() {
     const cols = v.schema.columns?.length ?? 2;
     return JSON.stringify(trainPlanRequest({ features: Math.max(1, cols - 1), rows: v.rows, epochs: Number(epochs) || 1, hidden: hiddenList ?? [], outputs: 3, deadlineHours: 24 }));
   }, [version.data, dataset, epochs, hidden]); // eslint-disable-line react-hooks/exhaustive-deps
-  const [debounced] = useDebouncedValue(planInput, 300);
-  const [plan, setPlan] = useState<TrainPlan>();
-  const [planError, setPlanError] = useState<ApiError>();
-  const [planLoading, setPlanLoading] = useState(false);
-  useEffect(() => {
-    if (!debounced) return;
-    let live = true;
-    setPlanLoading(true);
-    api
-      .post<TrainPlan>('/v1/plans', JSON.parse(debounced))
-      .then((p) => live && (setPlan(p), setPlanError(undefined)))
-      .catch((e) => live && (setPlan(undefined), setPlanError(e)))
-      .finally(() => live && setPlanLoading(false));
-    return () => {
-      live = false;
-    };
-  }, [debounced]);
+  const { plan, error: planError, loading: planLoading } = usePlanAdvice(planInput);
 
   const submit = async (e: React.FormEvent) => {
     e.preventDefault();

@@ -104,3 +104,32 @@ describe('LM fine-tune form', () => {
     expect(checkLmForm({ ...form, steps: 1.5 })).toMatch(/Steps/);
   });
 });
+
+import { lmPlanRequest } from '../../src/lib/lmjob';
+
+describe('LM fine-tune planner advice', () => {
+  const config = { model_type: 'llama', hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, vocab_size: 300 };
+  const form = { ...defaultLmForm(), baseModel: 'sskai-demo', dataset: 'chat', steps: 30, batchSize: 4, maxSeqLen: 128, rank: 8 };
+  it('asks for a train plan with the base config, tokens and the LoRA rank', () => {
+    expect(lmPlanRequest(form, config)).toEqual({
+      kind: 'train',
+      lm: { config, tokens: 30 * 4 * 128, seq_len: 128, micro_batch: 4, precision: 'bf16', lora_rank: 8 },
+      deadline_hours: 24,
+    });
+  });
+  it('plans a full fine-tune with LoRA rank 0', () => {
+    expect((lmPlanRequest({ ...form, method: 'full' }, config, 6) as { lm: { lora_rank: number } }).lm.lora_rank).toBe(0);
+    expect(lmPlanRequest({ ...form, method: 'full' }, config, 6)?.deadline_hours).toBe(6);
+  });
+  it('waits for a base config and a complete form', () => {
+    expect(lmPlanRequest(form, undefined)).toBeNull();
+    expect(lmPlanRequest(form, [1, 2])).toBeNull();
+    expect(lmPlanRequest({ ...form, steps: 0 }, config)).toBeNull();
+    expect(lmPlanRequest({ ...form, batchSize: 1.5 }, config)).toBeNull();
+    expect(lmPlanRequest({ ...form, maxSeqLen: 1 }, config)).toBeNull();
+  });
+  it('carries the chosen plan into the job', () => {
+    expect(lmJobRequest(form, 12).plan_id).toBe(12);
+    expect('plan_id' in lmJobRequest(form)).toBe(false);
+  });
+});
