@@ -70,6 +70,7 @@ Result<std::shared_ptr<LmService>> LoadLmService(ml::Engine& engine, const std::
   lo.served_name = options.served_name;
   lo.batching.max_batch = options.max_batch;
   lo.batching.window = std::chrono::microseconds(options.batch_window_us);
+  SSKAI_ASSIGN_OR_RETURN(lo.batching.mode, LmBatcher::ParseMode(options.lm_batching));
   lo.load.threads = options.torch_threads;
   SSKAI_ASSIGN_OR_RETURN(auto svc, LmService::Load(engine, dir, lo));
   return std::shared_ptr<LmService>(std::move(svc));
