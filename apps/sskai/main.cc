@@ -126,6 +126,10 @@ int main(int argc, char** argv) {
   replica->add_option("--batch-window-us", ro.batch_window_us,
                       "language models: how long an idle model waits for more requests to batch")
       ->capture_default_str();
+  replica->add_option("--lm-batching", ro.lm_batching,
+                      "language models: continuous (join the running batch) or static (wait for it to end)")
+      ->check(CLI::IsMember({"continuous", "static"}))
+      ->capture_default_str();
   replica->add_option("--torch-threads", ro.torch_threads, "engine intra-op threads (0 = default)");
   replica->callback([&] {
     sskai::ConfigureLogging("info");

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ml/lm_decode.h"
 #include "ml/lm_model.h"
 
 namespace sskai::ml {
@@ -59,66 +60,6 @@ Status WriteTensors(const std::string& dir, const std::string& base,
   return written.status();
 }
 
-Status CheckIds(const LmConfig& c, const std::vector<int64_t>& ids, const char* what) {
-  if (ids.empty()) return Status::InvalidArgument(std::string(what) + " is empty");
-  for (int64_t id : ids) {
-    if (id < 0 || id >= c.vocab_size) {
-      return Status::InvalidArgument(std::string(what) + " has token id " + std::to_string(id) + " outside the vocabulary (" +
-                                     std::to_string(c.vocab_size) + ")");
-    }
-  }
-  return Status::Ok();
-}
-
-// Picks the next token from one row of logits (pure; the RNG carries the request's seed).
-int64_t Sample(std::vector<float> logits, const SamplingParams& s, const std::vector<int64_t>& history,
-               std::mt19937_64* rng) {
-  if (s.repetition_penalty != 1.0) {
-    std::set<int64_t> seen(history.begin(), history.end());
-    for (int64_t id : seen) {
-      float& l = logits[id];
-      l = l > 0 ? static_cast<float>(l / s.repetition_penalty) : static_cast<float>(l * s.repetition_penalty);
-    }
-  }
-  if (s.temperature <= 0) return std::max_element(logits.begin(), logits.end()) - logits.begin();
-  std::vector<int64_t> order(logits.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return logits[a] > logits[b]; });
-  size_t keep = order.size();
-  if (s.top_k > 0) keep = std::min(keep, static_cast<size_t>(s.top_k));
-  std::vector<double> probs(keep);
-  double max_logit = logits[order[0]] / s.temperature, total = 0;
-  for (size_t i = 0; i < keep; ++i) {
-    probs[i] = std::exp(logits[order[i]] / s.temperature - max_logit);
-    total += probs[i];
-  }
-  if (s.top_p < 1.0) {
-    double cumulative = 0;
-    size_t cut = keep;
-    for (size_t i = 0; i < keep; ++i) {
-      cumulative += probs[i] / total;
-      if (cumulative >= s.top_p) {
-        cut = i + 1;
-        break;
-      }
-    }
-    keep = cut;
-    total = std::accumulate(probs.begin(), probs.begin() + static_cast<std::ptrdiff_t>(keep), 0.0);
-  }
-  double u = std::uniform_real_distribution<double>(0.0, total)(*rng);
-  for (size_t i = 0; i < keep; ++i) {
-    u -= probs[i];
-    if (u <= 0) return order[i];
-  }
-  return order[keep - 1];
-}
-
-// Longest sequence a request may use: dynamic NTK scaling extends max_position_embeddings.
-int64_t ContextLength(const LmConfig& c) {
-  double factor = c.rope_type == "dynamic" ? c.rope_factor : 1.0;
-  return static_cast<int64_t>(static_cast<double>(c.max_position_embeddings) * factor);
-}
-
 class LanguageModelImpl : public LanguageModel {
  public:
   explicit LanguageModelImpl(std::unique_ptr<LmCore> core) : core_(std::move(core)) {}
@@ -151,31 +92,25 @@ class LanguageModelImpl : public LanguageModel {
     }
   }
 
+  // One batch through a decoder: batched prefill, then one forward per step for the sequences
+  // still running (finished ones leave the batch).
   Result<std::vector<GenerateResult>> Generate(const std::vector<GenerateRequest>& requests,
                                                const TokenCallback& on_token) override {
-    if (requests.empty()) return std::vector<GenerateResult>{};
-    int64_t batch = static_cast<int64_t>(requests.size()), longest = 0, most_new = 0;
-    for (size_t i = 0; i < requests.size(); ++i) {
-      const auto& r = requests[i];
-      SSKAI_RETURN_IF_ERROR(CheckIds(config(), r.prompt, ("request " + std::to_string(i) + " prompt").c_str()));
-      if (r.sampling.max_tokens < 0) return Status::InvalidArgument("max_tokens must be >= 0");
-      if (r.sampling.top_p <= 0 || r.sampling.top_p > 1) return Status::InvalidArgument("top_p must be in (0, 1]");
-      if (r.sampling.repetition_penalty <= 0) return Status::InvalidArgument("repetition_penalty must be > 0");
-      int64_t need = static_cast<int64_t>(r.prompt.size()) + r.sampling.max_tokens;
-      if (need > ContextLength(config())) {
-        return Status::InvalidArgument("request " + std::to_string(i) + ": prompt (" + std::to_string(r.prompt.size()) +
-                                       " tokens) + max_tokens exceeds the context (" +
-                                       std::to_string(ContextLength(config())) + ")");
-      }
-      longest = std::max<int64_t>(longest, static_cast<int64_t>(r.prompt.size()));
-      most_new = std::max<int64_t>(most_new, r.sampling.max_tokens);
+    auto decoder = NewLmDecoder(core_.get(), static_cast<int>(std::max<size_t>(1, requests.size())));
+    SSKAI_ASSIGN_OR_RETURN(std::vector<int64_t> ids, decoder->Add(requests));
+    std::map<int64_t, size_t> index;
+    for (size_t i = 0; i < ids.size(); ++i) index[ids[i]] = i;
+    std::vector<GenerateResult> results(requests.size());
+    while (decoder->active() > 0) {
+      SSKAI_ASSIGN_OR_RETURN(auto finished, decoder->Step([&](int64_t sequence, int64_t token) {
+        return on_token ? on_token(index.at(sequence), token) : true;
+      }));
+      for (auto& f : finished) results[index.at(f.sequence)] = std::move(f.result);
     }
-    try {
-      return GenerateBatch(requests, on_token, batch, longest, most_new);
-    } catch (const std::exception& e) {
-      return Status::Internal(std::string("generation failed: ") + e.what());
-    }
+    return results;
   }
+
+  std::unique_ptr<LmDecoder> NewDecoder(int max_batch) override { return NewLmDecoder(core_.get(), max_batch); }
 
   Result<LmLoss> Evaluate(const std::vector<LmExample>& examples, int batch_size) override {
     if (examples.empty()) return Status::InvalidArgument("no examples to evaluate");
@@ -292,81 +227,6 @@ class LanguageModelImpl : public LanguageModel {
   }
 
  private:
-  Result<std::vector<GenerateResult>> GenerateBatch(const std::vector<GenerateRequest>& requests,
-                                                    const TokenCallback& on_token, int64_t batch, int64_t longest,
-                                                    int64_t most_new) {
-    torch::NoGradGuard no_grad;
-    core_->set_training(false);
-    torch::Device dev = core_->device();
-    int64_t capacity = longest + most_new;
-    // Left-pad prompts so every sequence ends at slot `longest - 1`.
-    std::vector<int64_t> ids(batch * longest, 0), pos(batch * longest, 0);
-    auto valid = torch::zeros({batch, capacity}, torch::kBool);
-    std::vector<GenerateResult> results(batch);
-    std::vector<std::vector<int64_t>> history(batch);
-    std::vector<std::mt19937_64> rngs;
-    std::vector<bool> done(batch, false);
-    std::vector<int64_t> next_pos(batch);
-    for (int64_t b = 0; b < batch; ++b) {
-      const auto& prompt = requests[b].prompt;
-      int64_t pad = longest - static_cast<int64_t>(prompt.size());
-      for (size_t t = 0; t < prompt.size(); ++t) {
-        ids[b * longest + pad + t] = prompt[t];
-        pos[b * longest + pad + t] = static_cast<int64_t>(t);
-      }
-      valid.select(0, b).narrow(0, pad, static_cast<int64_t>(prompt.size())).fill_(true);
-      results[b].prompt_tokens = static_cast<int64_t>(prompt.size());
-      history[b] = prompt;
-      rngs.emplace_back(requests[b].sampling.seed);
-      next_pos[b] = static_cast<int64_t>(prompt.size());
-      if (requests[b].sampling.max_tokens == 0) {
-        done[b] = true;
-        results[b].finish_reason = "length";
-      }
-    }
-    valid = valid.to(dev);
-    KvCache cache = core_->NewCache(batch, capacity);
-    auto logits = core_->Forward(torch::tensor(ids, torch::kLong).view({batch, longest}).to(dev),
-                                 torch::tensor(pos, torch::kLong).view({batch, longest}).to(dev), valid, &cache)
-                      .select(1, longest - 1);  // [B,V]
-    int64_t vocab = config().vocab_size;
-    for (int64_t step = 0; step < most_new; ++step) {
-      auto host = logits.to(torch::kCPU).contiguous();
-      const float* row0 = host.data_ptr<float>();
-      std::vector<int64_t> feed(batch, 0);
-      bool any = false;
-      for (int64_t b = 0; b < batch; ++b) {
-        if (done[b]) continue;
-        const auto& s = requests[b].sampling;
-        std::vector<float> row(row0 + b * vocab, row0 + (b + 1) * vocab);
-        int64_t token = Sample(std::move(row), s, history[b], &rngs[b]);
-        history[b].push_back(token);
-        results[b].tokens.push_back(token);
-        feed[b] = token;
-        bool keep = on_token ? on_token(static_cast<size_t>(b), token) : true;
-        if (std::find(s.stop_tokens.begin(), s.stop_tokens.end(), token) != s.stop_tokens.end()) {
-          done[b] = true;
-          results[b].finish_reason = "stop";
-        } else if (!keep) {
-          done[b] = true;
-          results[b].finish_reason = "cancelled";
-        } else if (static_cast<int64_t>(results[b].tokens.size()) >= s.max_tokens) {
-          done[b] = true;
-          results[b].finish_reason = "length";
-        }
-        any = any || !done[b];
-      }
-      if (!any) break;
-      std::vector<int64_t> step_pos(batch);
-      for (int64_t b = 0; b < batch; ++b) step_pos[b] = next_pos[b]++;
-      valid.select(1, cache.len).fill_(true);
-      logits = core_->Forward(torch::tensor(feed, torch::kLong).view({batch, 1}).to(dev),
-                              torch::tensor(step_pos, torch::kLong).view({batch, 1}).to(dev), valid, &cache)
-                   .select(1, 0);
-    }
-    return results;
-  }
-
   std::unique_ptr<LmCore> core_;
 };
 

@@ -271,6 +271,44 @@ struct LmSaveOptions {
   bool merge_lora = true;             // fold adapters into the saved weights
 };
 
+// Called once per generated token of a running decode batch: (sequence id, token id).
+// Returning false stops that sequence ("cancelled").
+using SequenceCallback = std::function<bool(int64_t sequence, int64_t token)>;
+
+// A sequence that left a decode batch, with its result.
+struct FinishedSequence {
+  int64_t sequence = 0;
+  GenerateResult result;
+};
+
+// A running decode batch for continuous batching: sequences join it between steps (their
+// prompts are prefilled, batched together, and their KV cache rows added to the batch) and leave
+// it as soon as they finish, freeing their slot. Each sequence keeps its own sampling params and
+// RNG (seeded from its request), so a seeded request produces the same tokens whether it runs
+// alone or joins a batch (up to float rounding of batched kernels, which does not change tokens
+// in practice). Made by LanguageModel::NewDecoder; must not outlive its model, and shares its
+// thread-safety: not thread-safe, calls are serialized with the model's other calls.
+class LmDecoder {
+ public:
+  virtual ~LmDecoder() = default;
+  // Prefills `requests` together and adds them to the batch; returns their sequence ids (in
+  // request order, never reused). Nothing is added on error. Errors: kInvalidArgument as for
+  // Generate (naming the request index), kResourceExhausted (more than the free slots),
+  // kInternal (the prefill failed; if active() is then 0, the running batch was lost too).
+  virtual Result<std::vector<int64_t>> Add(const std::vector<GenerateRequest>& requests) = 0;
+  // One decode step: samples the next token of every sequence in the batch, calls on_token (may
+  // be empty), and runs one batched forward for the sequences that continue. Returns those that
+  // finished in this step ("stop": a stop token, "length": max_tokens, "cancelled": on_token
+  // returned false). A request with max_tokens 0 finishes in its first step without a token.
+  // Errors: kInternal (forward failed): the batch is then empty and its sequences are lost.
+  virtual Result<std::vector<FinishedSequence>> Step(const SequenceCallback& on_token) = 0;
+  // Removes a sequence between steps (client gone); its result says "cancelled". kNotFound if it
+  // is not in the batch.
+  virtual Result<GenerateResult> Cancel(int64_t sequence) = 0;
+  // Sequences in the batch.
+  virtual int active() const = 0;
+};
+
 // A loaded model. Not thread-safe: callers serialize calls (a serving batcher owns one).
 class LanguageModel {
  public:
@@ -304,6 +342,8 @@ class LanguageModel {
                                       const LmTrainCallbacks& callbacks) = 0;
   // Base parameters (adapters excluded).
   virtual int64_t NumParameters() const = 0;
+  // An empty decode batch of at most `max_batch` (>= 1) sequences over this model.
+  virtual std::unique_ptr<LmDecoder> NewDecoder(int max_batch) = 0;
 };
 
 struct LmLoadOptions {

@@ -205,8 +205,15 @@ http::Response LmService::Models() const {
 
 std::string LmService::StatsJson() {
   auto s = batcher_->stats();
-  return json{{"model", options_.served_name}, {"context", context_},     {"batches", s.batches},
-              {"requests", s.requests},        {"tokens", s.tokens},      {"largest_batch", s.largest_batch},
+  return json{{"model", options_.served_name},
+              {"context", context_},
+              {"batching", options_.batching.mode == LmBatcher::Mode::kStatic ? "static" : "continuous"},
+              {"batches", s.batches},
+              {"steps", s.steps},
+              {"requests", s.requests},
+              {"joined_running", s.joined_running},
+              {"tokens", s.tokens},
+              {"largest_batch", s.largest_batch},
               {"stopped_early", s.stopped_early}}
       .dump();
 }
@@ -287,6 +294,7 @@ void LmService::Serve(bool chat, http::Request& req, http::Responder respond) {
   job.request = std::move(g);
   job.on_token = [gen](int64_t token) { return gen->OnToken(token); };
   job.on_done = [gen](Result<ml::GenerateResult> res) { gen->OnDone(std::move(res)); };
+  job.cancelled = [gen] { return gen->client_gone.load(); };
   batcher_->Submit(std::move(job));
 }
 

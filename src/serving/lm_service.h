@@ -6,7 +6,8 @@
 // engine, the tokenizer (tokenizer.json or tokenizer.model, tokenizer_config.json), the chat
 // template family, and the stop tokens (config/generation_config eos ids, the tokenizer's eos
 // and the template's end-of-turn token). Each request is parsed, rendered, tokenized and checked
-// against the context on the HTTP thread; generation runs on the LmBatcher's thread. Streams
+// against the context on the HTTP thread; generation runs on the LmBatcher's thread (continuous
+// batching by default: requests join the running decode batch between steps). Streams
 // write text as soon as it is complete UTF-8 and cannot be the start of a stop string; a
 // client that goes away cancels its generation.
 // Thread-safety: thread-safe.
@@ -42,7 +43,8 @@ class LmService {
   void Chat(http::Request& req, http::Responder respond);
   void Complete(http::Request& req, http::Responder respond);
   http::Response Models() const;
-  // {"model", "context", "batches", "requests", "tokens", "largest_batch", "stopped_early"}.
+  // {"model", "context", "batching", "batches", "steps", "requests", "joined_running", "tokens",
+  // "largest_batch", "stopped_early"} (see LmBatcher::Stats).
   std::string StatsJson();
 
   struct Generation;  // one request in flight (private)

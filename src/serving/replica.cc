@@ -105,6 +105,7 @@ Result<std::shared_ptr<LmService>> LoadLmService(ml::Engine& engine, const std::
   lo.served_name = options.served_name;
   lo.batching.max_batch = options.max_batch;
   lo.batching.window = std::chrono::microseconds(options.batch_window_us);
+  SSKAI_ASSIGN_OR_RETURN(lo.batching.mode, LmBatcher::ParseMode(options.lm_batching));
   // One decode loop runs all of a language model's requests: it gets every core.
   lo.load.threads = options.torch_threads > 0 ? options.torch_threads : Cores();
   SetBlasThreadsForLm(options);

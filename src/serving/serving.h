@@ -228,6 +228,9 @@ struct ReplicaOptions {
   std::string served_name;
   int max_batch = 16;           // requests per batched generation
   int batch_window_us = 2000;   // an idle model waits this long for more requests to batch
+  // "continuous": requests join the running decode batch between steps; "static": they wait
+  // until the whole batch has finished.
+  std::string lm_batching = "continuous";
   int torch_threads = 0;        // 0 = the engine's default
 };
 // Runs a replica until SIGTERM/SIGINT: loads the model once (or, standby, the engine only),

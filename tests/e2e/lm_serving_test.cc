@@ -1,14 +1,12 @@
 // LM serving against the real binary: an LM model version (Hugging Face file set) deployed as
 // an endpoint, OpenAI-compatible chat/completions through the gateway (non-streamed and
 // streamed), usage counts, the top-level routes keyed by "model", bad input answered 4xx while
-// the replica keeps serving, and the CLI.
+// the replica keeps serving, and the CLI. The model arrives the user's way: the import route.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "artifacts/artifacts.h"
-#include "store/store.h"
 #include "testing/server_harness.h"
 #include "testing/tiny_lm.h"
 #include "tokenizer/tokenizer.h"
@@ -18,35 +16,21 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Registers the tiny LM as model "tiny-lm" of user 1 (the admin) the way an LM import does: one
-// blob per file and a manifest (docs/llm.md). Written straight into the data directory.
-// TODO(lmserve): use the import route once the LM file-set registration lands.
-Status RegisterTinyLm(const std::string& data_dir, const std::string& model_dir) {
-  SSKAI_ASSIGN_OR_RETURN(auto blobs, artifacts::OpenLocalBlobStore(data_dir + "/artifacts"));
-  SSKAI_ASSIGN_OR_RETURN(auto store, store::Store::Open(data_dir + "/sskai.db"));
-  json files = json::object(), sizes = json::object();
-  int64_t total = 0;
+// Imports a checkpoint directory as model `name` the way `sskai models import` does: an upload
+// session, one PUT per file, then POST /v1/models/{name}/import. Returns the import's answer.
+json ImportLm(TestServer& server, const std::string& name, const std::string& model_dir, int* status) {
+  json upload = server.CallJson("POST", "/v1/uploads", nullptr, status);
+  if (*status != 201) return upload;
+  std::string id = upload["id"];
   for (const auto& entry : fs::directory_iterator(model_dir)) {
-    std::string content = ReadFile(entry.path().string());
-    SSKAI_ASSIGN_OR_RETURN(std::string sha, blobs->PutString(content));
-    files[entry.path().filename().string()] = sha;
-    sizes[entry.path().filename().string()] = content.size();
-    total += static_cast<int64_t>(content.size());
+    std::string file = entry.path().filename().string();
+    auto put = server.Call("PUT", "/v1/uploads/" + id + "/files/" + file, ReadFile(entry.path().string()));
+    if (put.status != 201) {
+      *status = put.status;
+      return json::parse(put.body, nullptr, false);
+    }
   }
-  json config = json::parse(ReadFile(model_dir + "/config.json"));
-  json manifest = {{"type", "lm"},           {"files", files},         {"sizes", sizes},
-                   {"config", config},       {"tokenizer", "tokenizer.json"},
-                   {"chat_template", "llama3"}, {"adapter", false},
-                   {"source", {{"kind", "import"}}}};
-  SSKAI_ASSIGN_OR_RETURN(std::string manifest_sha, blobs->PutString(manifest.dump()));
-  store::ModelVersion v;
-  v.kind = "foundation";
-  v.task = "generation";
-  v.blob_sha256 = manifest_sha;
-  v.spec_json = manifest.dump();
-  v.metrics_json = "{}";
-  v.size_bytes = total;
-  return store->AddModelVersion(1, "tiny-lm", v).status();
+  return server.CallJson("POST", "/v1/models/" + name + "/import", {{"upload", id}}, status);
 }
 
 class LmServingE2eTest : public ::testing::Test {
@@ -58,9 +42,11 @@ class LmServingE2eTest : public ::testing::Test {
     Status started = server_->Start();
     ASSERT_TRUE(started.ok()) << started.ToString();
     ASSERT_EQ(WriteTinyLm(files_->path() + "/tiny"), "");
-    Status reg = RegisterTinyLm(server_->data_dir(), files_->path() + "/tiny");
-    ASSERT_TRUE(reg.ok()) << reg.ToString();
     int status = 0;
+    json imported = ImportLm(*server_, "tiny-lm", files_->path() + "/tiny", &status);
+    ASSERT_EQ(status, 201) << imported.dump();
+    EXPECT_EQ(imported["model"], "tiny-lm");
+    EXPECT_EQ(imported["version"], 1);
     json ep = server_->CallJson("POST", "/v1/endpoints",
                                 {{"name", "chat"}, {"model", "tiny-lm"}, {"min_replicas", 1}}, &status);
     ASSERT_EQ(status, 201) << ep.dump();
@@ -191,6 +177,19 @@ TEST_F(LmServingE2eTest, BadInputIsA4xxAndTheReplicaKeepsServing) {
   // The tabular route says what to use instead.
   auto predict = server_->Call("POST", "/v1/endpoints/chat/predict", R"({"rows":[]})");
   EXPECT_EQ(predict.status, 400);
+}
+
+TEST_F(LmServingE2eTest, ImportWithoutConfigIs4xxAndRegistersNothing) {
+  TempDir broken;
+  ASSERT_EQ(WriteTinyLm(broken.path() + "/m"), "");
+  fs::remove(broken.path() + "/m/config.json");
+  int status = 0;
+  json out = ImportLm(*server_, "broken-lm", broken.path() + "/m", &status);
+  EXPECT_GE(status, 400) << out.dump();
+  EXPECT_LT(status, 500) << out.dump();
+  EXPECT_NE(out.dump().find("config.json"), std::string::npos) << out.dump();
+  server_->CallJson("GET", "/v1/models/broken-lm", nullptr, &status);
+  EXPECT_EQ(status, 404);
 }
 
 TEST_F(LmServingE2eTest, CliCompleteStreams) {

@@ -266,7 +266,8 @@ TEST_F(LmReplicaTest, ConcurrentRequestsShareOneBatch) {
 }
 
 TEST_F(LmReplicaTest, ClientThatGoesAwayCancelsItsGeneration) {
-  Start();
+  // One slot: the next request runs only once the abandoned one has left the batch.
+  Start({.max_batch = 1});
   json body = Chat("hello", 400);
   body["stream"] = true;
   body["temperature"] = 1.0;
