@@ -1,10 +1,7 @@
 // LocalExecutor: worker processes on this machine via fork/exec; a supervised process group for
 // data-parallel jobs (tasks > 1).
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <linux/close_range.h>
@@ -18,6 +15,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/loopback_port.h"
 #include "jobs/jobs.h"
 
 extern char** environ;
@@ -66,23 +64,6 @@ std::vector<char*> Pointers(std::vector<std::string>& strings) {
   for (auto& s : strings) out.push_back(s.data());
   out.push_back(nullptr);
   return out;
-}
-
-// A TCP port on loopback that was free a moment ago (the rendezvous master's), or 0.
-int FreeLoopbackPort() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
 }
 
 // In a forked child (async-signal-safe calls only): stdin from /dev/null, stdout/stderr to the

@@ -262,9 +262,13 @@ TEST(LocalExecutorGroupTest, OneFailingRankStopsTheOthersAndTheGroupExitsAsIt) {
   testing::ScratchDir dir;
   std::string log = dir.path() + "/group.log";
   auto ex = MakeLocalExecutor();
-  // Rank 1 fails; the others would run for a minute unless stopped (they record the SIGTERM).
-  LaunchSpec spec = Shell("if [ $SSKAI_RANK = 1 ]; then exit 4; fi; "
-                          "trap 'echo rank $SSKAI_RANK stopped; exit 75' TERM; sleep 60 & wait",
+  // Rank 1 fails once the others trap SIGTERM; they would run for a minute unless stopped (they
+  // record the SIGTERM).
+  const std::string up = dir.path() + "/up-";
+  LaunchSpec spec = Shell("if [ $SSKAI_RANK = 1 ]; then while [ ! -e " + up + "0 ] || [ ! -e " + up +
+                              "2 ]; do sleep 0.01; done; exit 4; fi; "
+                              "trap 'echo rank $SSKAI_RANK stopped; exit 75' TERM; touch " + up +
+                              "$SSKAI_RANK; sleep 60 & wait",
                           log);
   spec.tasks = 3;
   auto h = ex->Launch(spec);

@@ -3,11 +3,8 @@
 // with the same weights and losses as one worker with the same global batch, to floating-point
 // tolerance — the MLP, the CNN (synchronized BatchNorm) and LM LoRA fine-tuning; a notice that
 // reaches one rank stops both at the same step, and the run resumes from rank 0's checkpoint.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/loopback_port.h"
 #include "ml/datasets.h"
 #include "ml/ml.h"
 #include "ml/test_util.h"
@@ -93,22 +91,6 @@ LmTrainSpec LmSpec() {
   spec.learning_rate = 1e-2;
   spec.warmup_steps = 2;
   return spec;
-}
-
-// A free TCP port on loopback (for the TCPStore master).
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
 }
 
 std::string Env(const char* name) {
@@ -236,7 +218,7 @@ void Report(const char* what, const Outcome& two_ranks, const Outcome& single) {
 std::pair<Outcome, Outcome> RunTwoRanks(const std::string& kind, const TempDir& dir, const std::string& tag,
                                         const std::string& resume, int64_t notice_at, bool tcp = false) {
   std::string store = dir.Sub(tag + "-store");
-  const int port = tcp ? FreePort() : 0;
+  const int port = tcp ? FreeLoopbackPort() : 0;
   pid_t pids[2];
   for (int rank = 0; rank < 2; ++rank) {
     pids[rank] = SpawnRank(kind, rank, store, port, dir.Sub(tag + "-rank" + std::to_string(rank)), resume,
