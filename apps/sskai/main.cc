@@ -96,10 +96,13 @@ int main(int argc, char** argv) {
     wo.token = EnvOr("SSKAI_TOKEN", "");
     wo.notice_file = EnvOr("SSKAI_NOTICE_FILE", "");
     wo.chaos_notice_at_step = std::atoll(EnvOr("SSKAI_CHAOS_NOTICE_AT_STEP", "0").c_str());
-    // Data parallel: Slurm tasks (srun) or SSKAI_RANK/SSKAI_WORLD_SIZE; rendezvous SSKAI_DIST_STORE.
+    // Data parallel: Slurm tasks (srun) or SSKAI_RANK/SSKAI_WORLD_SIZE; rendezvous at
+    // MASTER_ADDR:MASTER_PORT (TCPStore), else SSKAI_DIST_STORE (FileStore).
     wo.world_size = std::atoi(EnvOr("SSKAI_WORLD_SIZE", EnvOr("SLURM_NTASKS", "1")).c_str());
     wo.rank = std::atoi(EnvOr("SSKAI_RANK", EnvOr("SLURM_PROCID", "0")).c_str());
     wo.dist_store = EnvOr("SSKAI_DIST_STORE", "");
+    wo.master_addr = EnvOr("MASTER_ADDR", "");
+    wo.master_port = EnvOr("SSKAI_DIST_RENDEZVOUS", "tcp") == "file" ? 0 : std::atoi(EnvOr("MASTER_PORT", "0").c_str());
     wo.dist_host = EnvOr("SSKAI_DIST_HOST", std::atoi(EnvOr("SLURM_JOB_NUM_NODES", "1").c_str()) > 1
                                                 ? ""  // resolve this node's hostname
                                                 : "127.0.0.1");

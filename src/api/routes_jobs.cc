@@ -183,7 +183,7 @@ void AddJobRoutes(ApiContext& ctx, http::Router& router) {
              "job " + std::to_string(created->id) + " queued: train '" + created->output_model + "'");
     ctx.jobs.Kick();
     return JsonResponse(201, JobJson(ctx, *created));
-  }), {.summary = "Submit a training job {dataset, model, task?, target?, architecture?, base_model?, base_version?, hyperparameters?, max_attempts?, max_wall_seconds?, max_cost_usd?, executor?: local|spot-sim|slurm, tasks?: 1..64 (slurm), partition? (slurm), offering?, interruption_band?, acceleration?, notice_seconds?, chaos?: {every_seconds, after_steps, seed}, checkpoint_interval_seconds?, checkpoint_interval_steps?}"});
+  }), {.summary = "Submit a training job {dataset, model, task?, target?, architecture?, base_model?, base_version?, hyperparameters?, max_attempts?, max_wall_seconds?, max_cost_usd?, executor?: local|spot-sim|slurm, tasks?: 1..64 (data-parallel ranks: srun tasks or local processes), partition? (slurm), offering?, interruption_band?, acceleration?, notice_seconds?, chaos?: {every_seconds, after_steps, seed}, checkpoint_interval_seconds?, checkpoint_interval_steps?}"});
 
   router.AddSync("GET", "/v1/jobs", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
     auto page = PageFromQuery(req);

@@ -100,6 +100,8 @@ Status JobController::Cancel(int64_t owner_id, int64_t job_id) {
   if (it != active_.end()) {
     executor_.Signal(it->second, /*force=*/false);
     kill_deadlines_[job_id] = clock_.Monotonic() + options_.cancel_grace;
+  } else {
+    executor_.Forget("job-" + std::to_string(job_id));  // e.g. a requeued Slurm job held for the relaunch
   }
   return Status::Ok();
 }

@@ -75,7 +75,9 @@ struct LaunchSpec {
   // Which executor runs it (RoutingExecutor): "slurm" | "local" | "" (the server's default).
   std::string executor;
   std::string name;                              // stable per job ("job-7"): the Slurm job name
-  int tasks = 1;                                 // Slurm: srun tasks (data-parallel ranks)
+  // Data-parallel ranks: Slurm srun tasks; local: that many worker processes run as one group
+  // (see MakeLocalExecutor).
+  int tasks = 1;
   std::string partition;                         // Slurm: "" = the executor's default
 };
 
@@ -110,8 +112,18 @@ class Executor {
   virtual ExitInfo Poll(const WorkerHandle& handle) = 0;
   // SIGTERM (graceful) or SIGKILL to the worker's process group.
   virtual void Signal(const WorkerHandle& handle, bool force) = 0;
+  // The job launched as `name` (LaunchSpec::name) ended for good (cancelled) while no worker of
+  // it may be watched: drop whatever the executor still keeps for it (Slurm: a requeued job held
+  // for the relaunch is cancelled). Best effort; the default does nothing.
+  virtual void Forget(const std::string& name) {}
 };
 
+// Runs workers as processes on this machine (fork/exec; setsid). tasks > 1: a supervisor process
+// (the handle's pid, leading the process group) starts `tasks` worker processes with SSKAI_RANK,
+// SSKAI_WORLD_SIZE, MASTER_ADDR=127.0.0.1 and a free MASTER_PORT (a TCPStore rendezvous on
+// loopback) and treats them as one run: SIGTERM to the group reaches every rank (all checkpoint
+// at the same step); the first rank that fails or dies gets the others stopped (SIGTERM, SIGKILL
+// after 10 s); the supervisor exits with that rank's exit code or signal, else with rank 0's.
 std::unique_ptr<Executor> MakeLocalExecutor();
 
 // ---- Slurm -------------------------------------------------------------------------------
@@ -327,10 +339,15 @@ struct WorkerOptions {
   // SSKAI_WORLD_SIZE), the c10d FileStore path (SSKAI_DIST_STORE) and this rank's Gloo address
   // (SSKAI_DIST_HOST). Rank 0 reports metrics, checkpoints, the model and errors; the others
   // train their shards in <work_dir>/rank-<N> and only exit with the outcome.
+  // Rendezvous: a TCPStore served by rank 0 at MASTER_ADDR:MASTER_PORT when MASTER_PORT is set
+  // (the local executor; Slurm: the first node of the allocation), else the FileStore.
+  // SSKAI_DIST_RENDEZVOUS=file forces the FileStore (it needs a filesystem shared by all nodes).
   int rank = 0;
   int world_size = 1;
   std::string dist_store;
   std::string dist_host = "127.0.0.1";
+  std::string master_addr;
+  int master_port = 0;
 };
 // Runs one job to completion: returns the process exit code (kExitOk, kExitFailed after reporting
 // the error and its step, kExitNoServer, kExitPreempted after a notice: SIGTERM, the file named

@@ -78,7 +78,8 @@ Result<json> UploadFileSet(LmJobIo& io, const std::string& jobs_path, const lmda
 }  // namespace
 
 Status RunLmWorkerJob(const std::string& job_json, const std::string& jobs_path, const std::string& data_path,
-                      const std::string& work_dir, LmJobIo& io) {
+                      const std::string& work_dir, const ml::DataParallelOptions& data_parallel, LmJobIo& io) {
+  const bool leader = data_parallel.rank == 0;
   json job = json::parse(job_json, nullptr, false);
   const json& spec_json = job.at("spec");
   SSKAI_ASSIGN_OR_RETURN(lmdata::LmJobSpec spec, lmdata::ParseLmJobSpec(spec_json.dump()));
@@ -95,6 +96,7 @@ Status RunLmWorkerJob(const std::string& job_json, const std::string& jobs_path,
   in.base_dir = spec_json.value("base_dir", "");
   in.work_dir = work_dir + "/lm";
   in.output_dir = work_dir + "/lm-output";
+  in.data_parallel = data_parallel;
   std::error_code ec;
   fs::create_directories(in.work_dir, ec);
   if (job.contains("checkpoint") && job["checkpoint"].value("available", false)) {
@@ -115,6 +117,7 @@ Status RunLmWorkerJob(const std::string& job_json, const std::string& jobs_path,
   cb.should_stop = [&io] { return io.notice(); };
   cb.on_step = [&](const ml::LmStepMetrics& m, double tps) {
     io.set_step(m.step);
+    if (!leader) return;
     SSKAI_LOG_INFO("step {}/{} loss={:.4f} lr={:.3e} grad_norm={:.3f} tokens/s={:.0f}", m.step, m.steps, m.loss,
                    m.learning_rate, m.grad_norm, tps);
     json body = {{"epoch", m.step}, {"epochs", m.steps}, {"step", m.step},
@@ -132,6 +135,11 @@ Status RunLmWorkerJob(const std::string& job_json, const std::string& jobs_path,
   SSKAI_ASSIGN_OR_RETURN(lmdata::LmRunResult result, lmdata::RunLmJob(*engine, in, cb));
   if (result.resumed_from_step > 0) {
     SSKAI_LOG_INFO("worker: resumed at step {}", result.resumed_from_step);
+  }
+  if (!leader) {  // rank 0 holds the same weights and reports them
+    SSKAI_LOG_INFO("worker: rank {} done", data_parallel.rank);
+    fs::remove_all(in.output_dir, ec);
+    return Status::Ok();
   }
   SSKAI_ASSIGN_OR_RETURN(json manifest, UploadFileSet(io, jobs_path, result, spec_json));
   std::string manifest_path = work_dir + "/lm-manifest.json";

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "ml/ml.h"
 
 namespace sskai::jobs {
 
@@ -27,8 +28,11 @@ struct LmJobIo {
 // job's checkpoint when it has one (falling back to the previous one, then to a fresh start),
 // streams per-step metrics, uploads packed checkpoints (every checkpoint_every steps and on
 // notice), then uploads the output file set and its manifest and completes the job.
+// Data parallel (data_parallel.world_size > 1): every rank runs this on its own work_dir and
+// resumes from the same (downloaded) checkpoint; only rank 0 streams metrics, uploads checkpoints
+// and the output and completes the job — the other ranks return OK after training.
 // Errors: as lmdata::RunLmJob; kCancelled after a notice checkpoint.
 Status RunLmWorkerJob(const std::string& job_json, const std::string& jobs_path, const std::string& data_path,
-                      const std::string& work_dir, LmJobIo& io);
+                      const std::string& work_dir, const ml::DataParallelOptions& data_parallel, LmJobIo& io);
 
 }  // namespace sskai::jobs

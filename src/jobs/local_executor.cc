@@ -1,4 +1,5 @@
-// LocalExecutor: worker processes on this machine via fork/exec.
+// LocalExecutor: worker processes on this machine via fork/exec; a supervised process group for
+// data-parallel jobs (tasks > 1).
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -7,11 +8,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 
+#include "common/loopback_port.h"
 #include "jobs/jobs.h"
 
 extern char** environ;
@@ -39,6 +43,122 @@ std::string ProcessStartTime(int pid) {
 
 namespace {
 
+// The environment of one worker process: the server's, overridden by `env`, then by `extra`.
+std::vector<std::string> WorkerEnv(const std::map<std::string, std::string>& env,
+                                   const std::map<std::string, std::string>& extra) {
+  std::vector<std::string> out;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string kv(*e);
+    auto key = kv.substr(0, kv.find('='));
+    if (env.count(key) == 0 && extra.count(key) == 0) out.push_back(kv);
+  }
+  for (const auto& [k, v] : env) {
+    if (extra.count(k) == 0) out.push_back(k + "=" + v);
+  }
+  for (const auto& [k, v] : extra) out.push_back(k + "=" + v);
+  return out;
+}
+
+std::vector<char*> Pointers(std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  for (auto& s : strings) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+// In a forked child (async-signal-safe calls only): stdin from /dev/null, stdout/stderr to the
+// log, nothing else inherited (not the server's listening socket, not its database), then exec.
+[[noreturn]] void ExecWorker(char* const* argv, char* const* envp, int log_fd) {
+  int devnull = open("/dev/null", O_RDONLY);
+  if (devnull >= 0) dup2(devnull, 0);
+  if (log_fd >= 0) {
+    dup2(log_fd, 1);
+    dup2(log_fd, 2);
+  }
+  close_range(3, ~0U, 0);
+  execve(argv[0], argv, envp);
+  _exit(127);
+}
+
+void SetDisposition(int sig, void (*handler)(int)) {
+  struct sigaction sa {};
+  sa.sa_handler = handler;
+  sigaction(sig, &sa, nullptr);
+}
+
+int64_t NowMs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+// The supervisor of a local data-parallel group (a forked child; async-signal-safe calls only;
+// `pids` has room for `ranks`). It ignores SIGTERM itself — the group's SIGTERM is for the
+// ranks — starts one worker per rank and waits. The first rank that ends badly (non-zero exit or
+// a signal) gets the others stopped: SIGTERM, SIGKILL 10 s later. Exits as that rank did, else
+// as rank 0 did.
+[[noreturn]] void SuperviseGroup(char* const* argv, char* const* const* envps, pid_t* pids, int ranks, int log_fd) {
+  SetDisposition(SIGTERM, SIG_IGN);
+  SetDisposition(SIGINT, SIG_IGN);
+  const pid_t self = getpid();
+  int alive = 0, first_bad = -1, rank0 = 0;
+  int64_t stop_at = -1;
+  bool killed = false;
+  auto stop_others = [&](int sig) {
+    for (int r = 0; r < ranks; ++r) {
+      if (pids[r] > 0) kill(pids[r], sig);
+    }
+  };
+  for (int r = 0; r < ranks; ++r) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      SetDisposition(SIGTERM, SIG_DFL);  // an ignored signal stays ignored across exec
+      SetDisposition(SIGINT, SIG_DFL);
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != self) _exit(127);
+      ExecWorker(argv, envps[r], log_fd);
+    }
+    pids[r] = pid > 0 ? pid : 0;
+    if (pid < 0) {
+      first_bad = 127 << 8;  // as if exited 127
+      stop_others(SIGKILL);
+      break;
+    }
+    ++alive;
+  }
+  while (alive > 0) {
+    int status = 0;
+    pid_t done = waitpid(-1, &status, WNOHANG);
+    if (done > 0) {
+      for (int r = 0; r < ranks; ++r) {
+        if (pids[r] != done) continue;
+        pids[r] = 0;
+        --alive;
+        if (r == 0) rank0 = status;
+        if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0) && first_bad < 0) {
+          first_bad = status;
+          stop_others(SIGTERM);  // the others checkpoint-and-exit (a notice), or fail
+          stop_at = NowMs() + 10000;
+        }
+      }
+      continue;
+    }
+    if (done < 0 && errno == ECHILD) break;
+    if (stop_at >= 0 && !killed && NowMs() >= stop_at) {
+      stop_others(SIGKILL);
+      killed = true;
+    }
+    timespec nap{0, 20 * 1000 * 1000};
+    nanosleep(&nap, nullptr);
+  }
+  const int status = first_bad >= 0 ? first_bad : rank0;
+  if (WIFSIGNALED(status)) {
+    SetDisposition(WTERMSIG(status), SIG_DFL);
+    kill(self, WTERMSIG(status));
+  }
+  _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+}
+
 class LocalExecutor final : public Executor {
  public:
   std::string name() const override { return "local"; }
@@ -48,21 +168,30 @@ class LocalExecutor final : public Executor {
     if (access(spec.argv[0].c_str(), X_OK) != 0) {
       return Status::NotFound("executable '" + spec.argv[0] + "' not found or not executable");
     }
-    // Everything the child needs is prepared before fork (no allocation after it).
-    std::vector<std::string> env_strings;
-    for (char** e = environ; *e != nullptr; ++e) {
-      std::string kv(*e);
-      auto key = kv.substr(0, kv.find('='));
-      if (spec.env.count(key) == 0) env_strings.push_back(kv);
+    const int ranks = std::max(1, spec.tasks);
+    if (ranks > 64) return Status::InvalidArgument("tasks: at most 64 local processes");
+    // Everything the children need is prepared before fork (no allocation after it).
+    std::vector<std::vector<std::string>> env_strings;
+    if (ranks == 1) {
+      env_strings.push_back(WorkerEnv(spec.env, {}));
+    } else {
+      const int port = FreeLoopbackPort();
+      if (port <= 0) return Status::Unavailable("no free loopback port for the data-parallel rendezvous");
+      for (int rank = 0; rank < ranks; ++rank) {
+        env_strings.push_back(WorkerEnv(spec.env, {{"SSKAI_RANK", std::to_string(rank)},
+                                                   {"SSKAI_WORLD_SIZE", std::to_string(ranks)},
+                                                   {"MASTER_ADDR", "127.0.0.1"},
+                                                   {"MASTER_PORT", std::to_string(port)},
+                                                   {"SSKAI_DIST_HOST", "127.0.0.1"}}));
+      }
     }
-    for (const auto& [k, v] : spec.env) env_strings.push_back(k + "=" + v);
-    std::vector<char*> envp;
-    for (auto& s : env_strings) envp.push_back(s.data());
-    envp.push_back(nullptr);
+    std::vector<std::vector<char*>> envps;
+    for (auto& strings : env_strings) envps.push_back(Pointers(strings));
+    std::vector<char* const*> envp_list;
+    for (auto& envp : envps) envp_list.push_back(envp.data());
+    std::vector<pid_t> rank_pids(ranks, 0);
     std::vector<std::string> args = spec.argv;
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
+    std::vector<char*> argv = Pointers(args);
     int log_fd = -1;
     if (!spec.log_path.empty()) {
       log_fd = open(spec.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -82,21 +211,14 @@ class LocalExecutor final : public Executor {
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent) _exit(127);
       }
-      int devnull = open("/dev/null", O_RDONLY);
-      if (devnull >= 0) dup2(devnull, 0);
-      if (log_fd >= 0) {
-        dup2(log_fd, 1);
-        dup2(log_fd, 2);
-      }
-      // Inherit nothing else: not the server's listening socket, not its database.
-      close_range(3, ~0U, 0);
-      execve(argv[0], argv.data(), envp.data());
-      _exit(127);
+      if (ranks > 1) SuperviseGroup(argv.data(), envp_list.data(), rank_pids.data(), ranks, log_fd);
+      ExecWorker(argv.data(), envp_list[0], log_fd);
     }
     if (log_fd >= 0) close(log_fd);
     WorkerHandle handle;
     handle.pid = pid;
     handle.start_time = ProcessStartTime(pid);
+    handle.count = ranks;
     return handle;
   }
 

@@ -190,7 +190,12 @@ class SlurmExecutor final : public Executor {
     if (handle.count == 1) {
       script += "exec " + cmd + "\n";
     } else {
-      // The data-parallel rendezvous: a FileStore every task of this run opens (shared FS).
+      // The data-parallel rendezvous: a TCPStore served by rank 0 on the allocation's first
+      // node (a port per job and restart), and a FileStore path every task of this run can open
+      // instead (SSKAI_DIST_RENDEZVOUS=file; needs a filesystem shared by the nodes).
+      script += "export MASTER_ADDR=$(" + ShellQuote(Bin("scontrol")) +
+                " show hostnames \"$SLURM_JOB_NODELIST\" | head -n 1)\n";
+      script += "export MASTER_PORT=$((20000 + (SLURM_JOB_ID * 13 + ${SLURM_RESTART_COUNT:-0}) % 20000))\n";
       script += "export SSKAI_DIST_STORE=" + ShellQuote(base) +
                 "\"-rdzv-${SLURM_JOB_ID}-${SLURM_RESTART_COUNT:-0}-$(date +%s%N)\"\n";
       script += "trap 'true' TERM  # srun forwards the signal to the tasks; keep their exit code\n";
@@ -249,6 +254,18 @@ class SlurmExecutor final : public Executor {
     // Signal the batch shell and every step; a pending job (nothing to signal) is cancelled.
     auto sent = Run({Bin("scancel"), "--full", std::string("--signal=") + (force ? "KILL" : "TERM"), id});
     if (force || !sent.ok() || sent->exit_code != 0) IgnoreError(Run({Bin("scancel"), id}).status());
+  }
+
+  void Forget(const std::string& name) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    // A requeued run we hold for the relaunch would stay held (pending) forever.
+    auto held = FindHeld(options_.job_name_prefix + "-" + name);
+    if (!held) return;
+    auto r = Run({Bin("scancel"), std::to_string(held->job_id)});
+    SSKAI_LOG_INFO("slurm: cancelled held job {} ({}): its sskai job ended", held->job_id, name);
+    if (!r.ok() || r->exit_code != 0) {
+      SSKAI_LOG_WARN("slurm: cannot cancel held job {}: {}", held->job_id, r.ok() ? r->output : r.status().message());
+    }
   }
 
  private:
@@ -330,6 +347,10 @@ class RoutingExecutor final : public Executor {
     } else if (slurm_ != nullptr) {
       slurm_->Signal(handle, force);
     }
+  }
+  void Forget(const std::string& name) override {
+    local_.Forget(name);
+    if (slurm_ != nullptr) slurm_->Forget(name);
   }
 
  private:

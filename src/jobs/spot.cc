@@ -76,9 +76,6 @@ Result<ExecutionSpec> ParseExecutionSpec(const std::string& spec_json) {
     return Status::InvalidArgument("field 'tasks': expected an integer in [1, 64]");
   }
   out.tasks = static_cast<int>(tasks);
-  if (out.tasks > 1 && (out.executor == "local" || out.executor == "spot-sim")) {
-    return Status::InvalidArgument("field 'tasks': more than 1 task needs \"executor\": \"slurm\"");
-  }
   double band = out.interruption_band, seed = static_cast<double>(out.seed), steps = 0, ck_steps = 0;
   SSKAI_RETURN_IF_ERROR(number("interruption_band", 0, 4, band));
   SSKAI_RETURN_IF_ERROR(number("acceleration", 0.000001, 1e9, out.acceleration));

@@ -157,6 +157,21 @@ class Worker {
  private:
   bool Leader() const { return options_.rank == 0; }
 
+  ml::DataParallelOptions DataParallel() const {
+    ml::DataParallelOptions dp;
+    if (options_.world_size <= 1) return dp;
+    dp.rank = options_.rank;
+    dp.world_size = options_.world_size;
+    dp.store_path = options_.dist_store;
+    dp.host = options_.dist_host;
+    dp.master_addr = options_.master_addr;
+    dp.master_port = options_.master_port;
+    SSKAI_LOG_INFO("worker: data-parallel rank {} of {} (rendezvous {})", dp.rank, dp.world_size,
+                   dp.master_port > 0 ? "tcp://" + dp.master_addr + ":" + std::to_string(dp.master_port)
+                                      : "file://" + dp.store_path);
+    return dp;
+  }
+
   bool NoticeGiven() const {
     if (g_notice) return true;
     if (options_.chaos_notice_at_step > 0 && last_step_ >= options_.chaos_notice_at_step) return true;
@@ -295,14 +310,7 @@ class Worker {
     };
     cb.checkpoint_every_seconds = exec.checkpoint_interval_seconds;
     cb.checkpoint_every_steps = exec.checkpoint_interval_steps;
-    if (options_.world_size > 1) {
-      cb.data_parallel.rank = options_.rank;
-      cb.data_parallel.world_size = options_.world_size;
-      cb.data_parallel.store_path = options_.dist_store;
-      cb.data_parallel.host = options_.dist_host;
-      SSKAI_LOG_INFO("worker: data-parallel rank {} of {} (rendezvous {})", options_.rank, options_.world_size,
-                     options_.dist_store);
-    }
+    cb.data_parallel = DataParallel();
     cb.on_epoch = [&](const ml::EpochMetrics& m) {
       if (!Leader()) return;
       std::string extra;
@@ -395,7 +403,7 @@ class Worker {
     };
     io.notice = [this] { return NoticeGiven(); };
     io.set_step = [this](int64_t step) { last_step_ = step; };
-    return RunLmWorkerJob(job.dump(), jobs_path, data_path, options_.work_dir, io);
+    return RunLmWorkerJob(job.dump(), jobs_path, data_path, options_.work_dir, DataParallel(), io);
   }
 
   WorkerOptions options_;

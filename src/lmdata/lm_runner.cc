@@ -170,6 +170,7 @@ Result<LmRunResult> RunLmJob(ml::Engine& engine, const LmRunInput& in, const LmR
     if (cb.on_step) cb.on_step(m, tps);
   };
   tcb.should_stop = cb.should_stop;
+  tcb.data_parallel = in.data_parallel;
   tcb.on_checkpoint = [&](const std::string& dir, int step) -> Status {
     if (!cb.on_checkpoint) return Status::Ok();
     if (spec.pretrain) {  // the vocabulary travels with the weights

@@ -162,6 +162,9 @@ struct LmRunInput {
   std::string work_dir;                // scratch (created)
   std::string resume_dir;              // an unpacked checkpoint container, or "" (fresh start)
   std::string output_dir;              // the result's file set (created; replaced)
+  // Data-parallel fine-tuning (ml::LmTrainCallbacks::data_parallel): world_size > 1 ranks each
+  // run this job on the same input; only rank 0 checkpoints (on_checkpoint).
+  ml::DataParallelOptions data_parallel;
 };
 
 struct LmRunCallbacks {

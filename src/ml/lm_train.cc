@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ml/distributed.h"
 #include "ml/lm_model.h"
 
 namespace sskai::ml {
@@ -246,6 +247,9 @@ Result<LmTrainResult> TrainLm(LmCore* core, const std::vector<LmExample>& data, 
       SSKAI_ASSIGN_OR_RETURN(step, LoadCheckpoint(resume_dir, trainable, opt, fingerprint));
       result.resumed_from_step = step;
     }
+    // Data parallel: each rank trains its contiguous shard of every micro-batch (distributed.h).
+    SSKAI_ASSIGN_OR_RETURN(std::unique_ptr<GlooGroup> group, MaybeCreateGlooGroup(callbacks.data_parallel));
+    const bool leader = group == nullptr || group->rank() == 0;  // writes the checkpoints
     DataOrder order(data.size(), spec.seed);
     core->set_training(true);
     auto finish = [&]() {
@@ -269,6 +273,12 @@ Result<LmTrainResult> TrainLm(LmCore* core, const std::vector<LmExample>& data, 
         torch::Tensor ids, labels;
         MakeBatch(part, max_len, core->device(), &ids, &labels);
         targets += labels.narrow(1, 1, labels.size(1) - 1).ne(-100).sum().item<int64_t>();
+        if (group != nullptr) {  // the loss is over the global step's targets; train this rank's rows
+          const size_t world = group->world_size(), rank = group->rank(), rows = part.size();
+          std::vector<const LmExample*> shard(part.begin() + rows * rank / world, part.begin() + rows * (rank + 1) / world);
+          if (shard.empty()) continue;
+          MakeBatch(shard, max_len, core->device(), &ids, &labels);
+        }
         micro.emplace_back(ids, labels);
       }
       double loss_sum = 0;
@@ -278,6 +288,15 @@ Result<LmTrainResult> TrainLm(LmCore* core, const std::vector<LmExample>& data, 
         (loss / static_cast<double>(std::max<int64_t>(targets, 1))).backward();
         loss_sum += loss.item<double>();
       }
+      if (group != nullptr) {  // sum gradients and loss over ranks: every rank takes the same step
+        std::vector<double> sums{loss_sum};
+        Status st = AllReduceGradients(*group, trainable.tensors, sums);
+        if (!st.ok()) {
+          finish();
+          return st;
+        }
+        loss_sum = sums[0];
+      }
       double clip = spec.grad_clip > 0 ? spec.grad_clip : std::numeric_limits<double>::infinity();
       double norm = torch::nn::utils::clip_grad_norm_(trainable.tensors, clip);
       opt.step();
@@ -286,8 +305,16 @@ Result<LmTrainResult> TrainLm(LmCore* core, const std::vector<LmExample>& data, 
       ++result.steps_run;
       if (callbacks.on_step) callbacks.on_step({step, spec.steps, last_loss, lr, norm, targets});
       bool stop = callbacks.should_stop && callbacks.should_stop();
+      if (group != nullptr) {  // every rank stops at the same step when any got a notice
+        auto any = AnyRank(*group, stop);
+        if (!any.ok()) {
+          finish();
+          return any.status();
+        }
+        stop = *any;
+      }
       bool due = step == spec.steps || stop || (spec.checkpoint_every > 0 && step % spec.checkpoint_every == 0);
-      if (due && !work_dir.empty()) {
+      if (due && !work_dir.empty() && leader) {
         Status s = SaveCheckpoint(work_dir, trainable, opt, step, fingerprint, last_loss);
         if (s.ok() && callbacks.on_checkpoint) s = callbacks.on_checkpoint(work_dir + "/checkpoint", step);
         if (!s.ok()) {

@@ -53,6 +53,22 @@ struct EpochMetrics {
   double seconds = 0;              // wall time of this epoch
 };
 
+// Data-parallel training over c10d Gloo (CPU tensors; world_size ranks in separate processes).
+// Rendezvous: a c10d TCPStore served by rank 0 at master_addr:master_port when master_port > 0
+// (no shared filesystem needed), else a c10d FileStore at store_path that every rank opens (a
+// shared filesystem; a fresh path per run). The notice is agreed at each step boundary so all
+// ranks stop at the same step; only rank 0 writes checkpoints and calls on_checkpoint; every rank
+// resumes from the same checkpoint.
+struct DataParallelOptions {
+  int rank = 0;
+  int world_size = 1;                // 1 = not data-parallel
+  std::string master_addr;           // TCPStore: rank 0's host (MASTER_ADDR)
+  int master_port = 0;               // TCPStore port (MASTER_PORT); 0 = use the FileStore
+  std::string store_path;            // FileStore path (fallback without master_port)
+  std::string host = "127.0.0.1";    // this rank's address for Gloo ("" = resolve hostname)
+  int timeout_seconds = 300;         // a peer that does not answer fails training (kUnavailable)
+};
+
 struct TrainCallbacks {
   // Called after every epoch, before the checkpoint of that epoch.
   std::function<void(const EpochMetrics&)> on_epoch;
@@ -79,22 +95,15 @@ struct TrainCallbacks {
   // Hook for variants (LM fine-tune) that keep extra state in their checkpoints: unused by the
   // built-in models.
   std::function<std::string()> extra_checkpoint_state;
-  // Data-parallel training over c10d Gloo (built-in tabular/CNN models): world_size > 1 ranks
-  // each compute the gradient of their contiguous shard of every global batch (batch_size rows),
-  // gradients are summed across ranks (= the global batch's mean gradient) before every optimizer
-  // step, and the notice is agreed at each step boundary so all ranks stop at the same step. Only
-  // rank 0 writes checkpoints and calls on_checkpoint; every rank resumes from the same file. The
-  // MLP draws the global batch's dropout mask and keeps its rows, so the result matches
-  // world_size 1 to floating-point tolerance (CNN: BatchNorm statistics are per shard). Not part
-  // of the spec: a checkpoint resumes under any world size.
-  struct DataParallel {
-    int rank = 0;
-    int world_size = 1;
-    std::string store_path;        // c10d FileStore every rank opens (a shared filesystem)
-    std::string host = "127.0.0.1";  // this rank's address for Gloo ("" = resolve hostname)
-    int timeout_seconds = 300;     // a peer that does not answer fails training (kUnavailable)
-  };
-  DataParallel data_parallel;
+  // Data-parallel training (DataParallelOptions): the built-in tabular/CNN models split every
+  // global batch (batch_size rows) into contiguous per-rank shards and sum the gradients across
+  // ranks before every optimizer step. The MLP/CNN draw the global batch's dropout mask and keep
+  // their rows, and CNN BatchNorm normalizes with the global batch's statistics (synchronized
+  // across ranks, running statistics updated from the global batch), so the result matches
+  // world_size 1 to floating-point tolerance. Not part of the spec: a checkpoint resumes under
+  // any world size.
+  using DataParallel = DataParallelOptions;
+  DataParallelOptions data_parallel;
 };
 
 // Where a checkpoint stands: completed epochs, optimizer steps done in the next epoch, and the
@@ -256,6 +265,13 @@ struct LmTrainCallbacks {
   // After each checkpoint directory is complete (work_dir/checkpoint, replaced atomically).
   std::function<Status(const std::string& checkpoint_dir, int step)> on_checkpoint;
   std::function<bool()> should_stop;  // polled per step; true → kCancelled after a checkpoint
+  // world_size > 1: every micro-batch's rows are split into contiguous per-rank shards, the
+  // loss is normalized by the global step's target tokens and gradients are summed across ranks
+  // before clipping and the optimizer step (= one worker with the same global batch, to
+  // floating-point tolerance when LoRA dropout is 0; with dropout > 0 the masks differ). The
+  // stop decision is agreed across ranks; only rank 0 writes work_dir/checkpoint and calls
+  // on_checkpoint; every rank resumes from the same checkpoint.
+  DataParallelOptions data_parallel;
 };
 
 struct LmTrainResult {

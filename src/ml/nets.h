@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "ml/sync_batch_norm.h"
+
 namespace sskai::ml {
 
 struct NetConfig {
@@ -35,6 +37,9 @@ class Net : public torch::nn::Module {
     shard_offset_ = offset;
     shard_rows_ = global_rows;
   }
+  // Data-parallel training: BatchNorm layers use the global batch's statistics, summed over
+  // `group` (borrowed; nullptr = per-batch statistics as usual). Only while training.
+  void SetSyncGroup(GlooGroup* group) { sync_group_ = group; }
 
  protected:
   torch::Tensor ApplyDropout(torch::nn::Dropout& dropout, const torch::Tensor& x) {
@@ -45,9 +50,14 @@ class Net : public torch::nn::Module {
     noise.div_(keep);
     return x * noise.narrow(0, shard_offset_, x.size(0));
   }
+  torch::Tensor ApplyBatchNorm(torch::nn::BatchNorm2d& bn, const torch::Tensor& x) {
+    if (sync_group_ == nullptr || !is_training()) return bn->forward(x);
+    return SyncBatchNorm2d(*bn, x, *sync_group_);
+  }
 
  private:
   int64_t shard_offset_ = 0, shard_rows_ = 0;
+  GlooGroup* sync_group_ = nullptr;
 };
 
 class MlpNet : public Net {
@@ -94,8 +104,8 @@ class CnnNet : public Net {
   }
   torch::Tensor forward(torch::Tensor x) override {
     x = (x / 255.0 - mean_) / std_;
-    x = torch::max_pool2d(torch::relu(bn1_->forward(conv1_->forward(x))), 2);
-    x = torch::max_pool2d(torch::relu(bn2_->forward(conv2_->forward(x))), 2);
+    x = torch::max_pool2d(torch::relu(ApplyBatchNorm(bn1_, conv1_->forward(x))), 2);
+    x = torch::max_pool2d(torch::relu(ApplyBatchNorm(bn2_, conv2_->forward(x))), 2);
     if (x.size(2) != pooled_h_ || x.size(3) != pooled_w_) {
       x = torch::adaptive_avg_pool2d(x, {pooled_h_, pooled_w_});
     }

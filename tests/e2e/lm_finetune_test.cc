@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <thread>
 
@@ -122,6 +123,34 @@ TEST_F(LmFinetuneTest, NoticedPreemptionsResumeToABitIdenticalAdapter) {
       << "adapter weights differ after preemptions\n" << Logs(chaotic);
   EXPECT_EQ(ma["metrics"]["eval_loss"], mb["metrics"]["eval_loss"]);
   EXPECT_NE(Logs(chaotic).find("resuming the LM job from its checkpoint"), std::string::npos) << Logs(chaotic);
+}
+
+// Data parallel on the local executor: 2 worker processes shard every micro-batch and sum their
+// gradients; rank 0 alone reports. Same global batch, no dropout: the 1-task job's eval loss.
+TEST_F(LmFinetuneTest, TwoLocalTasksFineTuneLikeOne) {
+  json one_body = Body("one-task"), two_body = Body("two-tasks");
+  for (json* b : {&one_body, &two_body}) (*b)["hyperparameters"]["lora"]["dropout"] = 0.0;
+  two_body["tasks"] = 2;
+  two_body["executor"] = "local";
+  int64_t one = Submit(one_body), two = Submit(two_body);
+  json a = server_->WaitForJob(one, 180);
+  json b = server_->WaitForJob(two, 180);
+  ASSERT_EQ(a["state"], "succeeded") << a.dump() << Logs(one);
+  ASSERT_EQ(b["state"], "succeeded") << b.dump() << Logs(two);
+  // Rank 1 finishes its (unreported) evaluation after rank 0 completed the job.
+  std::string logs = Logs(two);
+  for (int idx = 0; idx < 600 && logs.find("worker: rank 1 done") == std::string::npos; ++idx) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    logs = Logs(two);
+  }
+  EXPECT_NE(logs.find("data-parallel rank 1 of 2"), std::string::npos) << logs;
+  EXPECT_NE(logs.find("worker: rank 1 done"), std::string::npos) << logs;
+  json ma = server_->CallJson("GET", "/v1/models/one-task/versions/1");
+  json mb = server_->CallJson("GET", "/v1/models/two-tasks/versions/1");
+  double loss_a = ma["metrics"].value("eval_loss", -1.0);
+  EXPECT_NEAR(mb["metrics"].value("eval_loss", -2.0), loss_a, 1e-4 * std::abs(loss_a)) << ma.dump() << mb.dump();
+  json metrics = server_->CallJson("GET", "/v1/jobs/" + std::to_string(two) + "/metrics");
+  EXPECT_EQ(metrics["items"].size(), 6u) << "rank 0 alone reports per-step metrics: " << metrics.dump();
 }
 
 TEST_F(LmFinetuneTest, PretrainsFromScratchWithItsOwnTokenizer) {

@@ -213,7 +213,7 @@ TEST_F(PreemptTest, BadControlFieldsAre400s) {
       {{{"max_cost_usd", "ten"}}, "max_cost_usd"},
       {{{"executor", "k8s"}}, "executor"},
       {{{"executor", "slurm"}, {"tasks", 0}}, "tasks"},
-      {{{"executor", "local"}, {"tasks", 2}}, "tasks"},
+      {{{"executor", "local"}, {"tasks", 65}}, "tasks"},
       {{{"executor", "spot-sim"}, {"offering", "g5.xlarge"}}, "offering"},
       {{{"acceleration", 0}}, "acceleration"},
       {{{"chaos", {{"every_seconds", -5}}}}, "every_seconds"},

@@ -230,5 +230,96 @@ TEST(LocalExecutorTest, PollOfAReattachedProcessUsesProc) {
   EXPECT_TRUE(none.unknown);
 }
 
+// tasks > 1: a supervised group of rank processes sharing one rendezvous port.
+TEST(LocalExecutorGroupTest, StartsOneProcessPerRankWithTheRankEnvironment) {
+  testing::ScratchDir dir;
+  auto ex = MakeLocalExecutor();
+  LaunchSpec spec = Shell("echo \"$SSKAI_RANK $SSKAI_WORLD_SIZE $MASTER_ADDR $MASTER_PORT $SSKAI_DIST_HOST\" > " +
+                          dir.path() + "/rank-$SSKAI_RANK");
+  spec.tasks = 3;
+  auto h = ex->Launch(spec);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  EXPECT_EQ(h->count, 3);
+  ExitInfo info = WaitExit(*ex, *h);
+  ASSERT_TRUE(info.exited);
+  EXPECT_EQ(info.exit_code, 0);
+  std::string port;
+  for (int rank = 0; rank < 3; ++rank) {
+    std::istringstream in(ReadFile(dir.path() + "/rank-" + std::to_string(rank)));
+    std::string r, world, addr, p, host;
+    in >> r >> world >> addr >> p >> host;
+    EXPECT_EQ(r, std::to_string(rank));
+    EXPECT_EQ(world, "3");
+    EXPECT_EQ(addr, "127.0.0.1");
+    EXPECT_EQ(host, "127.0.0.1");
+    EXPECT_GT(std::atoi(p.c_str()), 0);
+    if (rank == 0) port = p;
+    EXPECT_EQ(p, port) << "every rank meets at rank 0's port";
+  }
+}
+
+TEST(LocalExecutorGroupTest, OneFailingRankStopsTheOthersAndTheGroupExitsAsIt) {
+  testing::ScratchDir dir;
+  std::string log = dir.path() + "/group.log";
+  auto ex = MakeLocalExecutor();
+  // Rank 1 fails once the others trap SIGTERM; they would run for a minute unless stopped (they
+  // record the SIGTERM).
+  const std::string up = dir.path() + "/up-";
+  LaunchSpec spec = Shell("if [ $SSKAI_RANK = 1 ]; then while [ ! -e " + up + "0 ] || [ ! -e " + up +
+                              "2 ]; do sleep 0.01; done; exit 4; fi; "
+                              "trap 'echo rank $SSKAI_RANK stopped; exit 75' TERM; touch " + up +
+                              "$SSKAI_RANK; sleep 60 & wait",
+                          log);
+  spec.tasks = 3;
+  auto h = ex->Launch(spec);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  ExitInfo info = WaitExit(*ex, *h, 20000ms);
+  ASSERT_TRUE(info.exited);
+  EXPECT_EQ(info.exit_code, 4);
+  std::string text = ReadFile(log);
+  EXPECT_NE(text.find("rank 0 stopped"), std::string::npos) << text;
+  EXPECT_NE(text.find("rank 2 stopped"), std::string::npos) << text;
+}
+
+TEST(LocalExecutorGroupTest, ANoticeReachesEveryRankAndTheGroupExitsAsPreempted) {
+  testing::ScratchDir dir;
+  std::string log = dir.path() + "/group.log";
+  auto ex = MakeLocalExecutor();
+  LaunchSpec spec = Shell("trap 'echo rank $SSKAI_RANK noticed; exit 75' TERM; echo rank $SSKAI_RANK up; "
+                          "sleep 60 & wait",
+                          log);
+  spec.tasks = 2;
+  auto h = ex->Launch(spec);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  // Both ranks installed their trap before the notice.
+  for (int idx = 0; idx < 1000 && ReadFile(log).find("rank 1 up") == std::string::npos; ++idx) {
+    std::this_thread::sleep_for(5ms);
+  }
+  for (int idx = 0; idx < 1000 && ReadFile(log).find("rank 0 up") == std::string::npos; ++idx) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_FALSE(ex->Poll(*h).exited);
+  ex->Signal(*h, /*force=*/false);
+  ExitInfo info = WaitExit(*ex, *h, 20000ms);
+  ASSERT_TRUE(info.exited);
+  EXPECT_EQ(info.exit_code, kExitPreempted);
+  EXPECT_EQ(info.signal, 0);
+  std::string text = ReadFile(log);
+  EXPECT_NE(text.find("rank 0 noticed"), std::string::npos) << text;
+  EXPECT_NE(text.find("rank 1 noticed"), std::string::npos) << text;
+}
+
+TEST(LocalExecutorGroupTest, AForcedStopKillsTheWholeGroup) {
+  auto ex = MakeLocalExecutor();
+  LaunchSpec spec = Shell("trap '' TERM; sleep 60 & wait");
+  spec.tasks = 2;
+  auto h = ex->Launch(spec);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  ex->Signal(*h, /*force=*/true);
+  ExitInfo info = WaitExit(*ex, *h);
+  ASSERT_TRUE(info.exited);
+  EXPECT_EQ(info.signal, SIGKILL);
+}
+
 }  // namespace
 }  // namespace sskai::jobs

@@ -2,7 +2,14 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <sys/stat.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "common/clock.h"
 #include "jobs/jobs.h"
+#include "testing/scratch_dir.h"
 
 namespace sskai::jobs {
 namespace {
@@ -107,14 +114,42 @@ TEST(SlurmSpecTest, TasksAndPartitionAreValidated) {
   EXPECT_EQ(ok->tasks, 2);
   EXPECT_EQ(ok->partition, "spot");
   EXPECT_EQ(ParseExecutionSpec("{}")->executor, "");  // the server's default
+  EXPECT_EQ(ParseExecutionSpec(R"({"executor":"local","tasks":2})")->tasks, 2);  // local process group
   for (const char* bad : {R"({"executor":"k8s"})", R"({"executor":"slurm","tasks":0})",
                           R"({"executor":"slurm","tasks":1.5})", R"({"executor":"slurm","tasks":65})",
-                          R"({"executor":"local","tasks":2})", R"({"partition":"a b"})",
+                          R"({"executor":"local","tasks":1.5})", R"({"partition":"a b"})",
                           R"({"partition":"x;rm -rf /"})", R"({"partition":7})"}) {
     auto r = ParseExecutionSpec(bad);
     EXPECT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad;
   }
+}
+
+// A requeued Slurm job held for the relaunch is cancelled when its sskai job ends meanwhile
+// (fake squeue/scancel in bin_dir record what the executor runs).
+TEST(SlurmForgetTest, CancelsAHeldRequeuedJobOfThatName) {
+  testing::ScratchDir dir;
+  const std::string calls = dir.path() + "/calls";
+  auto tool = [&](const std::string& name, const std::string& body) {
+    std::string path = dir.path() + "/" + name;
+    std::ofstream(path) << "#!/bin/sh\necho \"" << name << " $*\" >> " << calls << "\n" << body;
+    chmod(path.c_str(), 0755);
+  };
+  tool("squeue", "case \"$*\" in *sskai-job-7*) echo '41 (JobHeldUser)';; esac\n");
+  tool("scancel", "");
+  SlurmOptions options;
+  options.script_dir = dir.path() + "/scripts";
+  options.bin_dir = dir.path();
+  FakeClock clock;
+  auto ex = MakeSlurmExecutor(options, clock);
+  ex->Forget("job-8");  // nothing held under that name: nothing cancelled
+  ex->Forget("job-7");
+  std::ifstream in(calls);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_NE(text.str().find("squeue -h -n sskai-job-8"), std::string::npos) << text.str();
+  EXPECT_NE(text.str().find("scancel 41"), std::string::npos) << text.str();
+  EXPECT_EQ(text.str().find("scancel"), text.str().rfind("scancel")) << "exactly one scancel: " << text.str();
 }
 
 }  // namespace
