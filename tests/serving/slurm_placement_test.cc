@@ -32,6 +32,16 @@ class SlurmPlacementTest : public EndpointManagerTest {
     auto argv = executor_.launches().back().spec.argv;
     return argv.back();
   }
+  // Deploys `name` on Slurm and makes its replica ready at `replica`; returns the Slurm job id.
+  int DeployReady(const std::string& name, FakeReplica& replica, int64_t* id) {
+    *id = Deploy(name, model_version_id_, R"({"executor":"slurm"})");
+    manager_->RunOnce();
+    int job = executor_.launches().back().handle.pid;
+    std::ofstream(AddressFile()) << "127.0.0.1:" << replica.port() << "\n";
+    manager_->RunOnce();
+    EXPECT_EQ(Get(*id).state, kReady);
+    return job;
+  }
   std::vector<std::string> minted_, revoked_;
 };
 
@@ -73,12 +83,8 @@ TEST_F(SlurmPlacementTest, SubmitsAJobThatFetchesTheModelAndServesOverTcp) {
 
 TEST_F(SlurmPlacementTest, ARestartedServerReattachesToTheRunningJob) {
   FakeReplica replica;
-  int64_t id = Deploy("iris", model_version_id_, R"({"executor":"slurm"})");
-  manager_->RunOnce();
-  int job = executor_.launches()[0].handle.pid;
-  std::ofstream(AddressFile()) << "127.0.0.1:" << replica.port() << "\n";
-  manager_->RunOnce();
-  ASSERT_EQ(Get(id).state, kReady);
+  int64_t id = 0;
+  int job = DeployReady("iris", replica, &id);
   Restart();  // the old manager stops: the Slurm job is not signalled
   for (const auto& s : executor_.signals()) EXPECT_NE(s.pid, job);
   EXPECT_TRUE(executor_.alive(job));
@@ -98,12 +104,8 @@ TEST_F(SlurmPlacementTest, ARestartedServerReattachesToTheRunningJob) {
 
 TEST_F(SlurmPlacementTest, ADeadJobIsCancelledForGoodAndReplaced) {
   FakeReplica replica;
-  int64_t id = Deploy("iris", model_version_id_, R"({"executor":"slurm"})");
-  manager_->RunOnce();
-  int job = executor_.launches()[0].handle.pid;
-  std::ofstream(AddressFile()) << "127.0.0.1:" << replica.port() << "\n";
-  manager_->RunOnce();
-  ASSERT_EQ(Get(id).state, kReady);
+  int64_t id = 0;
+  int job = DeployReady("iris", replica, &id);
   executor_.Kill(job, 9);  // scancel / preempted
   manager_->RunOnce();
   ASSERT_EQ(executor_.launch_count(), 2u);
