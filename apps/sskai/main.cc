@@ -63,6 +63,10 @@ int main(int argc, char** argv) {
   server->add_option("--executor", sf.executor,
                      "where jobs run unless they say (\"executor\"): local | slurm")
       ->capture_default_str()->check(CLI::IsMember({"local", "slurm"}));
+  server->add_option("--serving-executor", sf.serving_executor,
+                     "where endpoint replicas run unless the endpoint says (\"executor\"): local | "
+                     "slurm (long-lived Slurm jobs reached over the network)")
+      ->capture_default_str()->check(CLI::IsMember({"local", "slurm"}));
   server->add_flag("--slurm", sf.slurm,
                    "enable the Slurm executor for jobs with \"executor\": \"slurm\" "
                    "(implied by --executor slurm)");
@@ -119,6 +123,15 @@ int main(int argc, char** argv) {
                     "warm pool: load the engine only, then the model on POST /load");
   replica->add_option("--warmup-model", ro.warmup_model,
                       "standby: preload this model (a /load of the same path reuses it)");
+  replica->add_option("--model-url", ro.model_url,
+                      "fetch the model over HTTP (bearer token in $SSKAI_TOKEN) instead of --model");
+  replica->add_option("--model-sha256", ro.model_sha256, "with --model-url: the model's sha256");
+  replica->add_option("--cache-dir", ro.cache_dir,
+                      "with --model-url: fetched models by sha256 (default $TMPDIR/sskai-models)");
+  replica->add_option("--host", ro.host, "listen address (0.0.0.0: reachable from other nodes)")
+      ->capture_default_str();
+  replica->add_option("--advertise-host", ro.advertise_host,
+                      "the host written to --port-file (default: this node's hostname for 0.0.0.0)");
   replica->add_option("--port", ro.port, "port (0 = ephemeral)");
   replica->add_option("--port-file", ro.port_file, "write the bound port here");
   replica->add_option("--threads", ro.threads, "HTTP threads");

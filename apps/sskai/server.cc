@@ -172,7 +172,7 @@ int RunServer(const ServerFlags& flags) {
   auto executor = jobs::MakeLocalExecutor();
   // Jobs go to the local executor or, per job or by default, to Slurm.
   std::unique_ptr<jobs::Executor> slurm_executor;
-  if (flags.slurm || flags.executor == "slurm") {
+  if (flags.slurm || flags.executor == "slurm" || flags.serving_executor == "slurm") {
     jobs::SlurmOptions so;
     so.script_dir = (data_dir / "slurm").string();
     so.bin_dir = flags.slurm_bin_dir;
@@ -212,6 +212,15 @@ int RunServer(const ServerFlags& flags) {
   eo.log_dir = (data_dir / "logs/endpoints").string();
   eo.warm_pool = flags.warm_pool;
   eo.resource = kLocalOffering;
+  // Replicas on Slurm: submitted through the routing executor; each fetches its model with a
+  // token of the endpoint's owner that is revoked once the replica is ready.
+  eo.default_executor = flags.serving_executor;
+  eo.mint_token = [&st, &clock](int64_t owner_id, const std::string& name) {
+    return api::CreateToken(st, clock, owner_id, name);
+  };
+  eo.revoke_token = [&st](int64_t owner_id, const std::string& name) {
+    IgnoreError(st.DeleteTokensByName(owner_id, name).status());
+  };
 
   // Per-request serving records for serverless billing, aggregated per endpoint-minute.
   cost::RequestMeter request_meter;
@@ -234,7 +243,7 @@ int RunServer(const ServerFlags& flags) {
   };
 
   ThreadPool blocking(4);
-  auto endpoints = std::make_unique<serving::EndpointManager>(eo, st, **blobs, *executor, clock);
+  auto endpoints = std::make_unique<serving::EndpointManager>(eo, st, **blobs, *job_executor, clock);
   auto controller = std::make_unique<jobs::JobController>(jo, st, *job_executor, clock, mint, revoke);
 
   api::ApiContext ctx{st, **blobs, *controller, *endpoints, clock, blocking};
@@ -344,6 +353,14 @@ int RunServer(const ServerFlags& flags) {
   // Workers reach the API at the bound port (an ephemeral one in tests).
   controller->set_server_url("http://" + host_for_workers + ":" +
                              std::to_string((*server)->port()));
+  // Slurm replicas may run on other nodes: a server listening on every interface is reached by
+  // this node's hostname.
+  std::string host_for_replicas = host_for_workers;
+  if (listen->host == "0.0.0.0") {
+    char name[256] = {};
+    if (gethostname(name, sizeof(name) - 1) == 0) host_for_replicas = name;
+  }
+  endpoints->set_server_url("http://" + host_for_replicas + ":" + std::to_string((*server)->port()));
 
   struct sigaction sa {};
   sa.sa_handler = OnSignal;

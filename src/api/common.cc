@@ -151,6 +151,23 @@ Result<std::string> StringField(const json& obj, const std::string& name, bool r
   return it->get<std::string>();
 }
 
+Result<store::ModelVersion> ModelVersionFromBody(ApiContext& ctx, const json& body,
+                                                 int64_t owner_id, const std::string& default_model,
+                                                 std::string* model_name) {
+  SSKAI_ASSIGN_OR_RETURN(std::string name,
+                         StringField(body, "model", default_model.empty(), default_model));
+  SSKAI_ASSIGN_OR_RETURN(int64_t version, IntField(body, "version", 0, 0, 1'000'000'000));
+  auto model = ctx.store.GetVisibleModel(owner_id, name);
+  if (!model.ok()) return Status::NotFound("field 'model': model '" + name + "' not found");
+  auto mv = ctx.store.GetModelVersion(model->id, version);
+  if (!mv.ok()) {
+    return Status::NotFound("field 'version': model '" + name + "' has no version " +
+                            std::to_string(version));
+  }
+  if (model_name != nullptr) *model_name = name;
+  return *mv;
+}
+
 Result<int64_t> IntField(const json& obj, const std::string& name, int64_t def, int64_t min,
                          int64_t max) {
   auto it = obj.find(name);

@@ -34,6 +34,12 @@ Result<std::string> StringField(const json& obj, const std::string& name, bool r
                                 const std::string& def = "");
 Result<int64_t> IntField(const json& obj, const std::string& name, int64_t def, int64_t min,
                          int64_t max);
+// The model version a body names: "model" (required unless default_model is given) and
+// "version" (0 or absent = latest), owned by owner_id; *model_name gets the model's name.
+// Errors: kInvalidArgument (field types), kNotFound naming field 'model' or 'version'.
+Result<store::ModelVersion> ModelVersionFromBody(ApiContext& ctx, const json& body,
+                                                 int64_t owner_id, const std::string& default_model,
+                                                 std::string* model_name = nullptr);
 // ?limit=&after= ; errors name the parameter.
 Result<store::Page> PageFromQuery(const http::Request& req);
 // {"items":[...],"next_after":N|null}

@@ -6,7 +6,7 @@ namespace sskai::api {
 namespace {
 
 // Serving settings of a request body: the "config" object plus the top-level shorthands
-// mode / min_replicas / max_replicas. Returns "" when none is present.
+// mode / min_replicas / max_replicas / executor / partition. Returns "" when none is present.
 Result<std::string> ServingFields(const json& body) {
   json config = json::object();
   if (body.contains("config")) {
@@ -15,7 +15,7 @@ Result<std::string> ServingFields(const json& body) {
     }
     config = body["config"];
   }
-  for (const char* key : {"mode", "min_replicas", "max_replicas"}) {
+  for (const char* key : {"mode", "min_replicas", "max_replicas", "executor", "partition"}) {
     if (body.contains(key)) config[key] = body[key];
   }
   return config.empty() ? std::string() : config.dump();
@@ -57,17 +57,9 @@ void AddEndpointRoutes(ApiContext& ctx, http::Router& router) {
     if (!name.ok()) return Error(name.status());
     Status valid = store::ValidateName(*name);
     if (!valid.ok()) return Error(valid.WithPrefix("field 'name'"));
-    auto model_name = StringField(*body, "model", true);
-    if (!model_name.ok()) return Error(model_name.status());
-    auto version = IntField(*body, "version", 0, 0, 1'000'000'000);
-    if (!version.ok()) return Error(version.status());
-    auto model = ctx.store.GetVisibleModel(u.id, *model_name);
-    if (!model.ok()) return Error(Status::NotFound("field 'model': model '" + *model_name + "' not found"));
-    auto mv = ctx.store.GetModelVersion(model->id, *version);
-    if (!mv.ok()) {
-      return Error(Status::NotFound("field 'version': model '" + *model_name + "' has no version " +
-                                    std::to_string(*version)));
-    }
+    std::string model_name;
+    auto mv = ModelVersionFromBody(ctx, *body, u.id, "", &model_name);
+    if (!mv.ok()) return Error(mv.status());
     auto plan = PlanReference(ctx, *body, u.id, "serve");
     if (!plan.ok()) return Error(plan.status());
     auto fields = ServingFields(*body);
@@ -89,11 +81,11 @@ void AddEndpointRoutes(ApiContext& ctx, http::Router& router) {
     if (!created.ok()) return Error(created.status());
     SaveTags(ctx, "endpoint", created->id, *tags);
     AddEvent(ctx, u.id, "endpoint", created->id, ep.state,
-             "endpoint '" + *name + "' (" + config->mode + ") serving model '" + *model_name + "' v" + std::to_string(mv->version));
+             "endpoint '" + *name + "' (" + config->mode + ") serving model '" + model_name + "' v" + std::to_string(mv->version));
     ctx.endpoints.Kick();
     return JsonResponse(201, EndpointJson(ctx, *created));
   }), {.summary = "Deploy a model version as an endpoint {name, model, version?, mode?, "
-                 "min_replicas?, max_replicas?, config?}"});
+                 "min_replicas?, max_replicas?, executor?, partition?, config?}"});
 
   router.AddSync("PATCH", "/v1/endpoints/{name}", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
     auto ep = ctx.store.GetEndpoint(u.id, req.params.at("name"));

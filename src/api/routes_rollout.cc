@@ -54,17 +54,8 @@ void AddRolloutRoutes(ApiContext& ctx, http::Router& router) {
     if (!current.ok()) return Error(current.status());
     auto current_model = ctx.store.GetModelById(current->model_id);
     if (!current_model.ok()) return Error(current_model.status());
-    auto model_name = StringField(*body, "model", false, current_model->name);
-    if (!model_name.ok()) return Error(model_name.status());
-    auto version = IntField(*body, "version", 0, 0, 1'000'000'000);
-    if (!version.ok()) return Error(version.status());
-    auto model = ctx.store.GetVisibleModel(u.id, *model_name);
-    if (!model.ok()) return Error(Status::NotFound("field 'model': model '" + *model_name + "' not found"));
-    auto mv = ctx.store.GetModelVersion(model->id, *version);
-    if (!mv.ok()) {
-      return Error(Status::NotFound("field 'version': model '" + *model_name + "' has no version " +
-                                    std::to_string(*version)));
-    }
+    auto mv = ModelVersionFromBody(ctx, *body, u.id, current_model->name);
+    if (!mv.ok()) return Error(mv.status());
     auto spec = serving::ParseRolloutSpec(req.body);
     if (!spec.ok()) return Error(spec.status());
     Status started = ctx.endpoints.StartRollout(ep->id, mv->id, *spec);
@@ -79,21 +70,22 @@ void AddRolloutRoutes(ApiContext& ctx, http::Router& router) {
     return ViewResponse(ctx, *ep, 200);
   }), {.summary = "The endpoint's rollout: versions, traffic percent, per-version metrics"});
 
-  router.AddSync("POST", "/v1/endpoints/{name}/rollout/promote", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
-    auto ep = ctx.store.GetEndpoint(u.id, req.params.at("name"));
-    if (!ep.ok()) return Error(ep.status());
-    Status st = ctx.endpoints.PromoteRollout(ep->id);
-    if (!st.ok()) return Error(st);
-    return ViewResponse(ctx, *ep, 200);
-  }), {.summary = "Promote the running rollout's canary now"});
-
-  router.AddSync("POST", "/v1/endpoints/{name}/rollout/rollback", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
-    auto ep = ctx.store.GetEndpoint(u.id, req.params.at("name"));
-    if (!ep.ok()) return Error(ep.status());
-    Status st = ctx.endpoints.RollbackRollout(ep->id);
-    if (!st.ok()) return Error(st);
-    return ViewResponse(ctx, *ep, 200);
-  }), {.summary = "Roll the running rollout back to the stable version now"});
+  // Manual control of the running rollout: the manager's action, then the view.
+  using Control = Status (serving::EndpointManager::*)(int64_t);
+  auto control = [&](const std::string& action, Control act, std::string summary) {
+    router.AddSync("POST", "/v1/endpoints/{name}/rollout/" + action,
+                   Authed(ctx, [&ctx, act](http::Request& req, const store::User& u) {
+      auto ep = ctx.store.GetEndpoint(u.id, req.params.at("name"));
+      if (!ep.ok()) return Error(ep.status());
+      Status st = (ctx.endpoints.*act)(ep->id);
+      if (!st.ok()) return Error(st);
+      return ViewResponse(ctx, *ep, 200);
+    }), {.summary = std::move(summary)});
+  };
+  control("promote", &serving::EndpointManager::PromoteRollout,
+          "Promote the running rollout's canary now");
+  control("rollback", &serving::EndpointManager::RollbackRollout,
+          "Roll the running rollout back to the stable version now");
 
   router.AddSync("GET", "/v1/endpoints/{name}/events", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
     auto ep = ctx.store.GetEndpoint(u.id, req.params.at("name"));

@@ -135,8 +135,10 @@ json EndpointJson(ApiContext& ctx, const store::Endpoint& e) {
   json reps = json::array();
   if (it != replicas.end()) {
     for (const auto& r : it->second) {
-      reps.push_back({{"pid", r.pid}, {"port", r.port}, {"ready", r.ready},
-                      {"in_flight", r.in_flight}});
+      json rep = {{"pid", r.pid}, {"host", r.host}, {"port", r.port}, {"ready", r.ready},
+                  {"in_flight", r.in_flight}, {"executor", r.slurm ? "slurm" : "local"}};
+      if (r.slurm) rep["slurm_job_id"] = r.pid;
+      reps.push_back(std::move(rep));
     }
   }
   out["replicas"] = reps;

@@ -14,7 +14,8 @@ namespace sskai::serving {
 struct EndpointManager::Replica {
   int64_t id = 0;
   jobs::WorkerHandle handle;
-  std::string port_file;
+  std::string port_file;     // the replica writes "port" or "host:port" here once listening
+  std::string host = "127.0.0.1";  // Slurm replicas: the node they run on
   int port = 0;
   bool ready = false;
   bool loading = false;      // a standby is loading the model (POST /load in flight)
@@ -34,6 +35,13 @@ struct EndpointManager::Replica {
   TimePoint stop_sent_at{};
   int64_t usage_id = 0;
   std::shared_ptr<http::ClientPool> pool;
+  // Slurm placement (slurm_replicas.cc): the endpoint_replicas row that survives a restart.
+  int64_t slurm_row_id = 0;
+  int64_t owner_id = 0;
+  std::string token_name;  // the replica's model-download token (revoked once it is ready)
+  TimePoint next_poll{};   // Slurm: scontrol is asked at most every slurm_poll_interval
+  bool slurm() const { return slurm_row_id > 0; }
+  std::string BaseUrl() const { return "http://" + host + ":" + std::to_string(port); }
 };
 
 struct EndpointManager::Pending {
@@ -69,6 +77,8 @@ struct EndpointManager::EndpointRt {
   int64_t canary_step_requests = 0;
   int canary_failures = 0;
   TrafficSplitter splitter;
+  bool windows_dirty = false;     // answers recorded since the windows were last persisted
+  TimePoint windows_saved_at{};
   struct VersionCounters {
     int64_t version = 0, requests = 0, errors = 0;
     double latency_sum_s = 0;
@@ -105,6 +115,13 @@ Result<std::string> MaterializeLm(artifacts::BlobStore& blobs, const store::Mode
 // ends it or the caller goes away; any other answer is returned whole, as ClientPool::Request
 // would. Runs on a proxy thread (blocks for the whole generation).
 Result<http::ClientResponse> ProxyStream(http::ClientPool& pool, EndpointManager::Pending& p);
+
+// Replica addresses: a port file holds "port" (loopback) or "host:port" (another node).
+// ParseReplicaAddress is pure; Probe reads the file once (*port == 0) and asks GET /healthz.
+bool ParseReplicaAddress(const std::string& text, std::string* host, int* port);
+bool Probe(const std::string& port_file, std::string* host, int* port);
+std::shared_ptr<http::ClientPool> PoolFor(const std::string& base_url,
+                                          std::chrono::milliseconds timeout);
 
 // {"error":{"code":"payment_required","message":reason}} with status 402.
 http::Response BlockedResponse(const std::string& endpoint, const std::string& reason);

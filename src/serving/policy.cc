@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cctype>
 #include <nlohmann/json.hpp>
 
 namespace sskai::serving {
@@ -62,11 +63,35 @@ Status ParseBatching(const json& b, ServingConfig* c) {
   return Status::Ok();
 }
 
+Status ParsePlacement(const json& obj, ServingConfig* c) {
+  if (obj.contains("executor")) {
+    if (!obj["executor"].is_string()) return FieldError("executor", "expected a string");
+    c->executor = obj["executor"].get<std::string>();
+    if (c->executor != "" && c->executor != "local" && c->executor != "slurm") {
+      return FieldError("executor", "expected 'local' or 'slurm', got '" + c->executor + "'");
+    }
+  }
+  if (obj.contains("partition")) {
+    if (!obj["partition"].is_string()) return FieldError("partition", "expected a string");
+    c->partition = obj["partition"].get<std::string>();
+    for (char ch : c->partition) {
+      if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.')) {
+        return FieldError("partition", "expected a Slurm partition name ([A-Za-z0-9._-])");
+      }
+    }
+  }
+  if (!c->partition.empty() && c->executor == "local") {
+    return FieldError("partition", "only Slurm replicas have a partition (executor is 'local')");
+  }
+  return Status::Ok();
+}
+
 Result<ServingConfig> FromObject(const json& obj) {
   static const char* kKnown[] = {"mode", "min_replicas", "max_replicas", "replicas",
                                  "target_concurrency", "replica_concurrency", "stable_window_ms",
                                  "panic_window_ms", "panic_threshold", "scale_down_delay_ms",
-                                 "idle_timeout_ms", "queue_limit", "queue_timeout_ms", "spot", "batching"};
+                                 "idle_timeout_ms", "queue_limit", "queue_timeout_ms", "spot", "batching",
+                                 "executor", "partition"};
   for (auto it = obj.begin(); it != obj.end(); ++it) {
     if (std::find(std::begin(kKnown), std::end(kKnown), it.key()) == std::end(kKnown)) {
       return FieldError(it.key(), "unknown serving setting");
@@ -118,6 +143,7 @@ Result<ServingConfig> FromObject(const json& obj) {
     c.queue_limit = static_cast<int>(n);
   }
   if (obj.contains("batching")) SSKAI_RETURN_IF_ERROR(ParseBatching(obj["batching"], &c));
+  SSKAI_RETURN_IF_ERROR(ParsePlacement(obj, &c));
   constexpr int64_t kDay = 86'400'000;
   SSKAI_RETURN_IF_ERROR(ms("stable_window_ms", &c.stable_window, 1, kDay));
   SSKAI_RETURN_IF_ERROR(ms("panic_window_ms", &c.panic_window, 1, kDay));
@@ -188,6 +214,8 @@ std::string ServingConfigJson(const ServingConfig& c) {
                {{"max_batch_size", c.max_batch_size},
                 {"max_delay_ms", c.max_batch_delay.count()}}}};
   if (c.mode == "spot") out["spot"] = json::parse(SpotSettingsJson(c.spot));
+  if (!c.executor.empty()) out["executor"] = c.executor;
+  if (!c.partition.empty()) out["partition"] = c.partition;
   return out.dump();
 }
 

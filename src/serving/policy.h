@@ -40,6 +40,10 @@ struct ServingConfig {
   // requests. max_batch_size 1 = off (default).
   int max_batch_size = 1;
   Millis max_batch_delay{2};
+  // Placement: "local" (replica processes on the server's machine), "slurm" (each replica is a
+  // Slurm job the gateway reaches over the network) or "" (the server's --serving-executor).
+  std::string executor;
+  std::string partition;  // slurm: "" = the server's default partition
 };
 
 // Parses `json_text` ("" or "{}" = defaults for "dedicated"). "mode" picks the defaults first;

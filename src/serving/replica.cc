@@ -1,6 +1,7 @@
 // The `sskai replica` process: loads one model and serves predictions over loopback HTTP.
 #include <dlfcn.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -140,11 +141,22 @@ void AddLmRoutes(http::Router& router, const std::shared_ptr<LmSlot>& lm) {
   });
 }
 
-Status WritePortFile(const std::string& path, int port) {
+// "port" for a loopback replica; "host:port" when it listens for other nodes.
+std::string AddressLine(const ReplicaOptions& options, int port) {
+  std::string host = options.advertise_host;
+  if (host.empty() && options.host != "127.0.0.1") host = options.host;
+  if (host == "0.0.0.0" || host == "::") {
+    char name[256] = {};
+    host = gethostname(name, sizeof(name) - 1) == 0 ? name : "127.0.0.1";
+  }
+  return host.empty() ? std::to_string(port) : host + ":" + std::to_string(port);
+}
+
+Status WritePortFile(const std::string& path, const std::string& line) {
   std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp);
-    out << port << "\n";
+    out << line << "\n";
     if (!out) return Status::Internal("cannot write '" + tmp + "'");
   }
   std::error_code ec;
@@ -155,11 +167,25 @@ Status WritePortFile(const std::string& path, int port) {
 
 }  // namespace
 
-int RunReplica(const ReplicaOptions& options) {
+int RunReplica(const ReplicaOptions& given) {
   struct sigaction sa {};
   sa.sa_handler = OnSignal;
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
+
+  ReplicaOptions options = given;
+  if (!options.model_url.empty()) {
+    const char* token = std::getenv("SSKAI_TOKEN");
+    auto t0 = std::chrono::steady_clock::now();
+    auto fetched = FetchReplicaModel(options, token != nullptr ? token : "");
+    if (!fetched.ok()) {
+      SSKAI_LOG_ERROR("replica: cannot fetch the model: {}", fetched.status().ToString());
+      return 1;
+    }
+    options.model_path = *fetched;
+    SSKAI_LOG_INFO("replica: model fetched to {} in {:.1f} ms", *fetched,
+                   std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
 
   if (!options.standby && options.model_path.empty()) {
     SSKAI_LOG_ERROR("replica: --model is required (or --standby)");
@@ -287,7 +313,7 @@ int RunReplica(const ReplicaOptions& options) {
   }
   int port = (*server)->port();
   if (!options.port_file.empty()) {
-    Status st = WritePortFile(options.port_file, port);
+    Status st = WritePortFile(options.port_file, AddressLine(options, port));
     if (!st.ok()) {
       SSKAI_LOG_ERROR("replica: {}", st.ToString());
       return 1;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 namespace sskai::serving {
@@ -226,6 +227,50 @@ WindowStats VersionWindow::Stats() const {
   return s;
 }
 
+namespace {
+json WindowJson(int64_t requests, int64_t errors, const std::deque<double>& latencies) {
+  return {{"requests", requests}, {"errors", errors}, {"latencies_ms", latencies}};
+}
+}  // namespace
+
+std::string RolloutWindowsJson(const RolloutWindows& w) {
+  return json{{"started_at", w.started_at},
+              {"stable", WindowJson(w.stable.requests_, w.stable.errors_,
+                                    w.stable.latencies_ms_)},
+              {"canary", WindowJson(w.canary.requests_, w.canary.errors_,
+                                    w.canary.latencies_ms_)},
+              {"canary_step_requests", w.canary_step_requests},
+              {"canary_failures", w.canary_failures}}
+      .dump();
+}
+
+Result<RolloutWindows> ParseRolloutWindows(const std::string& json_text) {
+  json j = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  auto bad = [](const std::string& what) {
+    return Status::InvalidArgument("rollout windows: " + what);
+  };
+  if (!j.is_object() || !j.contains("started_at") || !j["started_at"].is_number()) {
+    return bad("expected an object with started_at");
+  }
+  RolloutWindows w;
+  w.started_at = j["started_at"].get<double>();
+  w.canary_step_requests = j.value("canary_step_requests", int64_t{0});
+  w.canary_failures = j.value("canary_failures", 0);
+  for (auto [key, window] : {std::pair{"stable", &w.stable}, std::pair{"canary", &w.canary}}) {
+    if (!j.contains(key) || !j[key].is_object()) return bad(std::string("missing '") + key + "'");
+    const json& o = j[key];
+    if (!o.value("latencies_ms", json()).is_array()) return bad(std::string(key) + ".latencies_ms");
+    window->requests_ = o.value("requests", int64_t{0});
+    window->errors_ = o.value("errors", int64_t{0});
+    for (const auto& v : o["latencies_ms"]) {
+      if (!v.is_number()) return bad(std::string(key) + ".latencies_ms: expected numbers");
+      window->latencies_ms_.push_back(v.get<double>());
+    }
+    while (window->latencies_ms_.size() > VersionWindow::kMaxLatencies) window->latencies_ms_.pop_front();
+  }
+  return w;
+}
+
 std::optional<std::string> RollbackReason(const RollbackPolicy& policy, const WindowStats& stable,
                                           const WindowStats& canary) {
   if (canary.requests < policy.min_requests) return std::nullopt;
@@ -253,7 +298,16 @@ RolloutAction DecideRollout(const RolloutState& state, const RolloutInputs& in) 
     a.reason = "canary replicas died " + std::to_string(in.canary_failures) + " times";
     return a;
   }
-  if (auto why = RollbackReason(spec.rollback, in.stable, in.canary)) {
+  // Blue/green sends the green set all traffic at once, so the blue version has no answers from
+  // the same period: its latencies were measured under whatever load the machine had before the
+  // switch. Comparing p95 across two disjoint periods races with the machine's load (a busy
+  // minute after the switch rolls back a healthy green), so blue/green compares error rates and
+  // replica deaths only; canaries share the period with the stable version and compare both.
+  RollbackPolicy policy = spec.rollback;
+  if (spec.strategy == RolloutStrategy::kBlueGreen) {
+    policy.max_p95_ratio = std::numeric_limits<double>::infinity();
+  }
+  if (auto why = RollbackReason(policy, in.stable, in.canary)) {
     a.kind = RolloutAction::Kind::kRollback;
     a.reason = *why;
     return a;

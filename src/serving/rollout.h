@@ -86,16 +86,33 @@ struct WindowStats {
   double p95_ms = 0;
   double ErrorRate() const { return requests == 0 ? 0 : static_cast<double>(errors) / requests; }
 };
+struct RolloutWindows;
 class VersionWindow {
  public:
   static constexpr size_t kMaxLatencies = 2048;
   void Record(bool ok, double latency_ms);
   WindowStats Stats() const;
+  bool operator==(const VersionWindow&) const = default;
 
  private:
+  friend std::string RolloutWindowsJson(const RolloutWindows& windows);
+  friend Result<RolloutWindows> ParseRolloutWindows(const std::string& json_text);
   int64_t requests_ = 0, errors_ = 0;
   std::deque<double> latencies_ms_;
 };
+
+// The comparison windows of one rollout (persisted, throttled, in the endpoint row so a
+// restarted server continues the analysis). `started_at` ties them to the rollout they belong
+// to (RolloutState::started_at).
+struct RolloutWindows {
+  double started_at = 0;
+  VersionWindow stable, canary;
+  int64_t canary_step_requests = 0;
+  int canary_failures = 0;
+};
+// Round-trips exactly (latencies included). Parse errors: kInvalidArgument.
+std::string RolloutWindowsJson(const RolloutWindows& windows);
+Result<RolloutWindows> ParseRolloutWindows(const std::string& json_text);
 
 // Why the canary should be rolled back, or nullopt while it is healthy or has fewer than
 // min_requests answers. An error rate worse by more than max_error_rate_delta, or a p95 above

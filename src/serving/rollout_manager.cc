@@ -10,10 +10,35 @@
 namespace sskai::serving {
 
 namespace {
+constexpr auto kWindowSaveInterval = std::chrono::seconds(1);
+
 std::string Label(const store::ModelVersion& mv, const std::string& model_name) {
   return model_name + " v" + std::to_string(mv.version);
 }
+
+// The persisted windows of `state`'s rollout (nullopt: none, or another rollout's).
+std::optional<RolloutWindows> StoredWindows(const store::Endpoint& ep, const RolloutState& state) {
+  if (ep.rollout_windows_json.empty()) return std::nullopt;
+  auto parsed = ParseRolloutWindows(ep.rollout_windows_json);
+  if (!parsed.ok() || parsed->started_at != state.started_at) return std::nullopt;
+  return *parsed;
+}
 }  // namespace
+
+void EndpointManager::SaveRolloutWindows(EndpointRt& rt, bool force) {
+  if (!rt.rollout || (!force && !rt.windows_dirty)) return;
+  const auto now = clock_.Monotonic();
+  if (!force && now - rt.windows_saved_at < kWindowSaveInterval) return;
+  RolloutWindows w;
+  w.started_at = rt.rollout->started_at;
+  w.stable = rt.stable_window;
+  w.canary = rt.canary_window;
+  w.canary_step_requests = rt.canary_step_requests;
+  w.canary_failures = rt.canary_failures;
+  IgnoreError(store_.SetEndpointRolloutWindows(rt.id, RolloutWindowsJson(w)));
+  rt.windows_dirty = false;
+  rt.windows_saved_at = now;
+}
 
 void EndpointManager::LoadRollout(const store::Endpoint& ep, EndpointRt& rt) {
   if (rt.rollout_loaded) return;
@@ -25,6 +50,15 @@ void EndpointManager::LoadRollout(const store::Endpoint& ep, EndpointRt& rt) {
     return;
   }
   rt.rollout = std::move(*parsed);
+  // A restarted server continues the analysis where the last persisted windows left it.
+  if (rt.rollout) {
+    if (auto w = StoredWindows(ep, *rt.rollout)) {
+      rt.stable_window = w->stable;
+      rt.canary_window = w->canary;
+      rt.canary_step_requests = w->canary_step_requests;
+      rt.canary_failures = w->canary_failures;
+    }
+  }
 }
 
 std::shared_ptr<EndpointManager::Replica> EndpointManager::PickReplica(EndpointRt& rt,
@@ -58,6 +92,7 @@ void EndpointManager::RecordVersion(EndpointRt& rt, const Replica& r, int status
   c.errors += ok ? 0 : 1;
   c.latency_sum_s += latency_s;
   if (!rt.rollout || rt.rollout->phase != RolloutPhase::kRunning) return;
+  rt.windows_dirty = true;
   if (r.model_version_id == rt.rollout->canary_version_id) {
     rt.canary_window.Record(ok, latency_s * 1000);
     rt.canary_step_requests += 1;
@@ -96,6 +131,7 @@ void EndpointManager::SuperviseRollout(store::Endpoint& ep, EndpointRt& rt, int 
   in.canary_failures = rt.canary_failures;
   RolloutAction action = DecideRollout(st, in);
   if (action.kind != RolloutAction::Kind::kNone) ApplyRollout(ep, rt, action, /*manual=*/false);
+  SaveRolloutWindows(rt, /*force=*/false);
 }
 
 void EndpointManager::ApplyRollout(store::Endpoint& ep, EndpointRt& rt,
@@ -147,6 +183,7 @@ void EndpointManager::ApplyRollout(store::Endpoint& ep, EndpointRt& rt,
   }
   st.reason = action.reason + who;
   IgnoreError(store_.SetEndpointRollout(ep.id, RolloutStateJson(st)));
+  SaveRolloutWindows(rt, /*force=*/true);
   ep.rollout_json = RolloutStateJson(st);
   store::Event ev;
   ev.owner_id = ep.owner_id;
@@ -198,6 +235,7 @@ Status EndpointManager::StartRollout(int64_t endpoint_id, int64_t canary_version
     rt.canary_step_requests = 0;
     rt.canary_failures = 0;
     SSKAI_RETURN_IF_ERROR(store_.SetEndpointRollout(ep.id, RolloutStateJson(st)));
+    SaveRolloutWindows(rt, /*force=*/true);
     store::Event ev;
     ev.owner_id = ep.owner_id;
     ev.kind = "endpoint";
@@ -270,6 +308,10 @@ Result<EndpointManager::RolloutView> EndpointManager::Rollout(int64_t endpoint_i
   SSKAI_ASSIGN_OR_RETURN(std::optional<RolloutState> st, ParseRolloutState(ep.rollout_json));
   if (!st) return Status::NotFound("endpoint '" + ep.name + "' has no rollout");
   view.state = *st;
+  if (auto w = StoredWindows(ep, *st)) {
+    view.stable = w->stable.Stats();
+    view.canary = w->canary.Stats();
+  }
   return view;
 }
 

@@ -2,7 +2,7 @@
 // and the gateway (activator) that forwards requests to them.
 //
 // An endpoint has 0..max_replicas replica processes (`sskai replica`) on this machine, reached
-// over loopback HTTP. The manager's loop (RunOnce) asks each endpoint's Autoscaler
+// over loopback HTTP, or (placement "slurm") Slurm jobs on cluster nodes reached over TCP. The manager's loop (RunOnce) asks each endpoint's Autoscaler
 // (serving/policy.h) how many replicas it needs, starts replicas (from the warm pool of
 // standby processes that have already loaded the ML engine when there is one), checks readiness
 // (GET /healthz, or the standby's POST /load answer) before routing traffic, replaces replicas
@@ -96,14 +96,29 @@ class EndpointManager {
     // whether it succeeded (2xx). Runs on the forwarding io thread: must not block; may be empty.
     std::function<void(int64_t endpoint_id, int64_t owner_id, double busy_seconds, bool ok)>
         on_request;
+    // Replicas on Slurm (docs/serving.md, "Replicas on Slurm"). `executor` must route
+    // LaunchSpec::executor "slurm" (jobs::MakeRoutingExecutor). Endpoints whose config has no
+    // "executor" use default_executor ("local" | "slurm").
+    std::string default_executor = "local";
+    std::chrono::seconds slurm_ready_timeout{300};  // submit -> healthy (includes queueing)
+    std::chrono::milliseconds slurm_poll_interval{1000};  // scontrol per replica at most this often
+    // A Slurm replica fetches its model from the server (server_url, set_server_url) with an
+    // API token of the endpoint's owner minted per replica and revoked once it is ready (or
+    // stopped). Without mint_token, Slurm replicas cannot start.
+    std::function<Result<std::string>(int64_t owner_id, const std::string& name)> mint_token;
+    std::function<void(int64_t owner_id, const std::string& name)> revoke_token;
   };
 
   EndpointManager(Options options, store::Store& store, artifacts::BlobStore& blobs,
                   jobs::Executor& executor, Clock& clock);
   ~EndpointManager();
 
+  // How Slurm replicas reach the API ("http://host:port"); call before Start().
+  void set_server_url(std::string url);
   void Start();
-  // Stops the loop and the replicas (server shutdown). Endpoints keep their state in the store.
+  // Stops the loop and the local replicas (server shutdown). Endpoints keep their state in the
+  // store; Slurm replicas keep running (and their usage records open): a restarted server
+  // re-attaches to them by Slurm job id.
   void Stop();
 
   // Wakes the loop (an endpoint was created, changed or unblocked).
@@ -132,7 +147,9 @@ class EndpointManager {
 
   // Snapshot of the replicas for the API.
   struct ReplicaInfo {
-    int pid = 0;
+    int pid = 0;          // local: the process id; Slurm: the Slurm job id
+    std::string host;     // where the gateway reaches it ("127.0.0.1" for local replicas)
+    bool slurm = false;
     int port = 0;
     bool ready = false;
     int restarts = 0;    // consecutive failed starts of the endpoint
@@ -171,6 +188,8 @@ class EndpointManager {
   void Supervise(store::Endpoint& ep, std::vector<Done>& after);
   // version_id 0 = the endpoint's serving version.
   std::shared_ptr<Replica> Launch(store::Endpoint& ep, EndpointRt& rt, int64_t version_id = 0);
+  std::shared_ptr<Replica> LaunchLocal(store::Endpoint& ep, EndpointRt& rt, const std::string& path,
+                                       bool lm);
   void CheckReady(store::Endpoint& ep, EndpointRt& rt, Replica& r);
   void MarkReady(EndpointRt& rt, Replica& r);
   void StartLoad(int64_t endpoint_id, const std::shared_ptr<Replica>& r, const std::string& path);
@@ -189,7 +208,18 @@ class EndpointManager {
   void ApplyRollout(store::Endpoint& ep, EndpointRt& rt, const RolloutAction& action, bool manual);
   std::shared_ptr<Replica> PickReplica(EndpointRt& rt, bool under_cap);
   void RecordVersion(EndpointRt& rt, const Replica& r, int status, double latency_s);
+  // Persists the comparison windows (at most every second unless `force`).
+  void SaveRolloutWindows(EndpointRt& rt, bool force);
   std::string RolloutPrometheusText();
+  // Slurm placement (slurm_replicas.cc); REQUIRE mu_.
+  bool OnSlurm(const EndpointRt& rt) const;
+  Result<std::shared_ptr<Replica>> LaunchSlurm(const store::Endpoint& ep, const EndpointRt& rt,
+                                               const store::ModelVersion& mv);
+  void AdoptSlurmReplicas(const store::Endpoint& ep, EndpointRt& rt);
+  void PersistSlurm(int64_t endpoint_id, const Replica& r);
+  void ReleaseSlurm(Replica& r);  // revokes its token, forgets its row
+  jobs::ExitInfo PollReplica(Replica& r);
+  std::chrono::milliseconds ReadyTimeout(const Replica& r) const;
   // Spot effects (spot_manager.cc); REQUIRE mu_.
   void SpotLaunch(store::Endpoint& ep, EndpointRt& rt, Replica& r, store::UsageRecord& usage);
   void SuperviseSpot(store::Endpoint& ep, EndpointRt& rt);
@@ -205,6 +235,7 @@ class EndpointManager {
   std::vector<std::shared_ptr<Replica>> standby_;   // warm pool
   std::vector<std::shared_ptr<Replica>> stopping_;  // signalled, not yet exited
   int64_t next_replica_id_ = 1;
+  std::string server_url_;
   std::string warmup_model_;  // the model of the latest launch: standbys preload it
   std::unique_ptr<ProxyPool> proxy_;
   std::atomic<bool> stop_{false};
@@ -221,7 +252,16 @@ struct ReplicaOptions {
                                 // init; a later /load of the same path reuses it)
   std::string host = "127.0.0.1";
   int port = 0;                 // 0 = ephemeral
-  std::string port_file;        // written (atomically) once listening
+  std::string port_file;        // written (atomically) once listening: "port" when host is
+                                // 127.0.0.1, else "host:port" (advertise_host, or this node's
+                                // hostname when host is 0.0.0.0)
+  std::string advertise_host;   // how the server reaches this replica ("" = see above)
+  // A replica on another node (Slurm) fetches its model over HTTP instead of --model: GET
+  // model_url with the bearer token in $SSKAI_TOKEN, into cache_dir/<model_sha256> (reused when
+  // present and intact), verified against model_sha256.
+  std::string model_url;
+  std::string model_sha256;
+  std::string cache_dir;        // "" = $TMPDIR (or /tmp) + "/sskai-models"
   int threads = 2;
   // Language models (a model directory with config.json): the "model" id of the OpenAI routes
   // ("" = the directory name), decode batching and engine threads.
@@ -240,5 +280,9 @@ struct ReplicaOptions {
 // events), GET /v1/models and GET /v1/lm/stats, batching concurrent requests in the decode loop.
 // Returns the process exit code.
 int RunReplica(const ReplicaOptions& options);
+// The model fetch of a replica started with model_url (see ReplicaOptions); returns the local
+// path. Errors: kInvalidArgument (bad url or sha256), kUnavailable (download failed or answered
+// non-2xx), kInternal (the file does not match model_sha256).
+Result<std::string> FetchReplicaModel(const ReplicaOptions& options, const std::string& token);
 
 }  // namespace sskai::serving

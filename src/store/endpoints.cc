@@ -15,7 +15,8 @@ constexpr const char* kUpdateSql =
     " created_at = ?, updated_at = ? WHERE id = ?";
 constexpr const char* kSelect =
     "SELECT id, owner_id, name, model_version_id, state, reason, config_json, replica_pid,"
-    " replica_port, replica_start_time, restarts, created_at, updated_at, rollout_json"
+    " replica_port, replica_start_time, restarts, created_at, updated_at, rollout_json,"
+    " rollout_windows_json"
     " FROM endpoints";
 
 std::vector<SqlArg> EndpointArgs(const Endpoint& e) {
@@ -41,6 +42,7 @@ Endpoint ReadEndpoint(Stmt& s) {
   e.created_at = s.Real(11);
   e.updated_at = s.Real(12);
   e.rollout_json = s.Text(13);
+  e.rollout_windows_json = s.Text(14);
   return e;
 }
 
@@ -121,6 +123,15 @@ Status Store::SetEndpointRollout(int64_t id, const std::string& rollout_json) {
   SSKAI_ASSIGN_OR_RETURN(int64_t changed,
                          impl_->Exec("UPDATE endpoints SET rollout_json = ? WHERE id = ?",
                                      {rollout_json, id}));
+  if (changed == 0) return Status::NotFound("endpoint " + std::to_string(id) + " not found");
+  return Status::Ok();
+}
+
+Status Store::SetEndpointRolloutWindows(int64_t id, const std::string& windows_json) {
+  std::lock_guard lock(impl_->mu);
+  SSKAI_ASSIGN_OR_RETURN(int64_t changed,
+                         impl_->Exec("UPDATE endpoints SET rollout_windows_json = ? WHERE id = ?",
+                                     {windows_json, id}));
   if (changed == 0) return Status::NotFound("endpoint " + std::to_string(id) + " not found");
   return Status::Ok();
 }

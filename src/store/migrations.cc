@@ -287,6 +287,24 @@ constexpr const char* kV7Rollouts = R"sql(
 ALTER TABLE endpoints ADD COLUMN rollout_json TEXT NOT NULL DEFAULT '';
 )sql";
 
+// Serving on Slurm and durable rollouts: replicas that run as Slurm jobs (a restarted server
+// re-attaches to them by job id), and the rollout's per-version comparison windows.
+constexpr const char* kV8SlurmReplicas = R"sql(
+CREATE TABLE endpoint_replicas (
+  id INTEGER PRIMARY KEY,
+  endpoint_id INTEGER NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,
+  model_version_id INTEGER NOT NULL DEFAULT 0,
+  job_id INTEGER NOT NULL DEFAULT 0,
+  start_time TEXT NOT NULL DEFAULT '',
+  address_file TEXT NOT NULL DEFAULT '',
+  usage_id INTEGER NOT NULL DEFAULT 0,
+  token_name TEXT NOT NULL DEFAULT '',
+  created_at REAL NOT NULL DEFAULT 0
+);
+CREATE INDEX endpoint_replicas_by_endpoint ON endpoint_replicas (endpoint_id);
+ALTER TABLE endpoints ADD COLUMN rollout_windows_json TEXT NOT NULL DEFAULT '';
+)sql";
+
 // Model visibility: "private" (owner only, the default) or "public" (readable, fine-tunable and
 // deployable by every user; writable only by the owner or an admin).
 constexpr const char* kV9ModelVisibility = R"sql(
@@ -305,6 +323,7 @@ const std::vector<Migration>& Migrations() {
       {5, "cost ledger, request usage, budgets, tags", kV5Cost},
       {6, "job control: limits, step checkpoints, failure fingerprints", kV6JobControl},
       {7, "endpoint rollouts (canary, blue/green)", kV7Rollouts},
+      {8, "replicas on Slurm, rollout windows", kV8SlurmReplicas},
       {9, "model visibility (private | public)", kV9ModelVisibility},
   };
   return kMigrations;

@@ -130,6 +130,18 @@ struct Endpoint {
   int64_t restarts = 0;
   double created_at = 0, updated_at = 0;
   std::string rollout_json;  // canary/blue-green state (serving); written by SetEndpointRollout
+  std::string rollout_windows_json;  // the rollout's comparison windows; SetEndpointRolloutWindows
+};
+
+// A replica of an endpoint that runs as a Slurm job: kept so a restarted server re-attaches.
+struct EndpointReplica {
+  int64_t id = 0, endpoint_id = 0, model_version_id = 0;
+  int64_t job_id = 0;          // the Slurm job id (0 until submitted)
+  std::string start_time;      // the executor handle's token ("slurm:<restarts>")
+  std::string address_file;    // where the replica writes "host:port" once listening
+  int64_t usage_id = 0;        // its open usage record
+  std::string token_name;      // its model-download token ("" once revoked)
+  double created_at = 0;
 };
 
 struct Event {
@@ -341,6 +353,12 @@ class Store {
   Result<std::vector<Endpoint>> ListEndpointsInStates(const std::vector<std::string>& states);
   Status UpdateEndpoint(const Endpoint& endpoint);  // every column but id and rollout_json
   Status SetEndpointRollout(int64_t id, const std::string& rollout_json);  // kNotFound
+  Status SetEndpointRolloutWindows(int64_t id, const std::string& windows_json);  // kNotFound
+  // Slurm replicas of an endpoint (deleted with it). Update errors: kNotFound.
+  Result<EndpointReplica> AddEndpointReplica(const EndpointReplica& replica);
+  Status UpdateEndpointReplica(const EndpointReplica& replica);
+  Result<std::vector<EndpointReplica>> ListEndpointReplicas(int64_t endpoint_id);  // oldest first
+  Status DeleteEndpointReplica(int64_t id);  // no-op when gone
   Status DeleteEndpoint(int64_t owner_id, const std::string& name);
 
   // Events (activity feed). owner_id 0 = any owner.

@@ -2,12 +2,14 @@
 // versions (X-Sskai-Model-Version) and is promoted; a bad canary (a model trained on other
 // columns) is rolled back automatically with an event; a blue/green switch loses no request;
 // bad rollout requests are 4xx naming the field; a spot endpoint loses no request through
-// preemptions with notice, falls back to on-demand when spot is unavailable and returns to spot.
+// preemptions with notice, falls back to on-demand when spot is unavailable and returns to spot;
+// a rollout's comparison windows survive a server restart.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <mutex>
 #include <thread>
 
@@ -339,6 +341,38 @@ TEST_F(CanaryE2eTest, SpotReplicasSurvivePreemptionsWithNoticeAndFallBackToOnDem
   std::cout << "spot: " << ok.load() << " ok, " << failed.load() << " failed, "
             << count("spot_notice") << " notices\n";
   server_->CallJson("DELETE", "/v1/endpoints/sp");
+}
+
+// The rollout's comparison windows survive a server restart: the restarted server shows the
+// same per-version counts and continues the analysis (a later bad answer still counts).
+TEST_F(CanaryE2eTest, RolloutWindowsSurviveAServerRestart) {
+  ASSERT_EQ(Deploy("durable")["state"], "ready");
+  int status = 0;
+  json r = server_->CallJson("POST", "/v1/endpoints/durable/rollout",
+                             {{"version", 2}, {"steps", {50, 100}}, {"step_seconds", 3600},
+                              {"rollback", {{"min_requests", 100000}}}},
+                             &status);
+  ASSERT_EQ(status, 201) << r.dump();
+  r = WaitRollout("durable", [](const json& v) { return v.value("canary_percent", 0) == 50; }, 60);
+  ASSERT_EQ(r["canary_percent"], 50) << r.dump();
+  for (int idx = 0; idx < 40; ++idx) {
+    ASSERT_EQ(server_->Call("POST", "/v1/endpoints/durable/predict", Rows()).status, 200);
+  }
+  auto counts = [](const json& v) {
+    return std::pair{v["versions"][0]["metrics"]["requests"].get<int64_t>(),
+                     v["versions"][1]["metrics"]["requests"].get<int64_t>()};
+  };
+  json before = server_->CallJson("GET", "/v1/endpoints/durable/rollout");
+  ASSERT_EQ(counts(before).first + counts(before).second, 40) << before.dump();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the windows are written (1/s)
+  server_->Kill(SIGTERM);
+  { Status started = server_->Start(); ASSERT_TRUE(started.ok()) << started.ToString(); }
+  json after = server_->CallJson("GET", "/v1/endpoints/durable/rollout");
+  EXPECT_EQ(after["phase"], "running") << after.dump();
+  EXPECT_EQ(counts(after), counts(before)) << after.dump();
+  EXPECT_EQ(server_->WaitForEndpoint("durable", "ready", 60)["state"], "ready");
+  server_->CallJson("POST", "/v1/endpoints/durable/rollout/rollback", json::object());
+  server_->CallJson("DELETE", "/v1/endpoints/durable");
 }
 
 }  // namespace

@@ -10,28 +10,11 @@
 #include <memory>
 #include <thread>
 
+#include "e2e/slurm_shell.h"
 #include "testing/server_harness.h"
 
 namespace sskai::testing {
 namespace {
-
-std::string Shell(const std::string& cmd, int* rc = nullptr) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return out;
-  char buf[512];
-  while (fgets(buf, sizeof(buf), p) != nullptr) out += buf;
-  int status = pclose(p);
-  if (rc != nullptr) *rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
-}
-
-bool SlurmUp() {
-  int rc = 0;
-  std::string out = Shell("sinfo -h -o %T", &rc);
-  return rc == 0 && (out.find("idle") != std::string::npos || out.find("mixed") != std::string::npos ||
-                     out.find("allocated") != std::string::npos);
-}
 
 class SlurmTest : public ::testing::Test {
  protected:

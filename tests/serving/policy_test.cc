@@ -58,6 +58,33 @@ TEST(ServingConfigTest, ErrorsNameTheField) {
   EXPECT_FALSE(ParseServingConfig("[1]").ok());
 }
 
+TEST(ServingConfigTest, PlacementDefaultsToTheServerAndRoundTrips) {
+  auto d = ParseServingConfig("");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->executor, "");
+  EXPECT_EQ(ServingConfigJson(*d).find("executor"), std::string::npos);
+  auto s = ParseServingConfig(R"({"executor":"slurm","partition":"gpu-a100"})");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->executor, "slurm");
+  EXPECT_EQ(s->partition, "gpu-a100");
+  auto back = ParseServingConfig(ServingConfigJson(*s));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->executor, "slurm");
+  EXPECT_EQ(back->partition, "gpu-a100");
+  auto local = PatchServingConfig(*s, R"({"executor":"local","partition":""})");
+  ASSERT_TRUE(local.ok()) << local.status().ToString();
+  EXPECT_EQ(local->executor, "local");
+  struct Case { const char* json; const char* field; };
+  for (const Case& c : {Case{R"({"executor":"k8s"})", "'executor'"},
+                        Case{R"({"executor":1})", "'executor'"},
+                        Case{R"({"partition":"a b"})", "'partition'"},
+                        Case{R"({"executor":"local","partition":"gpu"})", "'partition'"}}) {
+    auto r = ParseServingConfig(c.json);
+    ASSERT_FALSE(r.ok()) << c.json;
+    EXPECT_NE(r.status().message().find(c.field), std::string::npos) << r.status().message();
+  }
+}
+
 TEST(ServingConfigTest, BatchingIsOffByDefaultAndRoundTrips) {
   auto plain = ParseServingConfig("{}");
   ASSERT_TRUE(plain.ok());

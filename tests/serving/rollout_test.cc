@@ -122,6 +122,30 @@ WindowStats Stats(int64_t requests, int64_t errors, double p95) {
   return s;
 }
 
+TEST(RolloutWindowsTest, RoundTripExactlyAndRejectBadInput) {
+  RolloutWindows w;
+  w.started_at = 1700000000.123456;
+  for (int idx = 0; idx < 3000; ++idx) w.stable.Record(idx % 7 != 0, 0.5 + idx * 0.001);
+  w.canary.Record(false, 12.25);
+  w.canary.Record(true, 3.5);
+  w.canary_step_requests = 2;
+  w.canary_failures = 1;
+  auto back = ParseRolloutWindows(RolloutWindowsJson(w));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->started_at, w.started_at);
+  EXPECT_TRUE(back->stable == w.stable);  // counts and the latest 2048 latencies
+  EXPECT_TRUE(back->canary == w.canary);
+  EXPECT_EQ(back->stable.Stats().p95_ms, w.stable.Stats().p95_ms);
+  EXPECT_EQ(back->canary.Stats().errors, 1);
+  EXPECT_EQ(back->canary_step_requests, 2);
+  EXPECT_EQ(back->canary_failures, 1);
+  for (const char* bad : {"", "[]", R"({"stable":{}})",
+                          R"({"started_at":1,"stable":{"latencies_ms":[1]}})",
+                          R"({"started_at":1,"stable":{"latencies_ms":["x"]},"canary":{"latencies_ms":[]}})"}) {
+    EXPECT_FALSE(ParseRolloutWindows(bad).ok()) << bad;
+  }
+}
+
 TEST(RollbackReasonTest, Table) {
   RollbackPolicy p;  // delta 0.05, ratio 1.5, slack 5 ms, min 50
   struct Case {
@@ -227,6 +251,31 @@ TEST(DecideRolloutTest, BadCanaryRollsBackAtAnyStepAndNeverAfterFinishing) {
   EXPECT_EQ(a.kind, RolloutAction::Kind::kRollback);
   EXPECT_NE(a.reason.find("error rate"), std::string::npos) << a.reason;
   EXPECT_EQ(d.Step(in).kind, RolloutAction::Kind::kNone);  // rolled back: nothing more
+}
+
+// The blue version gets no traffic after the switch: green latencies are from another period
+// (another machine load) and are not compared; its error rate still is.
+TEST(DecideRolloutTest, BlueGreenIgnoresLatencyFromDisjointPeriodsButNotErrors) {
+  for (auto strategy : {RolloutStrategy::kCanary, RolloutStrategy::kBlueGreen}) {
+    RolloutState st;
+    st.spec.strategy = strategy;
+    st.spec.steps = {100};
+    st.spec.step_seconds = 3600;
+    st.step_index = 0;
+    st.percent = 100;
+    RolloutInputs in;
+    in.canary_ready = true;
+    in.stable.requests = 500;
+    in.stable.p95_ms = 2;
+    in.canary.requests = 60;
+    in.canary.p95_ms = 80;  // a busy machine right after the switch
+    auto a = DecideRollout(st, in);
+    EXPECT_EQ(a.kind, strategy == RolloutStrategy::kBlueGreen ? RolloutAction::Kind::kNone
+                                                               : RolloutAction::Kind::kRollback)
+        << a.reason;
+    in.canary.errors = 30;
+    EXPECT_EQ(DecideRollout(st, in).kind, RolloutAction::Kind::kRollback);
+  }
 }
 
 TEST(DecideRolloutTest, CanaryReplicaDeathsRollBack) {

@@ -120,5 +120,42 @@ TEST_F(EndpointTest, MissingModelVersionIsRefused) {
   EXPECT_EQ(store_->CreateEndpoint(e).status().code(), StatusCode::kFailedPrecondition);
 }
 
+TEST_F(EndpointTest, SlurmReplicaRowsAndRolloutWindowsLiveWithTheEndpoint) {
+  auto ep = store_->CreateEndpoint(MakeEndpoint(alice_, "web"));
+  ASSERT_TRUE(ep.ok());
+  EndpointReplica row;
+  row.endpoint_id = ep->id;
+  row.model_version_id = model_version_id_;
+  row.created_at = 5;
+  auto added = store_->AddEndpointReplica(row);
+  ASSERT_TRUE(added.ok()) << added.status().ToString();
+  added->job_id = 4242;
+  added->start_time = "slurm:0";
+  added->address_file = "/run/r.addr";
+  added->usage_id = 7;
+  added->token_name = "replica:endpoint:1:1";
+  ASSERT_TRUE(store_->UpdateEndpointReplica(*added).ok());
+  auto listed = store_->ListEndpointReplicas(ep->id);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].job_id, 4242);
+  EXPECT_EQ((*listed)[0].start_time, "slurm:0");
+  EXPECT_EQ((*listed)[0].address_file, "/run/r.addr");
+  EXPECT_EQ((*listed)[0].usage_id, 7);
+  EXPECT_EQ((*listed)[0].token_name, "replica:endpoint:1:1");
+  EndpointReplica missing = *added;
+  missing.id = 999;
+  EXPECT_EQ(store_->UpdateEndpointReplica(missing).code(), StatusCode::kNotFound);
+
+  ASSERT_TRUE(store_->SetEndpointRolloutWindows(ep->id, R"({"started_at":1})").ok());
+  EXPECT_EQ(store_->GetEndpointById(ep->id)->rollout_windows_json, R"({"started_at":1})");
+  EXPECT_EQ(store_->SetEndpointRolloutWindows(999, "{}").code(), StatusCode::kNotFound);
+
+  ASSERT_TRUE(store_->DeleteEndpoint(alice_, "web").ok());  // the rows go with it
+  listed = store_->ListEndpointReplicas(ep->id);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_TRUE(listed->empty());
+}
+
 }  // namespace
 }  // namespace sskai::store

@@ -1,0 +1,258 @@
+// Replicas on Slurm against the real binary and a real single-node Slurm (ctest fixture
+// slurm_start): deploy with "executor": "slurm", predict through the gateway (the replica job
+// fetched its model over HTTP and answers over TCP), scale to zero (the job ends), cold start
+// from zero through Slurm, a replica job killed with scancel is replaced while the gateway keeps
+// answering, usage is priced from the partition's offering, and a restarted server re-attaches
+// to the running replica job. SSKAI_SLURM_COLD_STARTS=N also measures N cold starts (p50/p95).
+// Skips when slurmctld is not running.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <thread>
+
+#include "e2e/slurm_shell.h"
+#include "testing/server_harness.h"
+
+namespace sskai::testing {
+namespace {
+
+using Steady = std::chrono::steady_clock;
+
+// JobState=... of a Slurm job ("" when unknown).
+std::string JobState(int64_t job) {
+  std::string shown = Shell("scontrol show job -o " + std::to_string(job));
+  auto pos = shown.find("JobState=");
+  if (pos == std::string::npos) return "";
+  auto end = shown.find(' ', pos);
+  return shown.substr(pos + 9, end - pos - 9);
+}
+
+std::string Rows() { return json::array({{{"f0", 5.1}, {"f1", 3.5}, {"f2", 1.4}, {"f3", 0.2}}}).dump(); }
+
+class SlurmServingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!SlurmUp()) {
+      GTEST_SKIP() << "slurmctld is not running: scripts/start-slurm.sh (the ctest fixture) could not "
+                      "start it (needs root, slurm-wlm and munge)";
+    }
+    const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    if (test == "ColdStartThroughSlurm" && std::getenv("SSKAI_SLURM_COLD_STARTS") == nullptr) {
+      GTEST_SKIP() << "set SSKAI_SLURM_COLD_STARTS=N to measure N cold starts";
+    }
+    server_ = std::make_unique<TestServer>(dir_.path(), Flags());
+    Status started = server_->Start();
+    ASSERT_TRUE(started.ok()) << started.ToString();
+    std::string csv = WriteSklearnCsv("iris", files_.path());
+    ASSERT_EQ(server_->UploadFile("/v1/datasets/iris/versions?filename=iris.csv", csv).status, 201);
+    int status = 0;
+    json job = server_->CallJson("POST", "/v1/jobs", {{"dataset", "iris"}, {"model", "iris-mlp"}},
+                                 &status);
+    ASSERT_EQ(status, 201) << job.dump();
+    json done = server_->WaitForJob(job["id"].get<int64_t>(), 180);
+    ASSERT_EQ(done["state"], "succeeded") << done.dump();
+  }
+  void TearDown() override {
+    // Replica jobs outlive the server by design: cancel what this test left behind.
+    for (int64_t job : jobs_seen_) Shell("scancel " + std::to_string(job));
+  }
+  static std::vector<std::string> Flags() {
+    return {"--slurm", "--slurm-partition", "debug=g5.xlarge@use1-az1"};
+  }
+
+  json Deploy(const std::string& name, json extra) {
+    json body = {{"name", name}, {"model", "iris-mlp"}, {"executor", "slurm"}, {"partition", "debug"}};
+    body.update(extra);
+    int status = 0;
+    json ep = server_->CallJson("POST", "/v1/endpoints", body, &status);
+    EXPECT_EQ(status, 201) << ep.dump();
+    return ep;
+  }
+  // The Slurm job ids of the endpoint's replicas (remembered for TearDown).
+  std::vector<int64_t> ReplicaJobs(const std::string& name) {
+    json ep = server_->CallJson("GET", "/v1/endpoints/" + name);
+    std::vector<int64_t> out;
+    for (const auto& r : ep.value("replicas", json::array())) {
+      if (r.value("executor", "") != "slurm") continue;
+      out.push_back(r["slurm_job_id"].get<int64_t>());
+      if (std::find(jobs_seen_.begin(), jobs_seen_.end(), out.back()) == jobs_seen_.end()) {
+        jobs_seen_.push_back(out.back());
+      }
+    }
+    return out;
+  }
+  json WaitState(const std::string& name, const std::string& state, double seconds) {
+    auto deadline = Steady::now() + std::chrono::milliseconds(static_cast<int>(seconds * 1000));
+    json ep;
+    while (Steady::now() < deadline) {
+      ep = server_->CallJson("GET", "/v1/endpoints/" + name);
+      ReplicaJobs(name);
+      if (ep.value("state", "") == state) return ep;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return ep;
+  }
+  bool WaitJobEnded(int64_t job, double seconds) {
+    auto deadline = Steady::now() + std::chrono::milliseconds(static_cast<int>(seconds * 1000));
+    while (Steady::now() < deadline) {
+      std::string state = JobState(job);
+      if (state != "RUNNING" && state != "PENDING" && state != "COMPLETING") return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+  // Seconds from sending a predict to its answer; `status` gets the answer's status.
+  double TimedPredict(const std::string& name, int* status) {
+    auto t0 = Steady::now();
+    auto r = server_->Call("POST", "/v1/endpoints/" + name + "/predict", Rows());
+    *status = r.status;
+    return std::chrono::duration<double>(Steady::now() - t0).count();
+  }
+
+  TempDir dir_;
+  TempDir files_;
+  std::unique_ptr<TestServer> server_;
+  std::vector<int64_t> jobs_seen_;
+};
+
+TEST_F(SlurmServingTest, ServesScalesToZeroColdStartsAndReplacesAKilledJob) {
+  Deploy("sl", {{"mode", "serverless"},
+                {"config", {{"idle_timeout_ms", 1500}, {"scale_down_delay_ms", 0},
+                            {"stable_window_ms", 1000}, {"panic_window_ms", 500}}}});
+  // Cold start from zero through Slurm: the request waits in the activator queue.
+  int status = 0;
+  double first = TimedPredict("sl", &status);
+  ASSERT_EQ(status, 200) << "first predict";
+  auto jobs = ReplicaJobs("sl");
+  ASSERT_EQ(jobs.size(), 1u);
+  std::string shown = Shell("scontrol show job -o " + std::to_string(jobs[0]));
+  EXPECT_NE(shown.find("JobName=sskai-endpoint-"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("JobState=RUNNING"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("Partition=debug"), std::string::npos) << shown;
+  json ep = server_->CallJson("GET", "/v1/endpoints/sl");
+  EXPECT_EQ(ep["replicas"][0]["host"], Shell("hostname | tr -d '\\n'")) << ep.dump();
+
+  // Scale to zero: the replica job ends.
+  ep = WaitState("sl", "idle", 60);
+  ASSERT_EQ(ep["state"], "idle") << ep.dump();
+  EXPECT_TRUE(WaitJobEnded(jobs[0], 30)) << JobState(jobs[0]);
+
+  // Cold start again: a new job.
+  double second = TimedPredict("sl", &status);
+  ASSERT_EQ(status, 200);
+  auto again = ReplicaJobs("sl");
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_NE(again[0], jobs[0]);
+  std::printf("cold start through Slurm: %.0f ms, %.0f ms\n", first * 1000, second * 1000);
+
+  // Kill the replica job under load: answers are 200 or a clear 503, then 200 from a new job.
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, clear_503{0}, other{0};
+  std::thread client([&] {
+    while (!stop) {
+      auto r = server_->Call("POST", "/v1/endpoints/sl/predict", Rows());
+      if (r.status == 200) {
+        ok += 1;
+      } else if (r.status == 503 && r.body.find("replica") != std::string::npos) {
+        clear_503 += 1;
+      } else {
+        other += 1;
+        ADD_FAILURE() << r.status << " " << r.body;
+      }
+    }
+  });
+  while (ok.load() < 3) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  Shell("scancel " + std::to_string(again[0]));
+  std::vector<int64_t> replaced;
+  auto deadline = Steady::now() + std::chrono::seconds(90);
+  while (Steady::now() < deadline) {
+    replaced = ReplicaJobs("sl");
+    if (!replaced.empty() && replaced[0] != again[0] &&
+        server_->CallJson("GET", "/v1/endpoints/sl")["replicas"][0]["ready"] == true) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  int before = ok.load();
+  while (ok.load() < before + 3 && Steady::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  stop = true;
+  client.join();
+  ASSERT_FALSE(replaced.empty());
+  EXPECT_NE(replaced[0], again[0]);
+  EXPECT_GE(ok.load(), before + 3);
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_GE(server_->CallJson("GET", "/v1/endpoints/sl")["restarts"].get<int>(), 1);
+
+  // Usage: one record per replica job, on the partition's offering.
+  json usage = server_->CallJson("GET", "/v1/usage?limit=1000");
+  int records = 0;
+  for (const auto& u : usage["items"]) {
+    if (u["subject_kind"] != "endpoint") continue;
+    ++records;
+    EXPECT_EQ(u["resource"], "g5.xlarge@use1-az1") << u.dump();
+  }
+  EXPECT_GE(records, 3) << usage.dump();
+
+  // Delete: the job is cancelled.
+  EXPECT_EQ(server_->Call("DELETE", "/v1/endpoints/sl").status, 200);
+  EXPECT_TRUE(WaitJobEnded(replaced[0], 30)) << JobState(replaced[0]);
+}
+
+TEST_F(SlurmServingTest, ARestartedServerReattachesToTheReplicaJob) {
+  Deploy("keep", {{"mode", "dedicated"}, {"min_replicas", 1}, {"max_replicas", 1}});
+  json ep = WaitState("keep", "ready", 120);
+  ASSERT_EQ(ep["state"], "ready") << ep.dump();
+  auto jobs = ReplicaJobs("keep");
+  ASSERT_EQ(jobs.size(), 1u);
+  server_->Kill(SIGTERM);
+  EXPECT_EQ(JobState(jobs[0]), "RUNNING");  // the replica outlives the server
+  { Status started = server_->Start(); ASSERT_TRUE(started.ok()) << started.ToString(); }
+  int status = 0;
+  TimedPredict("keep", &status);
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(ReplicaJobs("keep"), jobs);  // the same job, no new cold start
+  EXPECT_EQ(server_->Call("DELETE", "/v1/endpoints/keep").status, 200);
+  EXPECT_TRUE(WaitJobEnded(jobs[0], 30)) << JobState(jobs[0]);
+}
+
+// Measurement (BENCHMARKS.md): SSKAI_SLURM_COLD_STARTS=10 ctest -R SlurmServing --verbose.
+TEST_F(SlurmServingTest, ColdStartThroughSlurm) {
+  const char* n_env = std::getenv("SSKAI_SLURM_COLD_STARTS");
+  int n = n_env == nullptr ? 0 : std::atoi(n_env);
+  if (n <= 0) GTEST_SKIP() << "set SSKAI_SLURM_COLD_STARTS=N to measure N cold starts";
+  // SSKAI_SLURM_COLD_EXECUTOR=local measures the same loop on local replicas (the baseline).
+  const char* executor = std::getenv("SSKAI_SLURM_COLD_EXECUTOR");
+  std::string where = executor != nullptr ? executor : "slurm";
+  Deploy("cold", {{"mode", "serverless"},
+                  {"executor", where},
+                  {"partition", where == "slurm" ? "debug" : ""},
+                  {"config", {{"idle_timeout_ms", 300}, {"scale_down_delay_ms", 0},
+                              {"stable_window_ms", 300}, {"panic_window_ms", 300}}}});
+  std::vector<double> ms;
+  for (int idx = 0; idx < n; ++idx) {
+    json ep = WaitState("cold", "idle", 60);
+    ASSERT_EQ(ep["state"], "idle") << ep.dump();
+    int status = 0;
+    double s = TimedPredict("cold", &status);
+    ASSERT_EQ(status, 200);
+    ms.push_back(s * 1000);
+  }
+  std::sort(ms.begin(), ms.end());
+  auto pct = [&](double p) { return ms[std::min(ms.size() - 1, static_cast<size_t>(p * ms.size()))]; };
+  std::printf("%s cold start over %d: p50 %.0f ms, p95 %.0f ms, min %.0f ms, max %.0f ms\n",
+              where.c_str(), n, pct(0.5), pct(0.95), ms.front(), ms.back());
+  server_->Call("DELETE", "/v1/endpoints/cold");
+}
+
+}  // namespace
+}  // namespace sskai::testing

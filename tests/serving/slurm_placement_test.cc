@@ -1,0 +1,173 @@
+// Replicas placed on Slurm, through the EndpointManager with a fake executor: the submitted
+// job (model fetched over HTTP with a per-replica token, listening for other nodes), readiness
+// from the "host:port" address file, usage priced from the partition's offering, a server
+// restart that re-attaches to the job, a job that dies is cancelled for good and replaced, and
+// scale-down cancels the job. Plus the pure address parsing.
+#include "serving/internal.h"
+#include "serving/manager_fixture.h"
+
+namespace sskai::serving {
+namespace {
+
+class SlurmPlacementTest : public EndpointManagerTest {
+ protected:
+  void SetUp() override {
+    EndpointManagerTest::SetUp();
+    options_.slurm_poll_interval = 0ms;
+    options_.mint_token = [this](int64_t owner, const std::string& name) -> Result<std::string> {
+      minted_.push_back(name);
+      EXPECT_EQ(owner, alice_);
+      return std::string("secret-") + name;
+    };
+    options_.revoke_token = [this](int64_t, const std::string& name) { revoked_.push_back(name); };
+    Restart();
+  }
+  void Restart() {
+    manager_.reset();
+    manager_ = std::make_unique<EndpointManager>(options_, *store_, *blobs_, executor_, clock_);
+    manager_->set_server_url("http://10.0.0.1:8080");
+  }
+  // The address file of the latest launch.
+  std::string AddressFile() {
+    auto argv = executor_.launches().back().spec.argv;
+    return argv.back();
+  }
+  // Deploys `name` on Slurm and makes its replica ready at `replica`; returns the Slurm job id.
+  int DeployReady(const std::string& name, FakeReplica& replica, int64_t* id) {
+    *id = Deploy(name, model_version_id_, R"({"executor":"slurm"})");
+    manager_->RunOnce();
+    int job = executor_.launches().back().handle.pid;
+    std::ofstream(AddressFile()) << "127.0.0.1:" << replica.port() << "\n";
+    manager_->RunOnce();
+    EXPECT_EQ(Get(*id).state, kReady);
+    return job;
+  }
+  std::vector<std::string> minted_, revoked_;
+};
+
+TEST_F(SlurmPlacementTest, SubmitsAJobThatFetchesTheModelAndServesOverTcp) {
+  FakeReplica replica;
+  int64_t id = Deploy("iris", model_version_id_, R"({"executor":"slurm","partition":"gpu"})");
+  manager_->RunOnce();
+  ASSERT_EQ(executor_.launch_count(), 1u);
+  auto launched = executor_.launches()[0];
+  EXPECT_EQ(launched.spec.executor, "slurm");
+  EXPECT_EQ(launched.spec.partition, "gpu");
+  EXPECT_FALSE(launched.spec.die_with_parent);
+  auto& argv = launched.spec.argv;
+  ASSERT_EQ(argv.size(), 10u);
+  EXPECT_EQ(argv[2], "--model-url");
+  EXPECT_EQ(argv[3], "http://10.0.0.1:8080/v1/models/iris/versions/1/content");
+  EXPECT_EQ(argv[5], model_sha_);
+  EXPECT_EQ(argv[7], "0.0.0.0");
+  ASSERT_EQ(minted_.size(), 1u);
+  EXPECT_EQ(launched.spec.env.at("SSKAI_TOKEN"), "secret-" + minted_[0]);
+  auto rows = store_->ListEndpointReplicas(id);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].job_id, launched.handle.pid);
+  EXPECT_EQ((*rows)[0].address_file, AddressFile());
+  EXPECT_GT((*rows)[0].usage_id, 0);
+
+  std::ofstream(AddressFile()) << "127.0.0.1:" << replica.port() << "\n";
+  manager_->RunOnce();
+  EXPECT_EQ(Get(id).state, kReady);
+  EXPECT_EQ(revoked_, minted_);  // the download token dies once the replica is ready
+  auto info = manager_->Replicas()[id];
+  ASSERT_EQ(info.size(), 1u);
+  EXPECT_TRUE(info[0].slurm);
+  EXPECT_EQ(info[0].host, "127.0.0.1");
+  http::Response r = PredictAndWait(id, R"({"rows":[[1]]})");
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
+TEST_F(SlurmPlacementTest, ARestartedServerReattachesToTheRunningJob) {
+  FakeReplica replica;
+  int64_t id = 0;
+  int job = DeployReady("iris", replica, &id);
+  Restart();  // the old manager stops: the Slurm job is not signalled
+  for (const auto& s : executor_.signals()) EXPECT_NE(s.pid, job);
+  EXPECT_TRUE(executor_.alive(job));
+  manager_->RunOnce();
+  EXPECT_EQ(executor_.launch_count(), 1u);  // re-attached, nothing submitted
+  EXPECT_EQ(Get(id).state, kReady);
+  auto info = manager_->Replicas()[id];
+  ASSERT_EQ(info.size(), 1u);
+  EXPECT_EQ(info[0].pid, job);
+  EXPECT_EQ(PredictAndWait(id, "{}").status, 200);
+  store::Page page;
+  auto usage = store_->ListUsage(alice_, page, 0, 0);
+  ASSERT_TRUE(usage.ok());
+  ASSERT_EQ(usage->items.size(), 1u);  // the same record continues
+  EXPECT_EQ(usage->items[0].ended_at, 0);
+}
+
+TEST_F(SlurmPlacementTest, ADeadJobIsCancelledForGoodAndReplaced) {
+  FakeReplica replica;
+  int64_t id = 0;
+  int job = DeployReady("iris", replica, &id);
+  executor_.Kill(job, 9);  // scancel / preempted
+  manager_->RunOnce();
+  ASSERT_EQ(executor_.launch_count(), 2u);
+  bool cancelled = false;
+  for (const auto& s : executor_.signals()) cancelled = cancelled || (s.pid == job && s.force);
+  EXPECT_TRUE(cancelled);  // a requeued (held) job must not come back with a stale token
+  auto rows = store_->ListEndpointReplicas(id);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].job_id, executor_.launches()[1].handle.pid);
+  EXPECT_EQ(Get(id).restarts, 1);
+}
+
+TEST_F(SlurmPlacementTest, ScaleToZeroCancelsTheJobAndForgetsIt) {
+  FakeReplica replica;
+  int64_t id = Deploy("fn", model_version_id_,
+                      R"({"mode":"serverless","executor":"slurm","idle_timeout_ms":1000,)"
+                      R"("scale_down_delay_ms":0,"stable_window_ms":1000,"panic_window_ms":1000})");
+  auto cold = PredictAsync(id, "{}");
+  manager_->RunOnce();
+  ASSERT_EQ(executor_.launch_count(), 1u);
+  int job = executor_.launches()[0].handle.pid;
+  std::ofstream(AddressFile()) << "127.0.0.1:" << replica.port() << "\n";
+  manager_->RunOnce();
+  ASSERT_EQ(cold.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(cold.get().status, 200);
+  clock_.Advance(5s);
+  manager_->RunOnce();
+  manager_->RunOnce();
+  EXPECT_EQ(Get(id).state, kIdle);
+  EXPECT_FALSE(executor_.alive(job));
+  auto rows = store_->ListEndpointReplicas(id);
+  ASSERT_TRUE(rows.ok());
+  EXPECT_TRUE(rows->empty());
+}
+
+TEST_F(SlurmPlacementTest, SubmitFailureFailsTheEndpointAndLeavesNoRow) {
+  executor_.FailNextLaunch(Status::Unavailable("sbatch: error: invalid partition"));
+  int64_t id = Deploy("iris", model_version_id_, R"({"executor":"slurm","partition":"nope"})");
+  manager_->RunOnce();
+  store::Endpoint ep = Get(id);
+  EXPECT_EQ(ep.state, kFailed);
+  EXPECT_NE(ep.reason.find("invalid partition"), std::string::npos) << ep.reason;
+  auto rows = store_->ListEndpointReplicas(id);
+  ASSERT_TRUE(rows.ok());
+  EXPECT_TRUE(rows->empty());
+  EXPECT_EQ(revoked_, minted_);
+}
+
+TEST(ReplicaAddressTest, ParsesPortOrHostPort) {
+  std::string host;
+  int port = 0;
+  ASSERT_TRUE(ParseReplicaAddress("8081\n", &host, &port));
+  EXPECT_EQ(host, "127.0.0.1");
+  EXPECT_EQ(port, 8081);
+  ASSERT_TRUE(ParseReplicaAddress("node-7.cluster:40001\n", &host, &port));
+  EXPECT_EQ(host, "node-7.cluster");
+  EXPECT_EQ(port, 40001);
+  for (const char* bad : {"", "\n", "node:", ":80", "node:0", "node:70000", "node:8x"}) {
+    EXPECT_FALSE(ParseReplicaAddress(bad, &host, &port)) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace sskai::serving
