@@ -233,28 +233,6 @@ torch::Tensor LmCore::Proj(const std::string& module, const torch::Tensor& x, bo
   return y;
 }
 
-std::vector<torch::Tensor> LmCore::Projs(const std::vector<std::string>& modules, const torch::Tensor& x, bool bias) {
-  std::vector<torch::Tensor> out;
-  bool adapted = false;
-  for (const auto& m : modules) adapted = adapted || lora_.count(m) > 0;
-  // Concatenating costs one copy of the weights: worth it for training/prefill-sized inputs, not
-  // for a decode step of a few tokens.
-  constexpr int64_t kMinRowsToFuse = 64;
-  if (adapted || x.numel() / x.size(-1) < kMinRowsToFuse) {
-    for (const auto& m : modules) out.push_back(Proj(m, x, bias));
-    return out;
-  }
-  std::vector<torch::Tensor> weights, biases;
-  std::vector<int64_t> sizes;
-  for (const auto& m : modules) {
-    weights.push_back(params_.at(m + ".weight"));
-    sizes.push_back(weights.back().size(0));
-    if (bias) biases.push_back(params_.at(m + ".bias"));
-  }
-  auto y = torch::linear(Cast(x), Cast(torch::cat(weights, 0)), bias ? Cast(torch::cat(biases, 0)) : torch::Tensor());
-  return y.split_with_sizes(sizes, -1);
-}
-
 torch::Tensor LmCore::Hidden(const torch::Tensor& ids, const torch::Tensor& positions, const torch::Tensor& key_valid,
                              KvCache* cache, const torch::Tensor& documents) {
   const LmConfig& c = config_;
@@ -275,10 +253,9 @@ torch::Tensor LmCore::Hidden(const torch::Tensor& ids, const torch::Tensor& posi
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     std::string p = "model.layers." + std::to_string(l) + ".";
     auto h = RmsNorm(x, params_.at(p + "input_layernorm.weight"));
-    auto qkv = Projs({p + "self_attn.q_proj", p + "self_attn.k_proj", p + "self_attn.v_proj"}, h, c.attention_bias);
-    auto q = qkv[0].view({batch, len, heads, hd});
-    auto k = qkv[1].view({batch, len, kv_heads, hd});
-    auto v = qkv[2].view({batch, len, kv_heads, hd});
+    auto q = Proj(p + "self_attn.q_proj", h, c.attention_bias).view({batch, len, heads, hd});
+    auto k = Proj(p + "self_attn.k_proj", h, c.attention_bias).view({batch, len, kv_heads, hd});
+    auto v = Proj(p + "self_attn.v_proj", h, c.attention_bias).view({batch, len, kv_heads, hd});
     if (c.qk_norm) {
       q = RmsNorm(q, params_.at(p + "self_attn.q_norm.weight"));
       k = RmsNorm(k, params_.at(p + "self_attn.k_norm.weight"));
@@ -302,8 +279,7 @@ torch::Tensor LmCore::Hidden(const torch::Tensor& ids, const torch::Tensor& posi
                     .reshape({batch, len, heads * hd});
     x = x + Proj(p + "self_attn.o_proj", attn, o_bias);
     h = RmsNorm(x, params_.at(p + "post_attention_layernorm.weight"));
-    auto gate_up = Projs({p + "mlp.gate_proj", p + "mlp.up_proj"}, h, false);
-    auto mlp = torch::silu(gate_up[0]) * gate_up[1];
+    auto mlp = torch::silu(Proj(p + "mlp.gate_proj", h, false)) * Proj(p + "mlp.up_proj", h, false);
     x = x + Proj(p + "mlp.down_proj", mlp, false);
   }
   if (cache != nullptr) cache->len = total;

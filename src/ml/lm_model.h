@@ -89,10 +89,6 @@ class LmCore {
 
  private:
   torch::Tensor Proj(const std::string& module, const torch::Tensor& x, bool bias);
-  // Several projections of the same input as one matmul over their concatenated weights (one
-  // bigger GEMM forward and backward, no summing of input gradients), or one by one when any of
-  // them has a LoRA adapter or the input has few rows (decode).
-  std::vector<torch::Tensor> Projs(const std::vector<std::string>& modules, const torch::Tensor& x, bool bias);
   torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& weight) const;
   torch::Tensor InvFreq(int64_t seq_len) const;
   // cos and sin [B|1, T, 1, head_dim] (fp32) for the positions (undefined = 0..len-1).
