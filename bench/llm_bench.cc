@@ -1,21 +1,33 @@
 // bench/llm_bench.cc — LM engine throughput on this machine: prefill and decode tokens/s of a
 // Llama-shaped model with random weights, and training (full fine-tune) tokens/s.
 //
-//   build/bench/llm_bench [--layers 6 --hidden 384 --heads 6 --kv 2 --ffn 1024 --vocab 8192]
-//                         [--prompt 128 --decode 64 --train-batch 4 --train-seq 128 --threads 2]
+//   build/bench/llm_bench [--layers 6 --hidden 384 --heads 6 --kv 2 --ffn 1024 --vocab 8192 --tie 0]
+//                         [--prompt 128 --decode 64 --train-batch 4 --train-seq 128 --train-steps 5]
+//                         [--threads 1 --precision fp32 --clock wall|cpu]
 //                         [--save DIR]   (writes the model so bench/llm_bench.py can run the same one)
+// Training tokens/s is the median optimizer step after one warm-up step (as bench/llm_bench.py).
 // Prints one JSON object.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <string>
+#include <vector>
+#include <algorithm>
 
 #include "ml/ml.h"
 
 namespace {
 
+bool g_cpu_clock = false;  // --clock cpu: process CPU seconds (stable on a loaded machine at 1 thread)
+
 double Now() {
+  if (g_cpu_clock) {
+    timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+  }
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
@@ -31,8 +43,8 @@ int main(int argc, char** argv) {
   c.num_attention_heads = 6;
   c.num_key_value_heads = 2;
   c.max_position_embeddings = 1024;
-  int prompt = 128, decode = 64, train_batch = 4, train_seq = 128, threads = 2, train_steps = 3;
-  std::string save, device = "cpu", dtype = "auto";
+  int prompt = 128, decode = 64, train_batch = 4, train_seq = 128, threads = 1, train_steps = 5;
+  std::string save, device = "cpu", dtype = "auto", precision;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
     const char* v = argv[i + 1];
@@ -51,6 +63,9 @@ int main(int argc, char** argv) {
     else if (k == "--device") device = v;
     else if (k == "--dtype") dtype = v;
     else if (k == "--save") save = v;
+    else if (k == "--tie") c.tie_word_embeddings = std::atoi(v) != 0;
+    else if (k == "--precision") precision = v;
+    else if (k == "--clock") g_cpu_clock = std::string(v) == "cpu";
     else {
       std::fprintf(stderr, "unknown flag %s\n", k.c_str());
       return 2;
@@ -96,18 +111,29 @@ int main(int argc, char** argv) {
   }
   LmTrainSpec spec;
   spec.lora = false;
-  spec.steps = 1;
+  spec.steps = train_steps + 1;  // the first step (optimizer state allocation) is the warm-up
   spec.batch_size = train_batch;
   spec.max_seq_len = train_seq;
-  (void)(*lm)->Train(data, spec, "", "", {});  // warm-up
-  spec.steps = train_steps;
-  t0 = Now();
-  auto tr = (*lm)->Train(data, spec, "", "", {});
-  double train_s = Now() - t0;
+  spec.min_lr_ratio = 1.0;  // constant learning rate, as the Python baseline
+  if (!precision.empty()) spec.precision = precision;
+  std::vector<double> step_s;
+  double last = Now();
+  LmTrainCallbacks cb;
+  double last_loss = 0;
+  cb.on_step = [&](const LmStepMetrics& m) {
+    last_loss = m.loss;
+    double now = Now();
+    step_s.push_back(now - last);
+    last = now;
+  };
+  auto tr = (*lm)->Train(data, spec, "", "", cb);
+  std::vector<double> timed(step_s.begin() + std::min<size_t>(1, step_s.size()), step_s.end());
+  std::sort(timed.begin(), timed.end());
+  double train_s = timed.empty() ? 0 : timed[timed.size() / 2];
   std::printf(
       "{\"params\": %lld, \"threads\": %d, \"prompt\": %d, \"prefill_tok_s\": %.1f, \"decode\": %d, "
-      "\"decode_tok_s\": %.1f, \"train_tok_s\": %.1f, \"train_ok\": %s}\n",
+      "\"decode_tok_s\": %.1f, \"train_tok_s\": %.1f, \"train_ok\": %s, \"last_loss\": %.6f}\n",
       static_cast<long long>((*lm)->NumParameters()), threads, prompt, prompt / prefill, decode, decode / decode_s,
-      static_cast<double>(train_batch) * train_seq * train_steps / train_s, tr.ok() ? "true" : "false");
+      static_cast<double>(train_batch) * train_seq / train_s, tr.ok() ? "true" : "false", last_loss);
   return 0;
 }

@@ -1,16 +1,21 @@
 #!/usr/bin/python3
 """Baseline for bench/llm_bench.cc: the same model (saved by `llm_bench --save DIR`) in PyTorch
-eager (Debian python3-torch), fp32, with a KV cache; same prompt, decode and training shapes.
+eager (Debian python3-torch), fp32, with a KV cache; same prompt, decode and training shapes, same
+optimizer (AdamW, weight decay 0 as LmTrainSpec's default, clipping at 1.0, zero_grad with
+set_to_none) and the same timing (median step after one warm-up step).
 
-  /usr/bin/python3 bench/llm_bench.py DIR [--prompt 128 --decode 64 --train-batch 4 --train-seq 128 --threads 2]
+  /usr/bin/python3 bench/llm_bench.py DIR [--prompt 128 --decode 64 --train-batch 4 --train-seq 128
+                                           --train-steps 5 --threads 1 --clock wall|cpu]
 """
 import argparse
 import json
 import os
+import statistics
 import sys
 import time
 
 import torch
+import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "ml", "reference"))
 import llama_ref  # noqa: E402  (safetensors reader, rope)
@@ -33,7 +38,7 @@ class Llama(torch.nn.Module):
 
     def forward(self, ids, cache=None, past=0):
         B, T = ids.shape
-        x = torch.nn.functional.embedding(ids, self.w("model.embed_tokens.weight"))
+        x = F.embedding(ids, self.w("model.embed_tokens.weight"))
         pos = torch.arange(past, past + T, dtype=torch.float32)
         f = torch.outer(pos, self.inv)
         emb = torch.cat((f, f), -1)
@@ -44,9 +49,9 @@ class Llama(torch.nn.Module):
         for l in range(self.cfg["num_hidden_layers"]):
             p = "model.layers.%d." % l
             h = self.rms(x, self.w(p + "input_layernorm.weight"))
-            q = (h @ self.w(p + "self_attn.q_proj.weight").T).view(B, T, self.nh, self.hd).transpose(1, 2)
-            k = (h @ self.w(p + "self_attn.k_proj.weight").T).view(B, T, self.nkv, self.hd).transpose(1, 2)
-            v = (h @ self.w(p + "self_attn.v_proj.weight").T).view(B, T, self.nkv, self.hd).transpose(1, 2)
+            q = F.linear(h, self.w(p + "self_attn.q_proj.weight")).view(B, T, self.nh, self.hd).transpose(1, 2)
+            k = F.linear(h, self.w(p + "self_attn.k_proj.weight")).view(B, T, self.nkv, self.hd).transpose(1, 2)
+            v = F.linear(h, self.w(p + "self_attn.v_proj.weight")).view(B, T, self.nkv, self.hd).transpose(1, 2)
             q, k = q * cos + rh(q) * sin, k * cos + rh(k) * sin
             if cache is not None:
                 if l in cache:
@@ -56,13 +61,13 @@ class Llama(torch.nn.Module):
             rep = self.nh // self.nkv
             k, v = k.repeat_interleave(rep, 1), v.repeat_interleave(rep, 1)
             a = torch.softmax(q @ k.transpose(-1, -2) * self.hd ** -0.5 + mask, -1) @ v
-            x = x + a.transpose(1, 2).reshape(B, T, -1) @ self.w(p + "self_attn.o_proj.weight").T
+            x = x + F.linear(a.transpose(1, 2).reshape(B, T, -1), self.w(p + "self_attn.o_proj.weight"))
             h = self.rms(x, self.w(p + "post_attention_layernorm.weight"))
-            g = torch.nn.functional.silu(h @ self.w(p + "mlp.gate_proj.weight").T) * (h @ self.w(p + "mlp.up_proj.weight").T)
-            x = x + g @ self.w(p + "mlp.down_proj.weight").T
+            g = F.silu(F.linear(h, self.w(p + "mlp.gate_proj.weight"))) * F.linear(h, self.w(p + "mlp.up_proj.weight"))
+            x = x + F.linear(g, self.w(p + "mlp.down_proj.weight"))
         x = self.rms(x, self.w("model.norm.weight"))
         head = self.w("model.embed_tokens.weight") if self.cfg.get("tie_word_embeddings") else self.w("lm_head.weight")
-        return x @ head.T
+        return F.linear(x, head)
 
 
 def main():
@@ -72,9 +77,11 @@ def main():
     ap.add_argument("--decode", type=int, default=64)
     ap.add_argument("--train-batch", type=int, default=4)
     ap.add_argument("--train-seq", type=int, default=128)
-    ap.add_argument("--train-steps", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--train-steps", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--clock", default="wall", choices=["wall", "cpu"])
     a = ap.parse_args()
+    now = time.process_time if a.clock == "cpu" else time.time
     torch.set_num_threads(a.threads)
     cfg, W = llama_ref.load_dir(a.dir)
     m = Llama(cfg, W)
@@ -92,28 +99,31 @@ def main():
                 past += 1
 
     generate(0)
-    t0 = time.time(); generate(0); prefill = time.time() - t0
-    t0 = time.time(); generate(a.decode); dec = time.time() - t0 - prefill
+    t0 = now(); generate(0); prefill = now() - t0
+    t0 = now(); generate(a.decode); dec = now() - t0 - prefill
     data = torch.tensor([[(b * 131 + i * 31) % V for i in range(a.train_seq)] for b in range(a.train_batch)])
-    opt = torch.optim.AdamW(m.parameters(), lr=2e-4)
+    opt = torch.optim.AdamW(m.parameters(), lr=2e-4, weight_decay=0.0)
 
     def step():
-        opt.zero_grad()
-        logits = m(data)
-        loss = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, V), data[:, 1:].reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        logits = m(data[:, :-1])
+        loss = F.cross_entropy(logits.reshape(-1, V), data[:, 1:].reshape(-1))
         loss.backward()
         torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
         opt.step()
+        return loss.item()
 
     step()
-    t0 = time.time()
+    times = []
     for _ in range(a.train_steps):
-        step()
-    tr = time.time() - t0
+        t0 = now()
+        last_loss = step()
+        times.append(now() - t0)
     n = sum(p.numel() for p in m.parameters())
     print(json.dumps({"params": n, "threads": a.threads, "prefill_tok_s": round(a.prompt / prefill, 1),
                       "decode_tok_s": round(a.decode / dec, 1),
-                      "train_tok_s": round(a.train_batch * a.train_seq * a.train_steps / tr, 1)}))
+                      "train_tok_s": round(a.train_batch * a.train_seq / statistics.median(times), 1),
+                      "last_loss": round(last_loss, 6)}))
 
 
 if __name__ == "__main__":

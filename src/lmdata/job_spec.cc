@@ -173,7 +173,8 @@ Result<LmJobSpec> ParseLmJobSpec(const std::string& body_json) {
   const std::string p = "hyperparameters.";
   SSKAI_RETURN_IF_ERROR(CheckKeys(h, p, {"learning_rate", "epochs", "max_steps", "batch_size", "grad_accum",
                                          "max_seq_len", "warmup_steps", "min_lr_ratio", "weight_decay",
-                                         "grad_clip", "seed", "checkpoint_every", "eval_split", "pack", "output",
+                                         "grad_clip", "seed", "checkpoint_every", "eval_split", "pack", "block_diagonal",
+                                         "precision", "output",
                                          "chat_template", "corpus", "threads", "method", "lora"}));
   ml::LmTrainSpec& t = spec.train;
   if (spec.pretrain) {
@@ -207,10 +208,13 @@ Result<LmJobSpec> ParseLmJobSpec(const std::string& body_json) {
   SSKAI_RETURN_IF_ERROR(Int(h, "checkpoint_every", p, 0, 10'000'000, &t.checkpoint_every));
   SSKAI_RETURN_IF_ERROR(Num(h, "eval_split", p, 0, 0.5, false, &spec.eval_split));
   SSKAI_RETURN_IF_ERROR(Int(h, "threads", p, 0, 256, &spec.threads));
-  if (h.contains("pack")) {
-    if (!h["pack"].is_boolean()) return Bad(p + "pack", "expected a boolean");
-    spec.pack = h["pack"].get<bool>();
+  for (auto [key, flag] : {std::pair<const char*, bool*>{"pack", &spec.pack}, {"block_diagonal", &spec.block_diagonal}}) {
+    if (!h.contains(key)) continue;
+    if (!h[key].is_boolean()) return Bad(p + key, "expected a boolean");
+    *flag = h[key].get<bool>();
   }
+  t.precision = "auto";
+  SSKAI_RETURN_IF_ERROR(Str(h, "precision", p, {"fp32", "bf16", "auto"}, &t.precision));
   spec.output = t.lora ? "adapter" : "merged";
   SSKAI_RETURN_IF_ERROR(Str(h, "output", p, {"adapter", "merged"}, &spec.output));
   if (!t.lora && spec.output == "adapter") return Bad(p + "output", "full fine-tuning has no adapter; use 'merged'");
@@ -225,7 +229,8 @@ std::string LmJobSpecToJson(const LmJobSpec& spec) {
             {"grad_accum", t.grad_accum}, {"max_seq_len", t.max_seq_len}, {"warmup_steps", t.warmup_steps},
             {"min_lr_ratio", t.min_lr_ratio}, {"weight_decay", t.weight_decay}, {"grad_clip", t.grad_clip},
             {"seed", t.seed}, {"checkpoint_every", t.checkpoint_every}, {"eval_split", spec.eval_split},
-            {"pack", spec.pack}, {"output", spec.output}, {"chat_template", spec.chat_template},
+            {"pack", spec.pack}, {"block_diagonal", spec.block_diagonal}, {"precision", t.precision},
+            {"output", spec.output}, {"chat_template", spec.chat_template},
             {"corpus", spec.corpus}, {"threads", spec.threads}, {"method", t.lora ? "lora" : "full"}};
   if (spec.max_steps > 0) h["max_steps"] = spec.max_steps;
   if (t.lora) {

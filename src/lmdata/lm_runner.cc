@@ -134,8 +134,8 @@ Result<LmRunResult> RunLmJob(ml::Engine& engine, const LmRunInput& in, const LmR
   SplitResult split = SplitTrainEval(std::move(examples), spec.eval_split, spec.train.seed);
   const int max_len = static_cast<int>(std::min<int64_t>(spec.train.max_seq_len, model->config().max_position_embeddings));
   PackStats ts, es;
-  std::vector<ml::LmExample> train = Pack(split.train, max_len, spec.pack, split_long, &ts);
-  std::vector<ml::LmExample> eval = Pack(split.eval, max_len, spec.pack, split_long, &es);
+  std::vector<ml::LmExample> train = Pack(split.train, max_len, spec.pack, split_long, &ts, spec.block_diagonal);
+  std::vector<ml::LmExample> eval = Pack(split.eval, max_len, spec.pack, split_long, &es, spec.block_diagonal);
   if (train.empty()) return Status::InvalidArgument("no training tokens after truncation to max_seq_len");
   log("data: " + std::to_string(ts.examples) + " train / " + std::to_string(es.examples) + " eval examples -> " +
       std::to_string(ts.sequences) + " / " + std::to_string(es.sequences) + " sequences of <= " +

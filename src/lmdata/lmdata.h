@@ -10,8 +10,10 @@
 //    (a line holding only '%' separates them, as in /usr/share/games/fortunes).
 // Examples are split into train/eval deterministically (seeded), then packed greedily into
 // sequences of at most max_seq_len tokens; the first token of every packed piece is never a target
-// (it cannot be predicted from the previous, unrelated example). Attention still spans the whole
-// packed sequence (no block-diagonal mask), as in the common "concatenate and chunk" recipe.
+// (it cannot be predicted from the previous, unrelated example). By default each piece is marked as
+// its own document (ml::LmExample::document): attention is block-diagonal and rotary positions
+// restart per piece, so a packed row trains exactly like its pieces run separately; with
+// block_diagonal = false attention spans the whole packed sequence ("concatenate and chunk").
 //
 // Also: the LM job specification (hyperparameters of POST /v1/jobs {"kind":"lm"}) with validation
 // naming the field, and a single-file container for checkpoint directories.
@@ -91,9 +93,10 @@ struct PackStats {
 };
 // Packs examples in order into sequences of at most max_seq_len ids. Examples longer than
 // max_seq_len are split into max_seq_len chunks when `split_long` (text corpora), else truncated.
-// With pack = false, one example per sequence (still split/truncated). REQUIRES: max_seq_len >= 2.
+// With pack = false, one example per sequence (still split/truncated). block_diagonal: number the
+// pieces of each packed sequence in `document` (0, 1, …; see above). REQUIRES: max_seq_len >= 2.
 std::vector<ml::LmExample> Pack(const std::vector<ml::LmExample>& examples, int max_seq_len, bool pack,
-                                bool split_long, PackStats* stats);
+                                bool split_long, PackStats* stats, bool block_diagonal = true);
 
 // ---- LM job spec ------------------------------------------------------------------------------
 
@@ -123,6 +126,7 @@ struct LmJobSpec {
   double epochs = 1;
   double eval_split = 0.1;                // share of examples held out for eval loss/perplexity
   bool pack = true;
+  bool block_diagonal = true;             // packed pieces attend only within themselves
   std::string output = "adapter";         // "adapter" | "merged" (full fine-tuning: always merged)
   std::string chat_template = "auto";     // "auto" | "llama3" | "chatml" | "none"
   std::string corpus = "auto";            // text datasets: "auto" | "paragraphs" | "fortunes"
@@ -132,6 +136,7 @@ struct LmJobSpec {
 // Parses the LM job fields of a POST /v1/jobs body given as JSON text: base_model | config, and
 // hyperparameters {learning_rate, epochs | max_steps, batch_size, grad_accum, max_seq_len,
 // warmup_steps, min_lr_ratio, weight_decay, grad_clip, seed, checkpoint_every, eval_split, pack,
+// block_diagonal, precision: "fp32"|"bf16"|"auto" (default auto: bf16 on CUDA, fp32 on CPU),
 // output, chat_template, corpus, threads, method: "lora"|"full", lora: {rank, alpha, dropout,
 // target_modules}}. Unknown keys and out-of-range values: kInvalidArgument naming the field
 // ("field 'hyperparameters.lora.rank': ...").

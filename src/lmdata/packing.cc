@@ -65,14 +65,16 @@ std::vector<ml::LmExample> Pieces(const ml::LmExample& ex, size_t max_len, bool 
 }  // namespace
 
 std::vector<ml::LmExample> Pack(const std::vector<ml::LmExample>& examples, int max_seq_len, bool pack,
-                                bool split_long, PackStats* stats) {
+                                bool split_long, PackStats* stats, bool block_diagonal) {
   PackStats local;
   PackStats* st = stats != nullptr ? stats : &local;
   *st = PackStats{};
   const size_t max_len = static_cast<size_t>(std::max(2, max_seq_len));
   std::vector<ml::LmExample> out;
   ml::LmExample cur;
+  int32_t pieces = 0;  // in `cur`
   auto flush = [&] {
+    pieces = 0;
     if (cur.ids.empty()) return;
     out.push_back(std::move(cur));
     cur = ml::LmExample{};
@@ -84,6 +86,8 @@ std::vector<ml::LmExample> Pack(const std::vector<ml::LmExample>& examples, int 
       if (!pack || cur.ids.size() + piece.ids.size() > max_len) flush();
       cur.ids.insert(cur.ids.end(), piece.ids.begin(), piece.ids.end());
       cur.target.insert(cur.target.end(), piece.target.begin(), piece.target.end());
+      if (block_diagonal) cur.document.insert(cur.document.end(), piece.ids.size(), pieces);
+      ++pieces;
     }
   }
   flush();

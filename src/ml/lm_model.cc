@@ -159,47 +159,95 @@ torch::Tensor LmCore::InvFreq(int64_t seq_len) const {
   return torch::tensor(inv).to(device_);
 }
 
-torch::Tensor LmCore::RmsNorm(const torch::Tensor& x, const torch::Tensor& weight) const {
-  auto xf = x.to(torch::kFloat);
-  xf = xf * torch::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + config_.rms_norm_eps);
-  return weight * xf.to(x.scalar_type());
-}
-
-torch::Tensor LmCore::Proj(const std::string& module, const torch::Tensor& x, bool bias) {
-  torch::Tensor b = bias ? params_.at(module + ".bias") : torch::Tensor();
-  torch::Tensor y = torch::linear(x, params_.at(module + ".weight"), b);
-  auto it = lora_.find(module);
-  if (it != lora_.end()) {
-    torch::Tensor in = x.to(torch::kFloat);
-    if (training_ && lora_spec_.dropout > 0) in = torch::dropout(in, lora_spec_.dropout, /*train=*/true);
-    double scale = lora_spec_.alpha / lora_spec_.rank;
-    y = y + (torch::linear(torch::linear(in, it->second.a), it->second.b) * scale).to(y.scalar_type());
-  }
-  return y;
-}
-
-torch::Tensor LmCore::Hidden(const torch::Tensor& ids, const torch::Tensor& positions, const torch::Tensor& key_valid,
-                             KvCache* cache) {
+std::pair<torch::Tensor, torch::Tensor> LmCore::Rotary(const torch::Tensor& positions, int64_t len) {
   const LmConfig& c = config_;
-  int64_t batch = ids.size(0), len = ids.size(1);
-  int64_t heads = c.num_attention_heads, kv_heads = c.num_key_value_heads, hd = c.head_dim;
-  torch::Tensor x = torch::embedding(params_.at("model.embed_tokens.weight"), ids);
+  int64_t table_len = c.max_position_embeddings;
+  int64_t seq_len = positions.defined() ? positions.max().item<int64_t>() + 1 : len;
+  auto table = [&](const torch::Tensor& pos) {  // pos float [...] → cos, sin [..., hd]
+    auto freqs = pos.unsqueeze(-1) * InvFreq(std::max(seq_len, table_len));
+    auto emb = torch::cat({freqs, freqs}, -1);
+    return std::make_pair(emb.cos(), emb.sin());
+  };
+  if (seq_len > table_len) {  // beyond the table (dynamic NTK scaling changes the frequencies)
+    auto pos = positions.defined() ? positions.to(torch::kFloat)
+                                   : torch::arange(len, torch::TensorOptions().device(device_).dtype(torch::kFloat)).view({1, len});
+    auto [cos, sin] = table(pos);
+    return {cos.unsqueeze(2), sin.unsqueeze(2)};
+  }
+  if (!rope_cos_.defined()) {
+    std::tie(rope_cos_, rope_sin_) = table(torch::arange(table_len, torch::TensorOptions().device(device_).dtype(torch::kFloat)));
+  }
+  int64_t hd = c.head_dim;
+  if (!positions.defined()) {
+    return {rope_cos_.narrow(0, 0, len).view({1, len, 1, hd}), rope_sin_.narrow(0, 0, len).view({1, len, 1, hd})};
+  }
+  auto flat = positions.reshape({-1});
+  int64_t batch = positions.size(0);
+  return {rope_cos_.index_select(0, flat).view({batch, len, 1, hd}),
+          rope_sin_.index_select(0, flat).view({batch, len, 1, hd})};
+}
 
-  int64_t seq_len = positions.max().item<int64_t>() + 1;
-  auto freqs = positions.to(torch::kFloat).unsqueeze(-1) * InvFreq(seq_len);  // [B,T,hd/2]
-  auto emb = torch::cat({freqs, freqs}, -1);
-  auto cos = emb.cos().to(dtype_).unsqueeze(1), sin = emb.sin().to(dtype_).unsqueeze(1);  // [B,1,T,hd]
-
-  int64_t past = cache != nullptr ? cache->len : 0, total = past + len;
+torch::Tensor LmCore::AttentionMask(int64_t len, int64_t past, const torch::Tensor& key_valid,
+                                    const torch::Tensor& documents) const {
+  int64_t total = past + len;
   auto opts_long = torch::TensorOptions().device(device_).dtype(torch::kLong);
   auto q_slot = torch::arange(past, total, opts_long).view({len, 1});
   auto k_slot = torch::arange(0, total, opts_long).view({1, total});
   auto allowed = (k_slot <= q_slot).unsqueeze(0);  // [1,T,S]
   if (key_valid.defined()) allowed = allowed.logical_and(key_valid.narrow(1, 0, total).unsqueeze(1));
-  auto mask = torch::zeros(allowed.sizes(), torch::TensorOptions().device(device_).dtype(torch::kFloat))
-                  .masked_fill(allowed.logical_not(), kMaskValue)
-                  .unsqueeze(1);  // [B|1,1,T,S]
+  if (documents.defined()) {  // no cache here: S == T
+    allowed = allowed.logical_and(documents.unsqueeze(2) == documents.unsqueeze(1));
+  }
+  return torch::zeros(allowed.sizes(), torch::TensorOptions().device(device_).dtype(torch::kFloat))
+      .masked_fill_(allowed.logical_not(), kMaskValue)
+      .view({allowed.size(0), 1, 1, len, total});
+}
+
+void LmCore::ConvertParams(torch::ScalarType dtype) {
+  if (dtype == dtype_) return;
+  torch::NoGradGuard no_grad;
+  for (auto& [name, t] : params_) t = t.to(dtype);
+  dtype_ = dtype;
+}
+
+torch::Tensor LmCore::RmsNorm(const torch::Tensor& x, const torch::Tensor& weight) const {
+  auto xf = x.to(torch::kFloat);
+  xf = xf * torch::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + config_.rms_norm_eps);
+  auto out = xf.to(x.scalar_type());
+  return (weight.scalar_type() == out.scalar_type() ? weight : weight.to(out.scalar_type())) * out;
+}
+
+torch::Tensor LmCore::Proj(const std::string& module, const torch::Tensor& x, bool bias) {
+  torch::Tensor b = bias ? Cast(params_.at(module + ".bias")) : torch::Tensor();
+  torch::Tensor y = torch::linear(Cast(x), Cast(params_.at(module + ".weight")), b);
+  auto it = lora_.find(module);
+  if (it != lora_.end()) {
+    // Adapters compute in fp32 (their storage), or in the compute dtype under mixed precision.
+    auto lora_dtype = compute_ != dtype_ ? compute_ : torch::kFloat;
+    auto cast = [&](const torch::Tensor& t) { return t.scalar_type() == lora_dtype ? t : t.to(lora_dtype); };
+    torch::Tensor in = cast(x);
+    if (training_ && lora_spec_.dropout > 0) in = torch::dropout(in, lora_spec_.dropout, /*train=*/true);
+    double scale = lora_spec_.alpha / lora_spec_.rank;
+    y = y + (torch::linear(torch::linear(in, cast(it->second.a)), cast(it->second.b)) * scale).to(y.scalar_type());
+  }
+  return y;
+}
+
+torch::Tensor LmCore::Hidden(const torch::Tensor& ids, const torch::Tensor& positions, const torch::Tensor& key_valid,
+                             KvCache* cache, const torch::Tensor& documents) {
+  const LmConfig& c = config_;
+  int64_t batch = ids.size(0), len = ids.size(1);
+  int64_t heads = c.num_attention_heads, kv_heads = c.num_key_value_heads, hd = c.head_dim;
+  int64_t group = heads / kv_heads;
+  torch::Tensor x = torch::embedding(params_.at("model.embed_tokens.weight"), ids);
+
+  // The attention scaling rides on q's rotary factors (saves a pass over the scores).
   double scaling = 1.0 / std::sqrt(static_cast<double>(hd));
+  auto [cos_f, sin_f] = Rotary(positions, len);  // [B|1,T,1,hd]
+  auto cos = Cast(cos_f), sin = Cast(sin_f);
+  auto cos_q = Cast(cos_f * scaling), sin_q = Cast(sin_f * scaling);
+  int64_t past = cache != nullptr ? cache->len : 0, total = past + len;
+  auto mask = AttentionMask(len, past, key_valid, documents);  // [B|1,1,1,T,S]
   bool o_bias = c.attention_bias && (c.model_type == "llama" || c.model_type == "mistral");
 
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
@@ -212,24 +260,23 @@ torch::Tensor LmCore::Hidden(const torch::Tensor& ids, const torch::Tensor& posi
       q = RmsNorm(q, params_.at(p + "self_attn.q_norm.weight"));
       k = RmsNorm(k, params_.at(p + "self_attn.k_norm.weight"));
     }
-    q = q.transpose(1, 2);
-    k = k.transpose(1, 2);
+    q = q * cos_q + RotateHalf(q) * sin_q;  // [B,T,H,hd]
+    k = (k * cos + RotateHalf(k) * sin).transpose(1, 2);  // [B,kv,T,hd]
     v = v.transpose(1, 2);
-    q = q * cos + RotateHalf(q) * sin;
-    k = k * cos + RotateHalf(k) * sin;
     if (cache != nullptr) {
       cache->k[l].narrow(2, past, len).copy_(k);
       cache->v[l].narrow(2, past, len).copy_(v);
       k = cache->k[l].narrow(2, 0, total);
       v = cache->v[l].narrow(2, 0, total);
     }
-    if (kv_heads != heads) {
-      k = k.repeat_interleave(heads / kv_heads, 1);
-      v = v.repeat_interleave(heads / kv_heads, 1);
-    }
-    auto scores = torch::matmul(q, k.transpose(-1, -2)).to(torch::kFloat) * scaling + mask;
-    auto probs = torch::softmax(scores, -1).to(dtype_);
-    auto attn = torch::matmul(probs, v).transpose(1, 2).reshape({batch, len, heads * hd});
+    // Query heads grouped by their kv head: [B, kv, group·T, hd], so k/v are used as they are.
+    q = q.view({batch, len, kv_heads, group, hd}).permute({0, 2, 3, 1, 4}).reshape({batch, kv_heads, group * len, hd});
+    auto scores = torch::matmul(q, k.transpose(-1, -2)).to(torch::kFloat).view({batch, kv_heads, group, len, total});
+    auto probs = torch::softmax(scores.add_(mask), -1).to(q.scalar_type()).view({batch, kv_heads, group * len, total});
+    auto attn = torch::matmul(probs, v)
+                    .view({batch, kv_heads, group, len, hd})
+                    .permute({0, 3, 1, 2, 4})
+                    .reshape({batch, len, heads * hd});
     x = x + Proj(p + "self_attn.o_proj", attn, o_bias);
     h = RmsNorm(x, params_.at(p + "post_attention_layernorm.weight"));
     auto mlp = torch::silu(Proj(p + "mlp.gate_proj", h, false)) * Proj(p + "mlp.up_proj", h, false);
@@ -241,12 +288,12 @@ torch::Tensor LmCore::Hidden(const torch::Tensor& ids, const torch::Tensor& posi
 
 torch::Tensor LmCore::Head(const torch::Tensor& hidden) {
   const auto& w = config_.tie_word_embeddings ? params_.at("model.embed_tokens.weight") : params_.at("lm_head.weight");
-  return torch::linear(hidden, w).to(torch::kFloat);
+  return torch::linear(Cast(hidden), Cast(w)).to(torch::kFloat);
 }
 
 torch::Tensor LmCore::Forward(const torch::Tensor& ids, const torch::Tensor& positions, const torch::Tensor& key_valid,
-                              KvCache* cache) {
-  return Head(Hidden(ids, positions, key_valid, cache));
+                              KvCache* cache, const torch::Tensor& documents) {
+  return Head(Hidden(ids, positions, key_valid, cache, documents));
 }
 
 Status LmCore::SetLoraSpec(const LoraSpec& spec) {

@@ -6,7 +6,10 @@
 // lookups and the optimizer sees a plain list. Equations follow HF modeling_llama / qwen2 / qwen3:
 //   h = x + o_proj(Attn(rope(q_norm?(q_proj(rms(x)))), rope(k_norm?(k_proj(..))), v_proj(..)))
 //   y = h + down_proj(silu(gate_proj(rms(h))) * up_proj(rms(h)))
-// RMSNorm in fp32, attention softmax in fp32, causal mask, GQA by repeating kv heads.
+// RMSNorm in fp32, attention softmax in fp32, causal mask (optionally block-diagonal per packed
+// document), GQA by grouping query heads per kv head (no repeated k/v copies), rotary tables cached
+// per model. Mixed precision: with a compute dtype set (bf16 training), weights stay in their
+// storage dtype (fp32 masters) and are cast at use, as torch autocast does.
 // LoRA: y = W x + (alpha / r) · B(A(dropout(x))) on the target projections (PEFT semantics).
 // Not thread-safe.
 #pragma once
@@ -48,6 +51,12 @@ class LmCore {
   const std::map<std::string, LoraPair>& lora() const { return lora_; }
   const LoraSpec& lora_spec() const { return lora_spec_; }
   void set_training(bool training) { training_ = training; }
+  // Dtype matmuls and attention run in (default: the storage dtype). Also converts trainable
+  // storage: see TrainLm. Setting it back to dtype() restores plain execution.
+  void set_compute_dtype(torch::ScalarType dtype) { compute_ = dtype; }
+  torch::ScalarType compute_dtype() const { return compute_; }
+  // Converts the base parameters to `dtype` storage (fp32 master weights for bf16 training).
+  void ConvertParams(torch::ScalarType dtype);
 
   // The HF names and shapes this config needs.
   std::vector<std::pair<std::string, std::vector<int64_t>>> ExpectedParams() const;
@@ -57,14 +66,15 @@ class LmCore {
   // Errors: kInvalidArgument naming the missing or misshaped tensor.
   Status LoadFrom(const safetensors::Checkpoint& checkpoint);
 
-  // ids [B,T] int64 on device; positions [B,T] int64 (rope positions); key_valid [B, S] bool over
-  // cache slots (undefined = all valid); cache null = no cache (plain causal over T).
-  // Returns logits [B,T,V] in fp32.
+  // ids [B,T] int64 on device; positions [B,T] int64 (rope positions; undefined = 0..T-1 in every
+  // row); key_valid [B, S] bool over cache slots (undefined = all valid); cache null = no cache
+  // (plain causal over T); documents [B,T] int64 (undefined = one document per row): a token attends
+  // only to earlier tokens of the same document id. Returns logits [B,T,V] in fp32.
   torch::Tensor Forward(const torch::Tensor& ids, const torch::Tensor& positions, const torch::Tensor& key_valid,
-                        KvCache* cache);
+                        KvCache* cache, const torch::Tensor& documents = {});
   // Hidden states before lm_head [B,T,H] (for loss computations that slice positions).
   torch::Tensor Hidden(const torch::Tensor& ids, const torch::Tensor& positions, const torch::Tensor& key_valid,
-                       KvCache* cache);
+                       KvCache* cache, const torch::Tensor& documents = {});
   torch::Tensor Head(const torch::Tensor& hidden);
   KvCache NewCache(int64_t batch, int64_t capacity) const;
 
@@ -81,10 +91,20 @@ class LmCore {
   torch::Tensor Proj(const std::string& module, const torch::Tensor& x, bool bias);
   torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& weight) const;
   torch::Tensor InvFreq(int64_t seq_len) const;
+  // cos and sin [B|1, T, 1, head_dim] (fp32) for the positions (undefined = 0..len-1).
+  std::pair<torch::Tensor, torch::Tensor> Rotary(const torch::Tensor& positions, int64_t len);
+  // Additive fp32 mask [B|1, 1, 1, T, S] (0 = attend, very negative = masked).
+  torch::Tensor AttentionMask(int64_t len, int64_t past, const torch::Tensor& key_valid,
+                              const torch::Tensor& documents) const;
+  torch::Tensor Cast(const torch::Tensor& t) const {
+    return t.scalar_type() == compute_ ? t : t.to(compute_);
+  }
 
   LmConfig config_;
   torch::Device device_;
   torch::ScalarType dtype_;
+  torch::ScalarType compute_ = dtype_;
+  torch::Tensor rope_cos_, rope_sin_;  // [max_position_embeddings, head_dim] fp32, built on first use
   std::map<std::string, torch::Tensor> params_;
   std::map<std::string, LoraPair> lora_;  // key: module name, e.g. model.layers.0.self_attn.q_proj
   LoraSpec lora_spec_;
@@ -103,10 +123,25 @@ Result<std::unique_ptr<LanguageModel>> NewLanguageModel(const LmConfig& config, 
 Result<LmTrainResult> TrainLm(LmCore* core, const std::vector<LmExample>& data, const LmTrainSpec& spec,
                               const std::string& resume_dir, const std::string& work_dir,
                               const LmTrainCallbacks& callbacks);
-// Batches examples (right-padded): ids [B,T], labels [B,T] with -100 where not a target.
-void MakeBatch(const std::vector<const LmExample*>& examples, int max_len, torch::Device device, torch::Tensor* ids,
-               torch::Tensor* labels);
-// Sum of next-token NLL over target labels, and the count. Gradients flow when enabled.
-std::pair<torch::Tensor, int64_t> SumLoss(LmCore* core, const torch::Tensor& ids, const torch::Tensor& labels);
+// A right-padded batch of examples.
+struct LmBatch {
+  torch::Tensor ids;        // [B,T] int64
+  torch::Tensor labels;     // [B,T] int64, -100 where not a target
+  torch::Tensor positions;  // [B,T] rope positions restarting per document; undefined = 0..T-1
+  torch::Tensor documents;  // [B,T] document ids (block-diagonal attention); undefined = none packed
+};
+LmBatch MakeBatch(const std::vector<const LmExample*>& examples, int max_len, torch::Device device);
+// Sum of next-token NLL over target labels, and the count. Gradients flow when enabled. The last
+// position predicts nothing, so the model runs on T-1 positions.
+std::pair<torch::Tensor, int64_t> SumLoss(LmCore* core, const LmBatch& batch);
+
+// One AdamW step (same update as torch::optim::AdamW, whose state and serialization `opt` keeps)
+// over every parameter with a gradient, gradients first scaled so their global L2 norm is at most
+// `max_norm` (infinity = no clipping). fp32 CPU tensors take one fused pass per tensor (weight
+// decay, clipping, both moments, update); others take the libtorch op sequence. Returns the
+// gradient norm before clipping. Gradients are left as they were (unscaled).
+double ClipAndStepAdamW(torch::optim::AdamW& opt, double max_norm);
+// Drops the gradients (the next backward writes fresh ones instead of accumulating into zeros).
+void ClearGrads(torch::optim::Optimizer& opt);
 
 }  // namespace sskai::ml

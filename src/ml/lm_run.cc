@@ -123,9 +123,7 @@ class LanguageModelImpl : public LanguageModel {
       for (size_t start = 0; start < examples.size(); start += batch_size) {
         std::vector<const LmExample*> part;
         for (size_t i = start; i < std::min(examples.size(), start + batch_size); ++i) part.push_back(&examples[i]);
-        torch::Tensor ids, labels;
-        MakeBatch(part, static_cast<int>(ContextLength(config())), core_->device(), &ids, &labels);
-        auto [loss, n] = SumLoss(core_.get(), ids, labels);
+        auto [loss, n] = SumLoss(core_.get(), MakeBatch(part, static_cast<int>(ContextLength(config())), core_->device()));
         sum += loss.item<double>();
         count += n;
       }

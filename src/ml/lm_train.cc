@@ -13,6 +13,10 @@
 #include <random>
 #include <sstream>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <nlohmann/json.hpp>
 
 #include "ml/distributed.h"
@@ -23,32 +27,52 @@ namespace sskai::ml {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-void MakeBatch(const std::vector<const LmExample*>& examples, int max_len, torch::Device device, torch::Tensor* ids,
-               torch::Tensor* labels) {
+LmBatch MakeBatch(const std::vector<const LmExample*>& examples, int max_len, torch::Device device) {
   int64_t len = 1;
-  for (const auto* e : examples) len = std::max<int64_t>(len, std::min<int64_t>(e->ids.size(), max_len));
+  bool packed = false;
+  for (const auto* e : examples) {
+    len = std::max<int64_t>(len, std::min<int64_t>(e->ids.size(), max_len));
+    packed = packed || (!e->document.empty() && e->document.front() != e->document.back());
+  }
   int64_t batch = static_cast<int64_t>(examples.size());
-  std::vector<int64_t> id(batch * len, 0), label(batch * len, -100);
+  std::vector<int64_t> id(batch * len, 0), label(batch * len, -100), pos, doc;
+  if (packed) {
+    pos.assign(batch * len, 0);
+    doc.assign(batch * len, -1);  // padding: its own document
+  }
   for (int64_t b = 0; b < batch; ++b) {
     const auto& e = *examples[b];
-    int64_t n = std::min<int64_t>(e.ids.size(), len);
+    int64_t n = std::min<int64_t>(e.ids.size(), len), start = 0;
+    bool has_doc = packed && e.document.size() == e.ids.size();
     for (int64_t t = 0; t < n; ++t) {
       id[b * len + t] = e.ids[t];
       bool target = e.target.empty() ? t > 0 : (t < static_cast<int64_t>(e.target.size()) && e.target[t] != 0);
       if (target) label[b * len + t] = e.ids[t];
+      if (!packed) continue;
+      int64_t d = has_doc ? e.document[t] : 0;
+      if (t > 0 && has_doc && e.document[t] != e.document[t - 1]) start = t;
+      pos[b * len + t] = t - start;
+      doc[b * len + t] = d;
     }
   }
-  *ids = torch::tensor(id, torch::kLong).view({batch, len}).to(device);
-  *labels = torch::tensor(label, torch::kLong).view({batch, len}).to(device);
+  auto tensor = [&](const std::vector<int64_t>& v) { return torch::tensor(v, torch::kLong).view({batch, len}).to(device); };
+  LmBatch out;
+  out.ids = tensor(id);
+  out.labels = tensor(label);
+  if (packed) {
+    out.positions = tensor(pos);
+    out.documents = tensor(doc);
+  }
+  return out;
 }
 
-std::pair<torch::Tensor, int64_t> SumLoss(LmCore* core, const torch::Tensor& ids, const torch::Tensor& labels) {
-  int64_t batch = ids.size(0), len = ids.size(1);
-  auto pos = torch::arange(len, torch::TensorOptions().dtype(torch::kLong).device(ids.device())).view({1, len}).expand({batch, len});
-  auto logits = core->Forward(ids, pos, torch::Tensor(), nullptr);
-  if (len < 2) return {torch::zeros({}, logits.options()), 0};
-  auto pred = logits.narrow(1, 0, len - 1).reshape({-1, logits.size(-1)});
-  auto gold = labels.narrow(1, 1, len - 1).reshape({-1});
+std::pair<torch::Tensor, int64_t> SumLoss(LmCore* core, const LmBatch& batch) {
+  int64_t len = batch.ids.size(1);
+  if (len < 2) return {torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat).device(batch.ids.device())), 0};
+  auto first = [&](const torch::Tensor& t) { return t.defined() ? t.narrow(1, 0, len - 1) : t; };
+  auto logits = core->Forward(first(batch.ids), first(batch.positions), torch::Tensor(), nullptr, first(batch.documents));
+  auto pred = logits.reshape({-1, logits.size(-1)});
+  auto gold = batch.labels.narrow(1, 1, len - 1).reshape({-1});
   int64_t count = gold.ne(-100).sum().item<int64_t>();
   auto loss = torch::nn::functional::cross_entropy(
       pred, gold, torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100).reduction(torch::kSum));
@@ -68,6 +92,9 @@ Status ValidateSpec(const LmTrainSpec& s) {
   if (!(s.learning_rate > 0)) return Status::InvalidArgument("learning_rate must be > 0");
   if (s.warmup_steps < 0 || s.min_lr_ratio < 0 || s.min_lr_ratio > 1) return Status::InvalidArgument("bad warmup_steps/min_lr_ratio");
   if (s.grad_clip < 0 || s.weight_decay < 0) return Status::InvalidArgument("grad_clip and weight_decay must be >= 0");
+  if (s.precision != "fp32" && s.precision != "bf16" && s.precision != "auto") {
+    return Status::InvalidArgument("precision must be fp32, bf16 or auto, not '" + s.precision + "'");
+  }
   return Status::Ok();
 }
 
@@ -87,6 +114,8 @@ std::string Fingerprint(const LmTrainSpec& s, const std::vector<LmExample>& data
     mix(e.ids.size());
     for (int64_t id : e.ids) mix(static_cast<uint64_t>(id));
     for (uint8_t t : e.target) mix(t);
+    if (!e.document.empty()) mix(0xd0c5ull);
+    for (int32_t d : e.document) mix(static_cast<uint64_t>(d));
   }
   json j = {{"lora", s.lora}, {"r", s.lora_spec.rank}, {"alpha", s.lora_spec.alpha}, {"dropout", s.lora_spec.dropout},
             {"targets", s.lora_spec.target_modules}, {"steps", s.steps}, {"batch", s.batch_size},
@@ -94,7 +123,36 @@ std::string Fingerprint(const LmTrainSpec& s, const std::vector<LmExample>& data
             {"min_lr_ratio", s.min_lr_ratio}, {"warmup", s.warmup_steps}, {"wd", s.weight_decay},
             {"betas", {s.beta1, s.beta2}}, {"eps", s.eps}, {"clip", s.grad_clip}, {"seed", s.seed},
             {"data", std::to_string(h)}};
+  if (s.precision != "fp32") j["precision"] = s.precision;  // fp32 runs keep their old fingerprint
   return j.dump();
+}
+
+// "bf16" → bfloat16 compute; "auto" → bfloat16 on a CUDA device whose bf16 matmul works (probed:
+// libtorch has no device-capability query without CUDA headers), else fp32.
+torch::ScalarType ResolvePrecision(const std::string& precision, torch::Device device) {
+  if (precision == "bf16") return torch::kBFloat16;
+  if (precision != "auto" || !device.is_cuda()) return torch::kFloat;
+  try {
+    auto a = torch::ones({8, 8}, torch::TensorOptions().device(device).dtype(torch::kBFloat16));
+    return torch::matmul(a, a).sum().item<float>() == 512.0f ? torch::kBFloat16 : torch::kFloat;
+  } catch (const std::exception&) {
+    return torch::kFloat;
+  }
+}
+
+// Every training step frees and reallocates the same activation and gradient buffers (many above
+// glibc's mmap threshold): by default each comes back as fresh mmapped pages the kernel must fault
+// in and zero. Keeping freed memory in the heap makes steady-state steps allocation-free (the
+// process keeps its peak footprint, which the next step needs anyway). Process-wide, once.
+void KeepFreedMemoryForReuse() {
+#if defined(__GLIBC__)
+  static const bool done = [] {
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's maximum on 64-bit
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    return true;
+  }();
+  (void)done;
+#endif
 }
 
 class DataOrder {
@@ -221,6 +279,13 @@ Result<LmTrainResult> TrainLm(LmCore* core, const std::vector<LmExample>& data, 
   }
   int max_len = std::min<int>(spec.max_seq_len, static_cast<int>(core->config().max_position_embeddings));
   try {
+    KeepFreedMemoryForReuse();
+    torch::ScalarType compute = ResolvePrecision(spec.precision, core->device());
+    LmTrainSpec resolved = spec;
+    resolved.precision = compute == torch::kBFloat16 ? "bf16" : "fp32";
+    // Trainable weights are fp32 masters (full fine-tuning converts a bf16/fp16 base; LoRA adapters
+    // are fp32 already and the frozen base keeps its dtype); matmuls run in `compute`.
+    if (!spec.lora) core->ConvertParams(torch::kFloat);
     if (spec.lora && !core->has_lora()) SSKAI_RETURN_IF_ERROR(core->AddLora(spec.lora_spec, spec.seed));
     if (!spec.lora && core->has_lora()) return Status::FailedPrecondition("full fine-tuning of a model with LoRA adapters");
     for (auto& [name, p] : core->params()) p.set_requires_grad(!spec.lora);
@@ -238,7 +303,7 @@ Result<LmTrainResult> TrainLm(LmCore* core, const std::vector<LmExample>& data, 
     groups.emplace_back(decay, options(spec.weight_decay));
     if (!no_decay.empty()) groups.emplace_back(no_decay, options(0.0));
     torch::optim::AdamW opt(groups, torch::optim::AdamWOptions(spec.learning_rate));
-    std::string fingerprint = Fingerprint(spec, data);
+    std::string fingerprint = Fingerprint(resolved, data);
 
     LmTrainResult result;
     for (const auto& t : trainable.tensors) result.trainable_parameters += t.numel();
@@ -252,8 +317,10 @@ Result<LmTrainResult> TrainLm(LmCore* core, const std::vector<LmExample>& data, 
     const bool leader = group == nullptr || group->rank() == 0;  // writes the checkpoints
     DataOrder order(data.size(), spec.seed);
     core->set_training(true);
+    core->set_compute_dtype(compute);
     auto finish = [&]() {
       core->set_training(false);
+      core->set_compute_dtype(core->dtype());
       for (auto& t : trainable.tensors) t.set_requires_grad(false);
     };
     double last_loss = 0;
@@ -261,8 +328,8 @@ Result<LmTrainResult> TrainLm(LmCore* core, const std::vector<LmExample>& data, 
       torch::manual_seed(spec.seed * 1000003ull + static_cast<uint64_t>(step));
       double lr = LearningRate(spec, step);
       for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
-      opt.zero_grad();
-      std::vector<std::pair<torch::Tensor, torch::Tensor>> micro;
+      ClearGrads(opt);
+      std::vector<LmBatch> micro;
       int64_t targets = 0;
       for (int m = 0; m < spec.grad_accum; ++m) {
         std::vector<const LmExample*> part;
@@ -270,20 +337,22 @@ Result<LmTrainResult> TrainLm(LmCore* core, const std::vector<LmExample>& data, 
           uint64_t k = (static_cast<uint64_t>(step) * spec.grad_accum + m) * spec.batch_size + b;
           part.push_back(&data[order.At(k)]);
         }
-        torch::Tensor ids, labels;
-        MakeBatch(part, max_len, core->device(), &ids, &labels);
+        micro.push_back(MakeBatch(part, max_len, core->device()));
+        const auto& labels = micro.back().labels;
         targets += labels.narrow(1, 1, labels.size(1) - 1).ne(-100).sum().item<int64_t>();
         if (group != nullptr) {  // the loss is over the global step's targets; train this rank's rows
           const size_t world = group->world_size(), rank = group->rank(), rows = part.size();
           std::vector<const LmExample*> shard(part.begin() + rows * rank / world, part.begin() + rows * (rank + 1) / world);
-          if (shard.empty()) continue;
-          MakeBatch(shard, max_len, core->device(), &ids, &labels);
+          if (shard.empty()) {
+            micro.pop_back();
+            continue;
+          }
+          micro.back() = MakeBatch(shard, max_len, core->device());
         }
-        micro.emplace_back(ids, labels);
       }
       double loss_sum = 0;
-      for (auto& [ids, labels] : micro) {
-        auto [loss, n] = SumLoss(core, ids, labels);
+      for (const auto& batch : micro) {
+        auto [loss, n] = SumLoss(core, batch);
         if (n == 0) continue;
         (loss / static_cast<double>(std::max<int64_t>(targets, 1))).backward();
         loss_sum += loss.item<double>();
@@ -298,8 +367,7 @@ Result<LmTrainResult> TrainLm(LmCore* core, const std::vector<LmExample>& data, 
         loss_sum = sums[0];
       }
       double clip = spec.grad_clip > 0 ? spec.grad_clip : std::numeric_limits<double>::infinity();
-      double norm = torch::nn::utils::clip_grad_norm_(trainable.tensors, clip);
-      opt.step();
+      double norm = ClipAndStepAdamW(opt, clip);
       ++step;
       last_loss = targets > 0 ? loss_sum / targets : 0;
       ++result.steps_run;
@@ -332,6 +400,7 @@ Result<LmTrainResult> TrainLm(LmCore* core, const std::vector<LmExample>& data, 
     return result;
   } catch (const std::exception& e) {
     core->set_training(false);
+    core->set_compute_dtype(core->dtype());
     return Status::Internal(std::string("fine-tuning failed: ") + e.what());
   }
 }

@@ -225,6 +225,11 @@ struct LmLoss {
 struct LmExample {
   std::vector<int64_t> ids;
   std::vector<uint8_t> target;
+  // Several documents packed into one sequence: per id, the index of its document (non-decreasing,
+  // same length as ids). Tokens then attend only within their own document and rotary positions
+  // restart at each document's first id (block-diagonal attention), so the loss equals the sum of
+  // the documents' losses run separately. Empty = one document.
+  std::vector<int32_t> document;
 };
 
 struct LoraSpec {
@@ -249,6 +254,11 @@ struct LmTrainSpec {
   double grad_clip = 1.0;             // max global L2 norm; 0 = off
   uint64_t seed = 42;                 // data order, LoRA init, dropout
   int checkpoint_every = 0;           // steps; 0 = only at the end
+  // "fp32" | "bf16" | "auto". bf16 = mixed precision: fp32 master weights and optimizer state,
+  // matmuls/attention in bfloat16 (autocast-style; norms, softmax and the loss in fp32). "auto" =
+  // bf16 on a CUDA device whose bf16 matmul works, fp32 otherwise (CPU). Explicit "bf16" also
+  // runs on CPU (correct, but libtorch's CPU bf16 kernels are slower than fp32).
+  std::string precision = "fp32";
 };
 
 struct LmStepMetrics {

@@ -17,6 +17,8 @@ TEST(JobSpecTest, FineTuneDefaultsAndRoundTrip) {
   EXPECT_EQ(s->train.lora_spec.alpha, 8);
   EXPECT_EQ(s->train.lora_spec.target_modules, (std::vector<std::string>{"q_proj", "v_proj"}));
   EXPECT_EQ(s->output, "adapter");
+  EXPECT_EQ(s->train.precision, "auto");
+  EXPECT_TRUE(s->block_diagonal);
   EXPECT_EQ(ResolveSteps(*s, 1000), 12);
   auto back = ParseLmJobSpec(LmJobSpecToJson(*s));
   ASSERT_TRUE(back.ok()) << back.status().ToString();
@@ -32,6 +34,11 @@ TEST(JobSpecTest, PretrainConfigAndEpochSteps) {
   EXPECT_EQ(s->output, "merged");
   EXPECT_EQ(s->train.max_seq_len, 128);
   EXPECT_EQ(ResolveSteps(*s, 10), 5);
+  auto bf16 = ParseLmJobSpec(R"({"base_model": "a", "hyperparameters": {"precision": "bf16", "block_diagonal": false}})");
+  ASSERT_TRUE(bf16.ok()) << bf16.status().ToString();
+  EXPECT_EQ(bf16->train.precision, "bf16");
+  EXPECT_FALSE(bf16->block_diagonal);
+  EXPECT_EQ(ParseLmJobSpec(LmJobSpecToJson(*bf16))->train.precision, "bf16");
   ml::LmConfig c = s->pretrain->ToLmConfig(500, 1, 2);
   EXPECT_EQ(c.num_hidden_layers, 2);
   EXPECT_EQ(c.head_dim, 16);
@@ -58,6 +65,9 @@ TEST(JobSpecTest, ErrorsNameTheField) {
       {R"({"base_model": "a", "hyperparameters": {"batch_size": 1.5}})", "field 'hyperparameters.batch_size': expected an integer"},
       {R"({"base_model": "a", "hyperparameters": {"eval_split": 0.9}})", "field 'hyperparameters.eval_split'"},
       {R"({"base_model": "a", "hyperparameters": {"chat_template": "jinja"}})", "field 'hyperparameters.chat_template'"},
+      {R"({"base_model": "a", "hyperparameters": {"precision": "fp8"}})", "field 'hyperparameters.precision': expected one of 'auto', 'bf16', 'fp32', got 'fp8'"},
+      {R"({"base_model": "a", "hyperparameters": {"precision": 16}})", "field 'hyperparameters.precision': expected a string"},
+      {R"({"base_model": "a", "hyperparameters": {"block_diagonal": "yes"}})", "field 'hyperparameters.block_diagonal': expected a boolean"},
       {R"({"config": {"hidden_size": 65, "heads": 4}})", "field 'config.hidden_size': must be a multiple"},
       {R"({"config": {"depth": 2}})", "field 'config.depth': unknown field"},
       {R"({"config": {"max_position_embeddings": 64}, "hyperparameters": {"max_seq_len": 128}})", "field 'hyperparameters.max_seq_len': exceeds"},

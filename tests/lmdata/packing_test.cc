@@ -31,6 +31,19 @@ TEST(PackTest, PacksGreedilyAndMasksEachExamplesFirstToken) {
   EXPECT_EQ(st.sequences, 2);
   EXPECT_EQ(st.tokens, 14);
   EXPECT_EQ(st.target_tokens, 10);
+  // Each piece is its own document (block-diagonal attention) by default.
+  EXPECT_EQ(seqs[0].document, (std::vector<int32_t>{0, 0, 0, 1, 1, 1, 1}));
+  EXPECT_EQ(seqs[1].document, (std::vector<int32_t>{0, 0, 0, 0, 0, 1, 1}));
+}
+
+TEST(PackTest, BlockDiagonalCanBeTurnedOffAndUnpackedRowsAreOneDocument) {
+  auto full = Pack({Ex(100, 3), Ex(200, 4)}, 8, true, false, nullptr, /*block_diagonal=*/false);
+  ASSERT_EQ(full.size(), 1u);
+  EXPECT_EQ(full[0].ids.size(), 7u);
+  EXPECT_TRUE(full[0].document.empty());
+  auto single = Pack({Ex(100, 3), Ex(200, 4)}, 8, /*pack=*/false, false, nullptr);
+  ASSERT_EQ(single.size(), 2u);
+  EXPECT_EQ(single[1].document, (std::vector<int32_t>{0, 0, 0, 0}));
 }
 
 TEST(PackTest, SplitsLongTextAndTruncatesPrompts) {
