@@ -59,24 +59,12 @@ Result<std::unique_ptr<Client>> Client::Create(const std::string& base_url, Opti
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
 
-using internal::IsStaleConnectionError;
-using internal::SetRequestLine;
-
 Result<ClientResponse> Client::Request(const std::string& method, const std::string& target,
                                        const std::string& body,
                                        const std::map<std::string, std::string>& headers) {
   Impl& c = *impl_;
   return c.WithRetry([&](bool* stale) -> Result<ClientResponse> {
-    bhttp::request<bhttp::string_body> req;
-    SetRequestLine(req, method, target, c.host + ":" + c.port, headers);
-    req.body() = body;
-    req.prepare_payload();
-    c.stream->expires_after(c.options.timeout);
-    beast::error_code ec = c.Run([&](auto handler) { bhttp::async_write(*c.stream, req, handler); });
-    if (ec) {
-      *stale = IsStaleConnectionError(ec);
-      return c.IoError(ec, "sending a request to");
-    }
+    SSKAI_RETURN_IF_ERROR(c.WriteRequest(method, target, body, headers, stale));
     auto result = c.ReadResponse(method == "HEAD", stale);
     if (c.stream) c.stream->expires_never();
     return result;

@@ -113,6 +113,23 @@ struct Client::Impl {
     return Status::Unavailable(what + " " + base_url + ": " + ec.message());
   }
 
+  // Writes one request; the response timeout starts now. `stale` when a reused keep-alive
+  // connection turned out to be closed already.
+  Status WriteRequest(const std::string& method, const std::string& target, const std::string& body,
+                      const std::map<std::string, std::string>& headers, bool* stale) {
+    bhttp::request<bhttp::string_body> req;
+    internal::SetRequestLine(req, method, target, host + ":" + port, headers);
+    req.body() = body;
+    req.prepare_payload();
+    stream->expires_after(options.timeout);
+    beast::error_code ec = Run([&](auto handler) { bhttp::async_write(*stream, req, handler); });
+    if (ec) {
+      *stale = internal::IsStaleConnectionError(ec);
+      return IoError(ec, "sending a request to");
+    }
+    return Status::Ok();
+  }
+
   // Runs `once(&stale)` on a connection; when a reused keep-alive connection fails before any
   // response byte arrived (`stale`), reconnects and tries once more.
   template <class Once>

@@ -22,19 +22,11 @@ Result<ClientResponse> Client::Stream(const std::string& method, const std::stri
                                       const std::function<bool(std::string_view)>& on_data) {
   Impl& c = *impl_;
   return c.WithRetry([&](bool* stale) -> Result<ClientResponse> {
-    bhttp::request<bhttp::string_body> req;
-    SetRequestLine(req, method, target, c.host + ":" + c.port, headers);
-    req.body() = body;
-    req.prepare_payload();
-    c.stream->expires_after(c.options.timeout);
-    beast::error_code ec = c.Run([&](auto handler) { bhttp::async_write(*c.stream, req, handler); });
-    if (ec) {
-      *stale = IsStaleConnectionError(ec);
-      return c.IoError(ec, "sending a request to");
-    }
+    SSKAI_RETURN_IF_ERROR(c.WriteRequest(method, target, body, headers, stale));
     bhttp::response_parser<bhttp::buffer_body> parser;
     parser.body_limit(kNoBodyLimit);
-    ec = c.Run([&](auto handler) { bhttp::async_read_header(*c.stream, c.buffer, parser, handler); });
+    beast::error_code ec =
+        c.Run([&](auto handler) { bhttp::async_read_header(*c.stream, c.buffer, parser, handler); });
     if (ec) {
       *stale = !parser.got_some() && IsStaleConnectionError(ec);
       return c.IoError(ec, "reading the response from");

@@ -1,13 +1,13 @@
 // Planner advice for serving a model version (POST /v1/plans, kind "serve"): traffic inputs, the
 // recommended option, every option with its monthly cost and latency, and the break-even rate.
 import { Alert, Badge, Grid, Group, NumberInput, Stack, Table, Text } from '@mantine/core';
-import { useDebouncedValue } from '@mantine/hooks';
-import { useEffect, useMemo, useState } from 'react';
-import { ApiError, api, enc } from '../api/client';
+import { useMemo, useState } from 'react';
+import { enc } from '../api/client';
 import type { ModelVersion } from '../api/types';
 import { formatDuration, formatNumber, formatUsd } from '../lib/format';
 import { checkTraffic, servePlanRequest, type TrafficInput } from '../lib/plan';
 import { useApi } from '../lib/useApi';
+import { usePlanAdvice } from './TrainPlan';
 
 export interface ServeOption {
   kind: string; feasible: boolean; instance_type: string; region: string; replicas: number; usd_per_month: number;
@@ -46,28 +46,12 @@ export function useServePlan(model: string | null, version: number | null) {
     if (!model || !mv.data || !ready || trafficError) return null;
     return JSON.stringify(servePlanRequest({ model, version: mv.data.version, profiled, sizeBytes: mv.data.size_bytes, traffic }));
   }, [model, mv.data, ready, profiled, traffic, trafficError]);
-  const [debounced] = useDebouncedValue(input, 300);
-  const [plan, setPlan] = useState<ServePlan>();
-  const [error, setError] = useState<ApiError>();
-  const [loading, setLoading] = useState(false);
-  useEffect(() => {
-    if (!debounced) {
-      setPlan(undefined);
-      setError(undefined);
-      return;
-    }
-    let live = true;
-    setLoading(true);
-    api
-      .post<ServePlan>('/v1/plans', JSON.parse(debounced))
-      .then((p) => live && (setPlan(p), setError(undefined)))
-      .catch((e) => live && (setPlan(undefined), setError(e)))
-      .finally(() => live && setLoading(false));
-    return () => {
-      live = false;
-    };
-  }, [debounced]);
-  return { version: mv.data, versionError: mv.error, profiled, traffic, setTraffic, trafficError, plan, error, loading: loading || (!!input && input !== debounced) };
+  // A plan for inputs that are no longer valid is not shown.
+  const advice = usePlanAdvice<ServePlan>(input);
+  const plan = input ? advice.plan : undefined;
+  const error = input ? advice.error : undefined;
+  const loading = advice.loading;
+  return { version: mv.data, versionError: mv.error, profiled, traffic, setTraffic, trafficError, plan, error, loading: loading || advice.pending };
 }
 
 export function ServePlanView({ state }: { state: ReturnType<typeof useServePlan> }) {

@@ -45,10 +45,11 @@ export function Recommendation({ plan, error, loading, idle = 'Pick a dataset to
 }
 
 // Asks the planner for `request` (a JSON string, or null for "not enough input yet"), debounced
-// 300 ms; a newer request supersedes an older answer.
-export function usePlanAdvice(request: string | null): { plan?: TrainPlan; error?: ApiError; loading: boolean } {
+// 300 ms; a newer request supersedes an older answer. `pending` while a new request waits out the
+// debounce. Shared by the training and the serving forms.
+export function usePlanAdvice<T = TrainPlan>(request: string | null): { plan?: T; error?: ApiError; loading: boolean; pending: boolean } {
   const [debounced] = useDebouncedValue(request, 300);
-  const [plan, setPlan] = useState<TrainPlan>();
+  const [plan, setPlan] = useState<T>();
   const [error, setError] = useState<ApiError>();
   const [loading, setLoading] = useState(false);
   useEffect(() => {
@@ -56,7 +57,7 @@ export function usePlanAdvice(request: string | null): { plan?: TrainPlan; error
     let live = true;
     setLoading(true);
     api
-      .post<TrainPlan>('/v1/plans', JSON.parse(debounced))
+      .post<T>('/v1/plans', JSON.parse(debounced))
       .then((p) => live && (setPlan(p), setError(undefined)))
       .catch((e) => live && (setPlan(undefined), setError(e)))
       .finally(() => live && setLoading(false));
@@ -64,5 +65,5 @@ export function usePlanAdvice(request: string | null): { plan?: TrainPlan; error
       live = false;
     };
   }, [debounced]);
-  return { plan, error, loading };
+  return { plan, error, loading, pending: !!request && request !== debounced };
 }
