@@ -125,6 +125,14 @@ class Worker {
     }
     if (options_.rank > 0) options_.work_dir += "/rank-" + std::to_string(options_.rank);
     auto job = link_.Json("GET", jobs_path);
+    // The controller records "running" just after it spawns us; on a busy machine we can ask
+    // first. Wait for that move instead of mistaking it for a job that needs no worker.
+    const auto provisioning_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (job.ok() && job->value("state", "") == "provisioning" &&
+           std::chrono::steady_clock::now() < provisioning_deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      job = link_.Json("GET", jobs_path);
+    }
     if (!job.ok()) {
       SSKAI_LOG_ERROR("worker: cannot fetch job: {}", job.status().ToString());
       return 3;
