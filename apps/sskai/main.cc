@@ -126,6 +126,8 @@ int main(int argc, char** argv) {
   replica->add_option("--model-url", ro.model_url,
                       "fetch the model over HTTP (bearer token in $SSKAI_TOKEN) instead of --model");
   replica->add_option("--model-sha256", ro.model_sha256, "with --model-url: the model's sha256");
+  replica->add_flag("--model-files", ro.model_files,
+                    "with --model-url: the URL is a language model version's file list (.../files)");
   replica->add_option("--cache-dir", ro.cache_dir,
                       "with --model-url: fetched models by sha256 (default $TMPDIR/sskai-models)");
   replica->add_option("--host", ro.host, "listen address (0.0.0.0: reachable from other nodes)")

@@ -114,9 +114,7 @@ std::shared_ptr<EndpointManager::Replica> EndpointManager::Launch(store::Endpoin
   }
   std::shared_ptr<Replica> r;
   if (OnSlurm(rt)) {
-    auto launched = lm ? Result<std::shared_ptr<Replica>>(Status::FailedPrecondition(
-                             "language-model endpoints cannot run on Slurm yet"))
-                       : LaunchSlurm(ep, rt, *mv);
+    auto launched = LaunchSlurm(ep, rt, *mv, lm);
     if (!launched.ok()) {
       if (rt.IsCanary(version_id, ep.model_version_id)) {
         rt.canary_failures = 1 << 20;

@@ -214,7 +214,7 @@ class EndpointManager {
   // Slurm placement (slurm_replicas.cc); REQUIRE mu_.
   bool OnSlurm(const EndpointRt& rt) const;
   Result<std::shared_ptr<Replica>> LaunchSlurm(const store::Endpoint& ep, const EndpointRt& rt,
-                                               const store::ModelVersion& mv);
+                                               const store::ModelVersion& mv, bool lm);
   void AdoptSlurmReplicas(const store::Endpoint& ep, EndpointRt& rt);
   void PersistSlurm(int64_t endpoint_id, const Replica& r);
   void ReleaseSlurm(Replica& r);  // revokes its token, forgets its row
@@ -259,8 +259,12 @@ struct ReplicaOptions {
   // A replica on another node (Slurm) fetches its model over HTTP instead of --model: GET
   // model_url with the bearer token in $SSKAI_TOKEN, into cache_dir/<model_sha256> (reused when
   // present and intact), verified against model_sha256.
+  // model_files: model_url is a language model version's file list
+  // (GET /v1/models/{name}/versions/{v}/files) and model_sha256 its manifest_sha256; every file
+  // is fetched, verified against its sha256, into the directory cache_dir/<model_sha256>/.
   std::string model_url;
   std::string model_sha256;
+  bool model_files = false;
   std::string cache_dir;        // "" = $TMPDIR (or /tmp) + "/sskai-models"
   int threads = 2;
   // Language models (a model directory with config.json): the "model" id of the OpenAI routes
@@ -281,8 +285,9 @@ struct ReplicaOptions {
 // Returns the process exit code.
 int RunReplica(const ReplicaOptions& options);
 // The model fetch of a replica started with model_url (see ReplicaOptions); returns the local
-// path. Errors: kInvalidArgument (bad url or sha256), kUnavailable (download failed or answered
-// non-2xx), kInternal (the file does not match model_sha256).
+// path (a directory with model_files). Errors: kInvalidArgument (bad url or sha256),
+// kUnavailable (download failed or answered non-2xx), kInternal (a file does not match its
+// sha256, or the file list is not model_sha256's).
 Result<std::string> FetchReplicaModel(const ReplicaOptions& options, const std::string& token);
 
 }  // namespace sskai::serving

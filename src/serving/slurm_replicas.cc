@@ -60,7 +60,7 @@ void EndpointManager::ReleaseSlurm(Replica& r) {
 }
 
 Result<std::shared_ptr<EndpointManager::Replica>> EndpointManager::LaunchSlurm(
-    const store::Endpoint& ep, const EndpointRt& rt, const store::ModelVersion& mv) {
+    const store::Endpoint& ep, const EndpointRt& rt, const store::ModelVersion& mv, bool lm) {
   if (!options_.mint_token || server_url_.empty()) {
     return Status::FailedPrecondition("this server cannot start replicas on Slurm (no API URL)");
   }
@@ -84,12 +84,15 @@ Result<std::shared_ptr<EndpointManager::Replica>> EndpointManager::LaunchSlurm(
     return token.status();
   }
   jobs::LaunchSpec spec;
+  const std::string version_url =
+      server_url_ + "/v1/models/" + model.name + "/versions/" + std::to_string(mv.version);
   spec.argv = {options_.binary, "replica",
-               "--model-url", server_url_ + "/v1/models/" + model.name + "/versions/" +
-                                  std::to_string(mv.version) + "/content",
+               "--model-url", version_url + (lm ? "/files" : "/content"),
                "--model-sha256", mv.blob_sha256,
                "--host", "0.0.0.0",
                "--port-file", r->port_file};
+  // A language model is a file set; the replica serves the OpenAI routes under the endpoint's name.
+  if (lm) spec.argv.insert(spec.argv.end(), {"--model-files", "--served-name", ep.name});
   spec.env["SSKAI_TOKEN"] = *token;
   spec.executor = "slurm";
   spec.partition = rt.config.partition;

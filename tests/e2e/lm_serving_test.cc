@@ -16,23 +16,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Imports a checkpoint directory as model `name` the way `sskai models import` does: an upload
-// session, one PUT per file, then POST /v1/models/{name}/import. Returns the import's answer.
-json ImportLm(TestServer& server, const std::string& name, const std::string& model_dir, int* status) {
-  json upload = server.CallJson("POST", "/v1/uploads", nullptr, status);
-  if (*status != 201) return upload;
-  std::string id = upload["id"];
-  for (const auto& entry : fs::directory_iterator(model_dir)) {
-    std::string file = entry.path().filename().string();
-    auto put = server.Call("PUT", "/v1/uploads/" + id + "/files/" + file, ReadFile(entry.path().string()));
-    if (put.status != 201) {
-      *status = put.status;
-      return json::parse(put.body, nullptr, false);
-    }
-  }
-  return server.CallJson("POST", "/v1/models/" + name + "/import", {{"upload", id}}, status);
-}
-
 class LmServingE2eTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -43,7 +26,7 @@ class LmServingE2eTest : public ::testing::Test {
     ASSERT_TRUE(started.ok()) << started.ToString();
     ASSERT_EQ(WriteTinyLm(files_->path() + "/tiny"), "");
     int status = 0;
-    json imported = ImportLm(*server_, "tiny-lm", files_->path() + "/tiny", &status);
+    json imported = ImportLmDir(*server_, "tiny-lm", files_->path() + "/tiny", &status);
     ASSERT_EQ(status, 201) << imported.dump();
     EXPECT_EQ(imported["model"], "tiny-lm");
     EXPECT_EQ(imported["version"], 1);
@@ -184,7 +167,7 @@ TEST_F(LmServingE2eTest, ImportWithoutConfigIs4xxAndRegistersNothing) {
   ASSERT_EQ(WriteTinyLm(broken.path() + "/m"), "");
   fs::remove(broken.path() + "/m/config.json");
   int status = 0;
-  json out = ImportLm(*server_, "broken-lm", broken.path() + "/m", &status);
+  json out = ImportLmDir(*server_, "broken-lm", broken.path() + "/m", &status);
   EXPECT_GE(status, 400) << out.dump();
   EXPECT_LT(status, 500) << out.dump();
   EXPECT_NE(out.dump().find("config.json"), std::string::npos) << out.dump();

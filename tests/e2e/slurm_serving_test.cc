@@ -3,7 +3,8 @@
 // fetched its model over HTTP and answers over TCP), scale to zero (the job ends), cold start
 // from zero through Slurm, a replica job killed with scancel is replaced while the gateway keeps
 // answering, usage is priced from the partition's offering, and a restarted server re-attaches
-// to the running replica job. SSKAI_SLURM_COLD_STARTS=N also measures N cold starts (p50/p95).
+// to the running replica job; a language model's replica job fetches its file set and serves the
+// OpenAI routes with the same greedy answer as a local replica. SSKAI_SLURM_COLD_STARTS=N also measures N cold starts (p50/p95).
 // Skips when slurmctld is not running.
 #include <gtest/gtest.h>
 
@@ -20,6 +21,7 @@
 
 #include "e2e/slurm_shell.h"
 #include "testing/server_harness.h"
+#include "testing/tiny_lm.h"
 
 namespace sskai::testing {
 namespace {
@@ -222,6 +224,41 @@ TEST_F(SlurmServingTest, ARestartedServerReattachesToTheReplicaJob) {
   EXPECT_EQ(status, 200);
   EXPECT_EQ(ReplicaJobs("keep"), jobs);  // the same job, no new cold start
   EXPECT_EQ(server_->Call("DELETE", "/v1/endpoints/keep").status, 200);
+  EXPECT_TRUE(WaitJobEnded(jobs[0], 30)) << JobState(jobs[0]);
+}
+
+TEST_F(SlurmServingTest, LanguageModelReplicaFetchesItsFilesAndServesOpenAiRoutes) {
+  ASSERT_EQ(WriteTinyLm(files_.path() + "/tiny"), "");
+  int status = 0;
+  json imported = ImportLmDir(*server_, "tiny-lm", files_.path() + "/tiny", &status);
+  ASSERT_EQ(status, 201) << imported.dump();
+  const json one = {{"mode", "dedicated"}, {"min_replicas", 1}, {"max_replicas", 1}, {"model", "tiny-lm"}};
+  Deploy("chat-slurm", one);
+  json local_body = one;
+  local_body.update({{"name", "chat-local"}});
+  server_->CallJson("POST", "/v1/endpoints", local_body, &status);
+  ASSERT_EQ(status, 201);
+  json ep = WaitState("chat-slurm", "ready", 180);
+  ASSERT_EQ(ep["state"], "ready") << ep.dump();
+  auto jobs = ReplicaJobs("chat-slurm");
+  ASSERT_EQ(jobs.size(), 1u) << ep.dump();
+  ASSERT_EQ(server_->WaitForEndpoint("chat-local", "ready", 120)["state"], "ready");
+  auto chat = [&](const std::string& endpoint) {
+    json body = {{"model", endpoint},
+                 {"messages", {{{"role", "user"}, {"content", "hello world"}}}},
+                 {"temperature", 0},
+                 {"max_tokens", 12}};
+    json out = server_->CallJson("POST", "/v1/endpoints/" + endpoint + "/v1/chat/completions", body, &status);
+    EXPECT_EQ(status, 200) << out.dump();
+    EXPECT_EQ(out.value("model", ""), endpoint);
+    EXPECT_GE(out["usage"].value("completion_tokens", 0), 1) << out.dump();
+    return out["choices"][0]["message"].value("content", "<none>");
+  };
+  EXPECT_EQ(chat("chat-slurm"), chat("chat-local"));  // same weights, same greedy tokens
+  json models = server_->CallJson("GET", "/v1/endpoints/chat-slurm/v1/models", nullptr, &status);
+  ASSERT_EQ(status, 200) << models.dump();
+  EXPECT_EQ(models["data"][0]["id"], "chat-slurm");
+  EXPECT_EQ(server_->Call("DELETE", "/v1/endpoints/chat-slurm").status, 200);
   EXPECT_TRUE(WaitJobEnded(jobs[0], 30)) << JobState(jobs[0]);
 }
 

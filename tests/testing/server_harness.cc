@@ -166,6 +166,21 @@ http::ClientResponse TestServer::UploadFile(const std::string& target, const std
   return *r;
 }
 
+json ImportLmDir(TestServer& server, const std::string& name, const std::string& model_dir, int* status) {
+  json upload = server.CallJson("POST", "/v1/uploads", nullptr, status);
+  if (*status != 201) return upload;
+  std::string id = upload["id"];
+  for (const auto& entry : fs::directory_iterator(model_dir)) {
+    std::string file = entry.path().filename().string();
+    auto put = server.Call("PUT", "/v1/uploads/" + id + "/files/" + file, ReadFile(entry.path().string()));
+    if (put.status != 201) {
+      *status = put.status;
+      return json::parse(put.body, nullptr, false);
+    }
+  }
+  return server.CallJson("POST", "/v1/models/" + name + "/import", {{"upload", id}}, status);
+}
+
 json TestServer::WaitForJob(int64_t id, double seconds) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   json job;

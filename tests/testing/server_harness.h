@@ -75,6 +75,9 @@ std::string BinaryPath();
 std::string WriteSklearnCsv(const std::string& name, const std::string& dir);
 // digits.csv.gz as a CSV with header p0..p63,digit.
 std::string WriteDigitsCsv(const std::string& dir);
+// Imports a checkpoint directory as model `name` the way `sskai models import` does: an upload
+// session, one PUT per file, then POST /v1/models/{name}/import. Returns the import's answer.
+json ImportLmDir(TestServer& server, const std::string& name, const std::string& model_dir, int* status);
 std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::string& content);
 
