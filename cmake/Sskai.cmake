@@ -23,8 +23,10 @@ function(sskai_add_test name)
   if(NOT ARG_LABELS)
     set(ARG_LABELS unit)
   endif()
+  # Discovery runs the test binary at ctest time; on a loaded 2-core CI machine a binary that
+  # loads libtorch can need more than CMake's default 5 s, and a discovery timeout fails the run.
   gtest_discover_tests(${name}
-    DISCOVERY_MODE PRE_TEST
+    DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 120
     PROPERTIES TIMEOUT ${ARG_TIMEOUT} LABELS "${ARG_LABELS}"
       ENVIRONMENT "SSKAI_BINARY=$<TARGET_FILE:sskai>")
 endfunction()
