@@ -172,6 +172,9 @@ int RunServer(const ServerFlags& flags) {
   auto executor = jobs::MakeLocalExecutor();
   // Jobs go to the local executor or, per job or by default, to Slurm.
   std::unique_ptr<jobs::Executor> slurm_executor;
+  api::ApiContext::ClusterInfo cluster;  // what GET /v1/cluster reports
+  cluster.default_job_executor = flags.executor;
+  cluster.default_endpoint_executor = flags.serving_executor;
   if (flags.slurm || flags.executor == "slurm" || flags.serving_executor == "slurm") {
     jobs::SlurmOptions so;
     so.script_dir = (data_dir / "slurm").string();
@@ -186,7 +189,10 @@ int RunServer(const ServerFlags& flags) {
         return 2;
       }
       so.partitions[parsed->first] = parsed->second;
+      cluster.partitions.push_back({parsed->first, parsed->second.offering, parsed->second.spot});
     }
+    cluster.slurm = true;
+    cluster.default_partition = flags.slurm_default_partition;
     slurm_executor = jobs::MakeSlurmExecutor(std::move(so), clock);
   }
   auto job_executor = jobs::MakeRoutingExecutor(*executor, slurm_executor.get(), flags.executor);
@@ -248,6 +254,7 @@ int RunServer(const ServerFlags& flags) {
 
   api::ApiContext ctx{st, **blobs, *controller, *endpoints, clock, blocking};
   ctx.allow_custom_commands = flags.allow_custom_commands;
+  ctx.cluster = std::move(cluster);
   if (flags.demo_model_dir != "none") {
     std::string demo_dir = flags.demo_model_dir.empty() ? DefaultDemoModelDir() : flags.demo_model_dir;
     auto demo = api::RegisterDemoModel(ctx, demo_dir);

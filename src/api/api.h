@@ -93,6 +93,19 @@ struct ApiContext {
   std::string hub_endpoint = "https://huggingface.co";
   std::string hub_token;
   uint64_t hub_chunk_bytes = 64ull << 20;
+  // Where work can run, for GET /v1/cluster (the console's and CLI's "run on" choice): the Slurm
+  // backend's partitions when the server runs with one, and the default executors.
+  struct SlurmPartitionInfo {
+    std::string name, offering;  // offering "" = unpriced
+    bool spot = false;
+  };
+  struct ClusterInfo {
+    bool slurm = false;
+    std::string default_job_executor = "local", default_endpoint_executor = "local";
+    std::string default_partition;
+    std::vector<SlurmPartitionInfo> partitions;
+  };
+  ClusterInfo cluster;
   // Running pulls, created by BuildRouter. Declared last so it is destroyed (its download threads
   // cancelled and joined) before anything above.
   std::shared_ptr<LmPullRegistry> lm_pulls;

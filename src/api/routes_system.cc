@@ -85,6 +85,27 @@ void AddSystemRoutes(ApiContext& ctx, http::Router& router) {
     return JsonResponse(200, OpenApi(router, ctx.version));
   }, {.summary = "This document"});
 
+  router.AddSync("GET", "/v1/cluster", Authed(ctx, [&ctx](http::Request&, const store::User&) {
+    const auto& c = ctx.cluster;
+    json executors = json::array({"local"});
+    json slurm = nullptr;
+    if (c.slurm) {
+      executors.push_back("slurm");
+      json partitions = json::array();
+      for (const auto& p : c.partitions) {
+        partitions.push_back({{"name", p.name},
+                              {"offering", p.offering.empty() ? json(nullptr) : json(p.offering)},
+                              {"spot", p.spot}});
+      }
+      slurm = {{"default_partition", c.default_partition.empty() ? json(nullptr) : json(c.default_partition)},
+               {"partitions", partitions}};
+    }
+    return JsonResponse(200, {{"executors", executors},
+                              {"default_executor", {{"jobs", c.default_job_executor},
+                                                    {"endpoints", c.default_endpoint_executor}}},
+                              {"slurm", slurm}});
+  }), {.summary = "Where jobs and replicas can run: executors, defaults, Slurm partitions and their offerings"});
+
   router.AddSync("GET", "/v1/events", Authed(ctx, [&ctx](http::Request& req, const store::User& u) {
     auto page = PageFromQuery(req);
     if (!page.ok()) return Error(page.status());

@@ -13,6 +13,14 @@ namespace sskai::cli {
 std::function<void()> Wrap(std::shared_ptr<GlobalFlags> flags, int* exit_code,
                            std::function<Status(Api&)> body);
 
+// Where a job or replica runs: --executor local|slurm (jobs also spot-sim) and --partition, sent
+// only when given so the server's defaults apply (`sskai cluster` lists the partitions).
+struct Placement {
+  std::string executor, partition;
+};
+void AddPlacementOptions(CLI::App* cmd, Placement* p, bool spot_sim);
+void ApplyPlacement(const Placement& p, json* body);
+
 void AddDataCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit_code);
 void AddModelCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit_code);
 void AddJobCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit_code);

@@ -24,6 +24,7 @@ struct FinetuneArgs {
   double alpha = 0, lr = 0, lora_dropout = -1, epochs = 0;
   int64_t steps = 0, checkpoint_every = 0;
   bool full = false, follow = false;
+  Placement placement;
 };
 
 // The job body; only flags that were given are sent, so the server's defaults apply otherwise.
@@ -45,6 +46,7 @@ json FinetuneBody(const FinetuneArgs& a, const std::string& dataset, int64_t dat
   json body = {{"kind", "lm"}, {"base_model", a.base}, {"dataset", dataset}, {"hyperparameters", h}};
   if (dataset_version > 0) body["dataset_version"] = dataset_version;
   if (!a.output.empty()) body["model"] = a.output;
+  ApplyPlacement(a.placement, &body);
   return body;
 }
 
@@ -141,6 +143,7 @@ void AddFinetuneCommand(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* 
       ->check(CLI::IsMember({"llama3", "chatml", "auto"}));
   cmd->add_option("--checkpoint-every", a->checkpoint_every, "checkpoint every N steps");
   cmd->add_option("--output,-o", a->output, "name of the model to register (default <base>-finetuned)");
+  AddPlacementOptions(cmd, &a->placement, /*spot_sim=*/true);
   cmd->add_flag("--follow,-f", a->follow, "stream progress until the job ends and print the registered version");
   cmd->callback(Wrap(flags, exit_code, [flags, a](Api& api) -> Status {
     const bool quiet = flags->json;

@@ -82,6 +82,7 @@ void AddJobCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit
     double learning_rate = 0, validation_split = 0;
     int64_t seed = -1, plan = 0;
     bool wait = false;
+    Placement placement;
   };
   auto ta = std::make_shared<TrainArgs>();
   auto* train = app.add_subcommand("train", "Train a built-in model on a dataset");
@@ -99,6 +100,7 @@ void AddJobCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit
   train->add_option("--seed", ta->seed, "random seed");
   train->add_flag("--wait,-w", ta->wait, "wait and show progress until the job ends");
   train->add_option("--plan", ta->plan, "id of the train plan (sskai plan train) this job follows");
+  AddPlacementOptions(train, &ta->placement, /*spot_sim=*/true);
   train->callback(Wrap(flags, exit_code, [flags, ta](Api& api) -> Status {
     json hyper = json::object();
     if (ta->epochs > 0) hyper["epochs"] = ta->epochs;
@@ -113,6 +115,7 @@ void AddJobCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* exit
     if (!ta->task.empty()) body["task"] = ta->task;
     if (!ta->target.empty()) body["target"] = ta->target;
     if (ta->plan > 0) body["plan_id"] = ta->plan;
+    ApplyPlacement(ta->placement, &body);
     SSKAI_ASSIGN_OR_RETURN(json job, api.Call("POST", "/v1/jobs", body));
     int64_t id = job.value("id", 0);
     if (!ta->wait) {

@@ -8,6 +8,20 @@
 
 namespace sskai::cli {
 
+void AddPlacementOptions(CLI::App* cmd, Placement* p, bool spot_sim) {
+  std::vector<std::string> executors = {"local", "slurm"};
+  if (spot_sim) executors.push_back("spot-sim");
+  cmd->add_option("--executor", p->executor, "where it runs: local | slurm" + std::string(spot_sim ? " | spot-sim" : "") +
+                                                 " (default: the server's; see sskai cluster)")
+      ->check(CLI::IsMember(executors));
+  cmd->add_option("--partition", p->partition, "Slurm partition (default: the server's)");
+}
+
+void ApplyPlacement(const Placement& p, json* body) {
+  if (!p.executor.empty()) (*body)["executor"] = p.executor;
+  if (!p.partition.empty()) (*body)["partition"] = p.partition;
+}
+
 namespace {
 void PrintJson(const json& j) { std::cout << j.dump(2) << "\n"; }
 }  // namespace
@@ -18,6 +32,7 @@ void AddServeCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* ex
     int version = 0, min = -1, max = -1;
     int64_t plan = 0;
     bool wait = false;
+    Placement placement;
   };
   auto da = std::make_shared<DeployArgs>();
   auto* deploy = app.add_subcommand("deploy", "Deploy a model version as an endpoint");
@@ -32,6 +47,7 @@ void AddServeCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* ex
   deploy->add_option("--config", da->config,
                      "more serving settings as JSON, e.g. '{\"idle_timeout_ms\":30000}' "
                      "(see docs/serving.md)");
+  AddPlacementOptions(deploy, &da->placement, /*spot_sim=*/false);
   deploy->callback(Wrap(flags, exit_code, [flags, da](Api& api) -> Status {
     json body = {{"name", da->name.empty() ? da->model : da->name}, {"model", da->model}};
     if (da->version > 0) body["version"] = da->version;
@@ -39,6 +55,7 @@ void AddServeCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* ex
     if (!da->mode.empty()) body["mode"] = da->mode;
     if (da->min >= 0) body["min_replicas"] = da->min;
     if (da->max >= 0) body["max_replicas"] = da->max;
+    ApplyPlacement(da->placement, &body);
     if (!da->config.empty()) {
       json config = json::parse(da->config, nullptr, /*allow_exceptions=*/false);
       if (!config.is_object()) return Status::InvalidArgument("--config: expected a JSON object");
@@ -126,6 +143,26 @@ void AddServeCommands(CLI::App& app, std::shared_ptr<GlobalFlags> flags, int* ex
 
   struct UserArgs { std::string name; bool admin = false; };
   auto ua = std::make_shared<UserArgs>();
+  auto* cluster = app.add_subcommand("cluster", "Where jobs and replicas can run (Slurm partitions)");
+  cluster->callback(Wrap(flags, exit_code, [flags](Api& api) -> Status {
+    SSKAI_ASSIGN_OR_RETURN(json r, api.Call("GET", "/v1/cluster"));
+    if (flags->json) return PrintJson(r), Status::Ok();
+    std::cout << "executors: jobs default " << Cell(r["default_executor"]["jobs"]) << ", endpoints default "
+              << Cell(r["default_executor"]["endpoints"]) << "\n";
+    if (r["slurm"].is_null()) {
+      std::cout << "Slurm: not configured (start the server with --slurm)\n";
+      return Status::Ok();
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& p : r["slurm"]["partitions"]) {
+      rows.push_back({Cell(p["name"]), Cell(p["offering"]), p.value("spot", false) ? "spot" : "on-demand",
+                      p["name"] == r["slurm"]["default_partition"] ? "yes" : ""});
+    }
+    std::cout << "Slurm partitions (train, finetune and deploy take --executor slurm --partition NAME):\n";
+    PrintTable({"PARTITION", "OFFERING", "PRICED AS", "DEFAULT"}, rows);
+    return Status::Ok();
+  }));
+
   auto* users = app.add_subcommand("users", "Users (admin): create");
   users->require_subcommand(1);
   auto* create = users->add_subcommand("create", "Create a user and print its first token");

@@ -49,6 +49,20 @@ TEST_F(ApiTest, AdminTokenIsWrittenPrivatelyAndAuthIsRequired) {
   EXPECT_EQ(server_->Call("GET", "/v1/me").status, 200);
 }
 
+TEST_F(ApiTest, ClusterSaysWhereWorkRuns) {
+  int status = 0;
+  json cluster = server_->CallJson("GET", "/v1/cluster", nullptr, &status);
+  ASSERT_EQ(status, 200) << cluster.dump();
+  EXPECT_EQ(cluster["executors"], json::array({"local"}));
+  EXPECT_EQ(cluster["default_executor"]["jobs"], "local");
+  EXPECT_EQ(cluster["default_executor"]["endpoints"], "local");
+  EXPECT_TRUE(cluster["slurm"].is_null()) << cluster.dump();
+  EXPECT_EQ(server_->Call("GET", "/v1/cluster", "", "-").status, 401);
+  std::string out;
+  ASSERT_EQ(server_->RunCli({"cluster"}, &out), 0) << out;
+  EXPECT_NE(out.find("Slurm: not configured"), std::string::npos) << out;
+}
+
 TEST_F(ApiTest, UsersSeeOnlyTheirOwnResources) {
   int status = 0;
   json alice = server_->CallJson("POST", "/v1/users", {{"name", "alice"}}, &status);

@@ -228,15 +228,27 @@ TEST_F(SlurmServingTest, ARestartedServerReattachesToTheReplicaJob) {
 }
 
 TEST_F(SlurmServingTest, LanguageModelReplicaFetchesItsFilesAndServesOpenAiRoutes) {
-  ASSERT_EQ(WriteTinyLm(files_.path() + "/tiny"), "");
   int status = 0;
+  // The console offers the partitions the server was started with.
+  json cluster = server_->CallJson("GET", "/v1/cluster", nullptr, &status);
+  ASSERT_EQ(status, 200) << cluster.dump();
+  EXPECT_EQ(cluster["executors"], json::array({"local", "slurm"}));
+  ASSERT_EQ(cluster["slurm"]["partitions"].size(), 1u) << cluster.dump();
+  EXPECT_EQ(cluster["slurm"]["partitions"][0]["name"], "debug");
+  EXPECT_EQ(cluster["slurm"]["partitions"][0]["offering"], "g5.xlarge@use1-az1");
+  EXPECT_EQ(cluster["slurm"]["partitions"][0]["spot"], false);
+  std::string out;
+  ASSERT_EQ(server_->RunCli({"cluster"}, &out), 0) << out;
+  EXPECT_NE(out.find("g5.xlarge@use1-az1"), std::string::npos) << out;
+  ASSERT_EQ(WriteTinyLm(files_.path() + "/tiny"), "");
   json imported = ImportLmDir(*server_, "tiny-lm", files_.path() + "/tiny", &status);
   ASSERT_EQ(status, 201) << imported.dump();
-  const json one = {{"mode", "dedicated"}, {"min_replicas", 1}, {"max_replicas", 1}, {"model", "tiny-lm"}};
-  Deploy("chat-slurm", one);
-  json local_body = one;
-  local_body.update({{"name", "chat-local"}});
-  server_->CallJson("POST", "/v1/endpoints", local_body, &status);
+  // The Slurm replica deployed from the CLI, a local one of the same version through the API.
+  ASSERT_EQ(server_->RunCli({"deploy", "-m", "tiny-lm", "-n", "chat-slurm", "--min", "1", "--max", "1",
+                             "--executor", "slurm", "--partition", "debug"}, &out), 0) << out;
+  server_->CallJson("POST", "/v1/endpoints",
+                    {{"name", "chat-local"}, {"model", "tiny-lm"}, {"min_replicas", 1}, {"max_replicas", 1}},
+                    &status);
   ASSERT_EQ(status, 201);
   json ep = WaitState("chat-slurm", "ready", 180);
   ASSERT_EQ(ep["state"], "ready") << ep.dump();

@@ -7,8 +7,10 @@ import { ApiError, api, enc } from '../api/client';
 import type { Dataset, DatasetVersion, Job, List, Model, ModelVersion } from '../api/types';
 import type { GalleryItem } from '../lib/gallery';
 import { LORA_MODULES, checkLmForm, defaultLmForm, lmJobRequest, lmPlanRequest, type LmForm } from '../lib/lmjob';
+import { placementFields } from '../lib/cluster';
 import { useApi } from '../lib/useApi';
 import { ErrorState } from './states';
+import { RunOnSelect } from './RunOn';
 import { Recommendation, usePlanAdvice } from './TrainPlan';
 
 export function LmTrainForm() {
@@ -18,6 +20,7 @@ export function LmTrainForm() {
   const datasets = useApi<List<Dataset>>('/v1/datasets?limit=200');
   const [form, setForm] = useState<LmForm>(defaultLmForm());
   const [busy, setBusy] = useState(false);
+  const [runOn, setRunOn] = useState('');
   const [error, setError] = useState<ApiError>();
   const version = useApi<DatasetVersion>(form.dataset ? `/v1/datasets/${enc(form.dataset)}/versions/latest` : null);
   const set = (patch: Partial<LmForm>) => setForm({ ...form, ...patch });
@@ -43,7 +46,7 @@ export function LmTrainForm() {
     setBusy(true);
     setError(undefined);
     try {
-      const job = await api.post<Job>('/v1/jobs', lmJobRequest(form, usePlan ? advice.plan?.id : undefined));
+      const job = await api.post<Job>('/v1/jobs', { ...lmJobRequest(form, usePlan ? advice.plan?.id : undefined), ...placementFields(runOn) });
       navigate(`/jobs/${job.id}`);
     } catch (err) {
       setError(err as ApiError);
@@ -135,6 +138,7 @@ export function LmTrainForm() {
               />
             </Grid.Col>
           </Grid>
+          <RunOnSelect kind="jobs" value={runOn} onChange={setRunOn} />
           <Card withBorder bg="gray.0" data-testid="lm-plan-card">
             <Text fw={600} size="sm" mb={4}>
               Planner estimate

@@ -6,10 +6,12 @@ import type { Endpoint, List, Model, ModelVersion } from '../api/types';
 import { ChatPlayground } from '../components/ChatPlayground';
 import { EndpointTraffic } from '../components/EndpointTraffic';
 import { RolloutPanel } from '../components/Rollout';
+import { RunOnSelect } from '../components/RunOn';
 import { ServePlanView, useServePlan } from '../components/ServePlan';
 import { StateBadge } from '../components/StateBadge';
 import { Async, ConfirmButton, Empty, ErrorState, Loading } from '../components/states';
 import { formatNumber, formatTime } from '../lib/format';
+import { placementFields } from '../lib/cluster';
 import { modeForServeOption } from '../lib/plan';
 import { useApi } from '../lib/useApi';
 
@@ -24,6 +26,7 @@ function CreateEndpoint({ onCreated }: { onCreated: (e: Endpoint) => void }) {
   const [model, setModel] = useState<string | null>(null);
   const [name, setName] = useState('');
   const [mode, setMode] = useState('dedicated');
+  const [runOn, setRunOn] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError>();
   const advice = useServePlan(model, null);
@@ -40,6 +43,7 @@ function CreateEndpoint({ onCreated }: { onCreated: (e: Endpoint) => void }) {
         body.plan_id = advice.plan.id;
         if (advice.version) body.version = advice.version.version;
       }
+      Object.assign(body, placementFields(runOn));
       const ep = await api.post<Endpoint>('/v1/endpoints', body);
       onCreated(ep);
     } catch (err) {
@@ -79,6 +83,7 @@ function CreateEndpoint({ onCreated }: { onCreated: (e: Endpoint) => void }) {
               <Select label="Mode" data={MODES} value={mode} onChange={(v) => setMode(v ?? 'dedicated')} allowDeselect={false} />
             </Grid.Col>
           </Grid>
+          <RunOnSelect kind="endpoints" value={runOn} onChange={setRunOn} />
           <Card withBorder bg="gray.0">
             <Text fw={600} size="sm" mb={4}>
               Planner advice

@@ -4,11 +4,13 @@ import { Link, useNavigate, useSearchParams } from 'react-router-dom';
 import { ApiError, api, enc } from '../api/client';
 import type { Dataset, DatasetVersion, Job, List } from '../api/types';
 import { LmTrainForm } from '../components/LmTrainForm';
+import { RunOnSelect } from '../components/RunOn';
 import { Recommendation, usePlanAdvice } from '../components/TrainPlan';
 import { StateBadge } from '../components/StateBadge';
 import { Async, ConfirmButton, Empty, ErrorState } from '../components/states';
 import { TERMINAL_JOB_STATES, timeAgo } from '../lib/format';
 import { parseHidden, trainPlanRequest } from '../lib/plan';
+import { placementFields } from '../lib/cluster';
 import { useApi } from '../lib/useApi';
 
 function TrainForm() {
@@ -24,6 +26,7 @@ function TrainForm() {
   const [lr, setLr] = useState<number | string>(0.01);
   const [hidden, setHidden] = useState('64, 32');
   const [busy, setBusy] = useState(false);
+  const [runOn, setRunOn] = useState('');
   const [usePlan, setUsePlan] = useState(true);
   const [error, setError] = useState<ApiError>();
   const version = useApi<DatasetVersion>(dataset ? `/v1/datasets/${enc(dataset)}/versions/latest` : null);
@@ -52,6 +55,7 @@ function TrainForm() {
       if (task !== 'auto') body.task = task;
       if (target.trim()) body.target = target.trim();
       if (usePlan && plan?.id) body.plan_id = plan.id;
+      Object.assign(body, placementFields(runOn));
       const job = await api.post<Job>('/v1/jobs', body);
       navigate(`/jobs/${job.id}`);
     } catch (err) {
@@ -107,6 +111,7 @@ function TrainForm() {
               <TextInput label="Hidden layers" value={hidden} onChange={(e) => setHidden(e.currentTarget.value)} error={hiddenList === null ? 'e.g. 64, 32' : undefined} />
             </Grid.Col>
           </Grid>
+          <RunOnSelect kind="jobs" value={runOn} onChange={setRunOn} />
           <Card withBorder bg="gray.0">
             <Text fw={600} size="sm" mb={4}>
               Planner estimate
