@@ -120,8 +120,10 @@ class Executor {
 
 // Runs workers as processes on this machine (fork/exec; setsid). tasks > 1: a supervisor process
 // (the handle's pid, leading the process group) starts `tasks` worker processes with SSKAI_RANK,
-// SSKAI_WORLD_SIZE, MASTER_ADDR=127.0.0.1 and a free MASTER_PORT (a TCPStore rendezvous on
-// loopback) and treats them as one run: SIGTERM to the group reaches every rank (all checkpoint
+// SSKAI_WORLD_SIZE, SSKAI_DIST_HOST=127.0.0.1 and SSKAI_DIST_RENDEZVOUS=file with SSKAI_DIST_STORE
+// in a fresh directory of this launch (a c10d FileStore: no port that another process could take
+// before rank 0 binds it; the supervisor removes the directory when the ranks are gone; a SIGKILL
+// to the group leaves it, empty) and treats them as one run: SIGTERM to the group reaches every rank (all checkpoint
 // at the same step); the first rank that fails or dies gets the others stopped (SIGTERM, SIGKILL
 // after 10 s); the supervisor exits with that rank's exit code or signal, else with rank 0's.
 std::unique_ptr<Executor> MakeLocalExecutor();

@@ -10,12 +10,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
-#include "common/loopback_port.h"
 #include "jobs/jobs.h"
 
 extern char** environ;
@@ -59,6 +60,19 @@ std::vector<std::string> WorkerEnv(const std::map<std::string, std::string>& env
   return out;
 }
 
+// A new private directory for one data-parallel group's rendezvous store ($TMPDIR or /tmp).
+Result<std::string> MakeRendezvousDir() {
+  std::error_code ec;
+  std::string base = std::filesystem::temp_directory_path(ec).string();
+  if (ec || base.empty()) base = "/tmp";
+  std::string pattern = base + "/sskai-rendezvous-XXXXXX";
+  if (mkdtemp(pattern.data()) == nullptr) {
+    return Status::Unavailable("cannot create the data-parallel rendezvous directory in " + base + ": " +
+                               strerror(errno));
+  }
+  return pattern;
+}
+
 std::vector<char*> Pointers(std::vector<std::string>& strings) {
   std::vector<char*> out;
   for (auto& s : strings) out.push_back(s.data());
@@ -96,8 +110,10 @@ int64_t NowMs() {
 // `pids` has room for `ranks`). It ignores SIGTERM itself — the group's SIGTERM is for the
 // ranks — starts one worker per rank and waits. The first rank that ends badly (non-zero exit or
 // a signal) gets the others stopped: SIGTERM, SIGKILL 10 s later. Exits as that rank did, else
-// as rank 0 did.
-[[noreturn]] void SuperviseGroup(char* const* argv, char* const* const* envps, pid_t* pids, int ranks, int log_fd) {
+// as rank 0 did. Removes the group's rendezvous store (`store_file` in `store_dir`) when the ranks
+// are gone.
+[[noreturn]] void SuperviseGroup(char* const* argv, char* const* const* envps, pid_t* pids, int ranks, int log_fd,
+                                 const char* store_file, const char* store_dir) {
   SetDisposition(SIGTERM, SIG_IGN);
   SetDisposition(SIGINT, SIG_IGN);
   const pid_t self = getpid();
@@ -151,6 +167,8 @@ int64_t NowMs() {
     timespec nap{0, 20 * 1000 * 1000};
     nanosleep(&nap, nullptr);
   }
+  unlink(store_file);  // c10d's FileStore usually removed it already (its last rank does)
+  rmdir(store_dir);
   const int status = first_bad >= 0 ? first_bad : rank0;
   if (WIFSIGNALED(status)) {
     SetDisposition(WTERMSIG(status), SIG_DFL);
@@ -172,16 +190,20 @@ class LocalExecutor final : public Executor {
     if (ranks > 64) return Status::InvalidArgument("tasks: at most 64 local processes");
     // Everything the children need is prepared before fork (no allocation after it).
     std::vector<std::vector<std::string>> env_strings;
+    std::string store_dir, store_file;
     if (ranks == 1) {
       env_strings.push_back(WorkerEnv(spec.env, {}));
     } else {
-      const int port = FreeLoopbackPort();
-      if (port <= 0) return Status::Unavailable("no free loopback port for the data-parallel rendezvous");
+      // The ranks rendezvous through a c10d FileStore in a fresh directory of this launch, not a
+      // TCPStore on a port picked here: another process could take a free port between our pick
+      // and rank 0's bind, and nothing can take this directory.
+      SSKAI_ASSIGN_OR_RETURN(store_dir, MakeRendezvousDir());
+      store_file = store_dir + "/store";
       for (int rank = 0; rank < ranks; ++rank) {
         env_strings.push_back(WorkerEnv(spec.env, {{"SSKAI_RANK", std::to_string(rank)},
                                                    {"SSKAI_WORLD_SIZE", std::to_string(ranks)},
-                                                   {"MASTER_ADDR", "127.0.0.1"},
-                                                   {"MASTER_PORT", std::to_string(port)},
+                                                   {"SSKAI_DIST_RENDEZVOUS", "file"},
+                                                   {"SSKAI_DIST_STORE", store_file},
                                                    {"SSKAI_DIST_HOST", "127.0.0.1"}}));
       }
     }
@@ -203,6 +225,7 @@ class LocalExecutor final : public Executor {
     pid_t pid = fork();
     if (pid < 0) {
       if (log_fd >= 0) close(log_fd);
+      if (!store_dir.empty()) rmdir(store_dir.c_str());
       return Status::Unavailable(std::string("fork failed: ") + strerror(errno));
     }
     if (pid == 0) {
@@ -211,7 +234,10 @@ class LocalExecutor final : public Executor {
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent) _exit(127);
       }
-      if (ranks > 1) SuperviseGroup(argv.data(), envp_list.data(), rank_pids.data(), ranks, log_fd);
+      if (ranks > 1) {
+        SuperviseGroup(argv.data(), envp_list.data(), rank_pids.data(), ranks, log_fd, store_file.c_str(),
+                       store_dir.c_str());
+      }
       ExecWorker(argv.data(), envp_list[0], log_fd);
     }
     if (log_fd >= 0) close(log_fd);

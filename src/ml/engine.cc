@@ -60,6 +60,7 @@ Result<std::shared_ptr<Net>> LoadNet(const NetConfig& config, const std::string&
     torch::serialize::InputArchive archive;
     archive.load_from(archive_bytes.data(), archive_bytes.size());
     net->load(archive);
+    if (config.kind == "cnn") static_cast<CnnNet&>(*net).FoldLegacyConvBias(archive);  // old model files
     net->eval();
     return net;
   } catch (const std::exception& e) {

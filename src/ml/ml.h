@@ -101,7 +101,8 @@ struct TrainCallbacks {
   // their rows, and CNN BatchNorm normalizes with the global batch's statistics (synchronized
   // across ranks, running statistics updated from the global batch), so the result matches
   // world_size 1 to floating-point tolerance. Not part of the spec: a checkpoint resumes under
-  // any world size.
+  // any world size. Only rank 0 evaluates on the held-out split: the other ranks' on_epoch and
+  // TrainResult::metrics carry train_loss alone (their weights are rank 0's).
   using DataParallel = DataParallelOptions;
   DataParallelOptions data_parallel;
 };

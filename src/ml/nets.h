@@ -5,7 +5,11 @@
 // CNN: [conv3x3(16)-BN-ReLU-maxpool2] -> [conv3x3(32)-BN-ReLU-maxpool2] -> adaptive avg pool to at
 // most 7x7 -> Linear(128)-ReLU-Dropout(0.25) -> Linear(outputs). Pixels arrive as 0..255 floats;
 // the network scales them to [0, 1] and normalizes per channel with buffers fitted on the
-// training split, so the buffers travel with the weights.
+// training split, so the buffers travel with the weights. The convolutions have no bias: BatchNorm
+// subtracts the batch mean right after them, so a bias there has true gradient 0 and only
+// collects rounding noise (which Adam turns into lr-sized steps, see docs/jobs.md). Model files
+// written before carry conv1.bias / conv2.bias: FoldLegacyConvBias() moves them into the
+// BatchNorm running means (the same function), or NetConfig::conv_bias keeps that layout.
 #pragma once
 
 // libtorch: from sskai_ml's precompiled header (src/ml/CMakeLists.txt).
@@ -25,6 +29,9 @@ struct NetConfig {
   std::vector<int64_t> hidden;   // mlp hidden sizes
   int64_t outputs = 1;           // classes, or 1 for regression
   int64_t channels = 1, height = 0, width = 0;  // cnn input
+  // cnn: the layout of model files written before the convolutions lost their bias (resuming
+  // such a checkpoint keeps its optimizer state). Not part of the metadata JSON.
+  bool conv_bias = false;
 };
 
 class Net : public torch::nn::Module {
@@ -88,9 +95,11 @@ class CnnNet : public Net {
       : pooled_h_(std::min<int64_t>(c.height / 4, 7)), pooled_w_(std::min<int64_t>(c.width / 4, 7)) {
     mean_ = register_buffer("pixel_mean", torch::zeros({1, c.channels, 1, 1}));
     std_ = register_buffer("pixel_std", torch::ones({1, c.channels, 1, 1}));
-    conv1_ = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(c.channels, 16, 3).padding(1)));
+    conv1_ = register_module(
+        "conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(c.channels, 16, 3).padding(1).bias(c.conv_bias)));
     bn1_ = register_module("bn1", torch::nn::BatchNorm2d(16));
-    conv2_ = register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(16, 32, 3).padding(1)));
+    conv2_ = register_module(
+        "conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(16, 32, 3).padding(1).bias(c.conv_bias)));
     bn2_ = register_module("bn2", torch::nn::BatchNorm2d(32));
     fc1_ = register_module("fc1", torch::nn::Linear(32 * pooled_h_ * pooled_w_, 128));
     fc2_ = register_module("fc2", torch::nn::Linear(128, c.outputs));
@@ -101,6 +110,23 @@ class CnnNet : public Net {
     torch::NoGradGuard no_grad;
     mean_.copy_(mean.reshape(mean_.sizes()));
     std_.copy_(std.reshape(std_.sizes()));
+  }
+  // After load() of `archive` into this bias-free network: a conv1.bias / conv2.bias in the
+  // archive (the old layout; load() ignores it) is folded into bn1 / bn2's running mean, since
+  // BN(conv(x) + b) with running mean m is BN(conv(x)) with running mean m - b in evaluation,
+  // and training-mode batch statistics absorb b exactly. Returns whether the archive had one.
+  bool FoldLegacyConvBias(torch::serialize::InputArchive& archive) {
+    bool folded = false;
+    if (conv1_->bias.defined()) return false;  // built with the old layout: nothing to fold
+    for (auto [conv, bn] : {std::pair{"conv1", &bn1_}, std::pair{"conv2", &bn2_}}) {
+      torch::serialize::InputArchive conv_archive;
+      torch::Tensor bias;
+      if (!archive.try_read(conv, conv_archive) || !conv_archive.try_read("bias", bias)) continue;
+      torch::NoGradGuard no_grad;
+      (*bn)->running_mean.sub_(bias.reshape((*bn)->running_mean.sizes()));
+      folded = true;
+    }
+    return folded;
   }
   torch::Tensor forward(torch::Tensor x) override {
     x = (x / 255.0 - mean_) / std_;
@@ -126,6 +152,13 @@ class CnnNet : public Net {
 inline std::shared_ptr<Net> BuildNet(const NetConfig& c) {
   if (c.kind == "cnn") return std::make_shared<CnnNet>(c);
   return std::make_shared<MlpNet>(c);
+}
+
+// True when `model_archive` (a CNN's saved weights) has the old layout with conv biases.
+inline bool HasLegacyConvBias(torch::serialize::InputArchive& model_archive) {
+  torch::serialize::InputArchive conv_archive;
+  torch::Tensor bias;
+  return model_archive.try_read("conv1", conv_archive) && conv_archive.try_read("bias", bias);
 }
 
 }  // namespace sskai::ml

@@ -24,8 +24,6 @@ namespace {
 
 using nlohmann::json;
 
-using nlohmann::json;
-
 struct Eval {
   double loss = 0, accuracy = 0, rmse = 0, r2 = 0;
 };
@@ -220,7 +218,10 @@ Result<TrainResult> Train(Problem& p, const TrainSpec& user_spec, const std::str
   const TrainCallbacks::DataParallel& dp = callbacks.data_parallel;
   SSKAI_ASSIGN_OR_RETURN(std::unique_ptr<GlooGroup> group, MaybeCreateGlooGroup(dp));
   net->SetSyncGroup(group.get());
+  // Rank 0 alone checkpoints and evaluates on the held-out split (its weights are every rank's,
+  // and evaluation needs no collective: BatchNorm uses its running statistics there).
   const bool writes_checkpoints = group == nullptr || group->rank() == 0;
+  const bool reports_metrics = writes_checkpoints;
 
   json base = {{"format", "sskai-model"},
                {"model", p.net.kind},
@@ -261,6 +262,14 @@ Result<TrainResult> Train(Problem& p, const TrainSpec& user_spec, const std::str
       root.load_from(c->payload.data(), c->payload.size());
       root.read("model", model_archive);
       root.read("optimizer", optim_archive);
+      if (p.net.kind == "cnn" && HasLegacyConvBias(model_archive)) {
+        // Written before the convolutions lost their bias: resume in that layout, so the
+        // optimizer state (one entry per parameter) loads and the run continues exactly.
+        p.net.conv_bias = true;
+        net = BuildNet(p.net);  // its initial weights (and RNG draws) are replaced below
+        net->SetSyncGroup(group.get());
+        optimizer = MakeOptimizer(spec, *net);
+      }
       net->load(model_archive);
       optimizer->load(optim_archive);
       torch::Tensor rng_state;
@@ -374,23 +383,25 @@ Result<TrainResult> Train(Problem& p, const TrainSpec& user_spec, const std::str
       if (callbacks.on_step) callbacks.on_step(global_step, loss_value);
     }
     train_loss = loss_sum / n_train;
-    eval = Evaluate(p, *net, x_val, y_val, y_mean, y_std);
     evaluated = true;
     EpochMetrics m;
     m.epoch = epoch;
     m.epochs = spec.epochs;
     m.train_loss = train_loss;
-    m.val_loss = eval.loss;
-    m.metrics = MetricMap(p, eval);
+    if (reports_metrics) {
+      eval = Evaluate(p, *net, x_val, y_val, y_mean, y_std);
+      m.val_loss = eval.loss;
+      m.metrics = MetricMap(p, eval);
+    }
     m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (callbacks.on_epoch) callbacks.on_epoch(m);
     ++result.epochs_run;
     if (epoch % checkpoint_every != 0 && epoch != spec.epochs) continue;
     SSKAI_RETURN_IF_ERROR(write_checkpoint(epoch, 0, 0, m.metrics));
   }
-  if (!evaluated) eval = Evaluate(p, *net, x_val, y_val, y_mean, y_std);
+  if (!evaluated && reports_metrics) eval = Evaluate(p, *net, x_val, y_val, y_mean, y_std);
 
-  result.metrics = MetricMap(p, eval);
+  if (reports_metrics) result.metrics = MetricMap(p, eval);
   if (evaluated) result.metrics["train_loss"] = train_loss;
   json meta = base;
   meta["kind"] = "model";

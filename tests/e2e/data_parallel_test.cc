@@ -1,5 +1,5 @@
 // Data-parallel jobs on the local executor, end to end with the real binary: a job with
-// "tasks": 2 runs two worker processes as one group (rendezvous on loopback through a TCPStore)
+// "tasks": 2 runs two worker processes as one group (rendezvous through a FileStore of the launch)
 // and ends with the model of a 1-task job with the same global batch; a notice reaches both ranks,
 // which checkpoint at the same step, and the relaunched group resumes from rank 0's checkpoint.
 #include <gtest/gtest.h>
@@ -63,8 +63,8 @@ TEST_F(DataParallelJobTest, TwoLocalTasksMatchOneAndSurviveANotice) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));  // rank 1 may end after rank 0 completed
     logs = Logs(two);
   }
-  EXPECT_NE(logs.find("data-parallel rank 0 of 2 (rendezvous tcp://127.0.0.1:"), std::string::npos) << logs;
-  EXPECT_NE(logs.find("data-parallel rank 1 of 2 (rendezvous tcp://127.0.0.1:"), std::string::npos) << logs;
+  EXPECT_NE(logs.find("data-parallel rank 0 of 2 (rendezvous file:///"), std::string::npos) << logs;
+  EXPECT_NE(logs.find("data-parallel rank 1 of 2 (rendezvous file:///"), std::string::npos) << logs;
   EXPECT_NE(logs.find("worker: rank 1 done"), std::string::npos) << logs;
   // The same global batch on 2 ranks gives the 1-task model to floating-point tolerance.
   json ma = Metrics("one-task"), mb = Metrics("two-tasks");

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -230,32 +231,45 @@ TEST(LocalExecutorTest, PollOfAReattachedProcessUsesProc) {
   EXPECT_TRUE(none.unknown);
 }
 
-// tasks > 1: a supervised group of rank processes sharing one rendezvous port.
+// tasks > 1: a supervised group of rank processes sharing one rendezvous store (a file in a
+// fresh directory of the launch, removed when the group ends: no port to race for).
 TEST(LocalExecutorGroupTest, StartsOneProcessPerRankWithTheRankEnvironment) {
   testing::ScratchDir dir;
   auto ex = MakeLocalExecutor();
-  LaunchSpec spec = Shell("echo \"$SSKAI_RANK $SSKAI_WORLD_SIZE $MASTER_ADDR $MASTER_PORT $SSKAI_DIST_HOST\" > " +
-                          dir.path() + "/rank-$SSKAI_RANK");
+  LaunchSpec spec = Shell("echo \"$SSKAI_RANK $SSKAI_WORLD_SIZE $SSKAI_DIST_RENDEZVOUS $SSKAI_DIST_STORE "
+                          "$SSKAI_DIST_HOST ${MASTER_PORT:-none}\" > " + dir.path() + "/rank-$SSKAI_RANK; "
+                          "test -d \"$(dirname \"$SSKAI_DIST_STORE\")\"");
   spec.tasks = 3;
   auto h = ex->Launch(spec);
   ASSERT_TRUE(h.ok()) << h.status().ToString();
   EXPECT_EQ(h->count, 3);
   ExitInfo info = WaitExit(*ex, *h);
   ASSERT_TRUE(info.exited);
-  EXPECT_EQ(info.exit_code, 0);
-  std::string port;
+  EXPECT_EQ(info.exit_code, 0) << "the store's directory exists while the ranks run";
+  std::string store;
   for (int rank = 0; rank < 3; ++rank) {
     std::istringstream in(ReadFile(dir.path() + "/rank-" + std::to_string(rank)));
-    std::string r, world, addr, p, host;
-    in >> r >> world >> addr >> p >> host;
+    std::string r, world, rendezvous, path, host, master_port;
+    in >> r >> world >> rendezvous >> path >> host >> master_port;
     EXPECT_EQ(r, std::to_string(rank));
     EXPECT_EQ(world, "3");
-    EXPECT_EQ(addr, "127.0.0.1");
+    EXPECT_EQ(rendezvous, "file");
     EXPECT_EQ(host, "127.0.0.1");
-    EXPECT_GT(std::atoi(p.c_str()), 0);
-    if (rank == 0) port = p;
-    EXPECT_EQ(p, port) << "every rank meets at rank 0's port";
+    EXPECT_EQ(master_port, "none") << "no TCPStore port to race for";
+    ASSERT_FALSE(path.empty());
+    if (rank == 0) store = path;
+    EXPECT_EQ(path, store) << "every rank meets in the same store";
   }
+  // The supervisor removed the directory once the ranks were gone.
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(store).parent_path())) << store;
+  // A second launch gets a directory of its own.
+  auto again = ex->Launch(spec);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  ASSERT_EQ(WaitExit(*ex, *again).exit_code, 0);
+  std::istringstream in(ReadFile(dir.path() + "/rank-0"));
+  std::string r, world, rendezvous, path;
+  in >> r >> world >> rendezvous >> path;
+  EXPECT_NE(path, store);
 }
 
 TEST(LocalExecutorGroupTest, OneFailingRankStopsTheOthersAndTheGroupExitsAsIt) {
