@@ -8,6 +8,7 @@ PACKAGES=(
   build-essential cmake ccache pkg-config git
   libtorch-dev libopenblas0-pthread
   libboost-dev libssl-dev libarchive-dev zlib1g-dev
+  ca-certificates openssl  # https (hub pulls): the system trust store; tests make a throwaway CA
   nlohmann-json3-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   wrk curl procps

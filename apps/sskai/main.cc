@@ -83,8 +83,11 @@ int main(int argc, char** argv) {
   server->add_flag("--slurm-keep-requeue-delay", sf.slurm_keep_requeue_delay,
                    "relaunch a requeued Slurm job after Slurm's requeue delay, not at once");
   server->add_option("--hub-endpoint", sf.hub_endpoint,
-                     "Hugging Face hub for `models pull` (http:// only in this build)")
+                     "Hugging Face hub for `models pull` (https:// or http://)")
       ->capture_default_str()->envname("HF_ENDPOINT");
+  server->add_option("--ca-bundle", sf.ca_bundle,
+                     "PEM CA bundle trusted for https (hub pulls) instead of the system trust store")
+      ->envname("SSKAI_CA_BUNDLE");
   server->add_option("--hf-token", sf.hf_token,
                      "default token for gated hub repositories (a pull request's own token wins)")
       ->envname("HF_TOKEN");

@@ -338,6 +338,7 @@ int RunServer(const ServerFlags& flags) {
   ctx.storage_usd_per_gb_month = flags.storage_usd_per_gb_month;
   ctx.hub_endpoint = flags.hub_endpoint;
   ctx.hub_token = flags.hf_token;
+  ctx.hub_ca_file = flags.ca_bundle;
   ctx.metrics_sources.push_back([&st, &clock] { return cost::PrometheusText(st, clock.NowSeconds()); });
   auto router = api::BuildRouter(ctx);
   http::Server::Options so;

@@ -87,10 +87,12 @@ struct ApiContext {
   double storage_usd_per_gb_month = 0.023;
   // Extra Prometheus exposition text appended by GET /metrics after the gateway's own series.
   std::vector<std::function<std::string()>> metrics_sources;
-  // LM pulls (docs/llm.md): the Hugging Face hub endpoint (--hub-endpoint / HF_ENDPOINT; http only
-  // in this build), the default token for gated repos (--hf-token / HF_TOKEN; a request's own token
+  // LM pulls (docs/llm.md): the Hugging Face hub endpoint (--hub-endpoint / HF_ENDPOINT; http or
+  // https), the CA bundle trusted for https (--ca-bundle / SSKAI_CA_BUNDLE; "" = the system trust
+  // store), the default token for gated repos (--hf-token / HF_TOKEN; a request's own token
   // wins) and the bytes asked per Range request.
   std::string hub_endpoint = "https://huggingface.co";
+  std::string hub_ca_file;
   std::string hub_token;
   uint64_t hub_chunk_bytes = 64ull << 20;
   // Where work can run, for GET /v1/cluster (the console's and CLI's "run on" choice): the Slurm

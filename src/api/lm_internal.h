@@ -40,7 +40,8 @@ void AddLmPullRoutes(ApiContext& ctx, http::Router& router);     // .../pull, /v
 
 // ---- hub pulls (lm_pull.cc)
 struct HubPullRequest {
-  std::string endpoint = "https://huggingface.co";  // http only in this build
+  std::string endpoint = "https://huggingface.co";  // http:// or https://
+  std::string ca_file;                              // https: CA bundle ("" = SSKAI_CA_BUNDLE / system)
   std::string repo, revision = "main", token;       // token "" = anonymous
   std::string work_dir;                             // partial + finished files (kept for resume)
   uint64_t chunk_bytes = 64ull << 20;               // bytes per Range request
@@ -61,7 +62,8 @@ std::vector<std::string> SelectHubFiles(const std::vector<std::string>& siblings
 // Downloads config, tokenizer files and safetensors (only the index's shards when there is an
 // index) of repo@revision into work_dir/files. Blocking. Errors: kPermissionDenied (401/403:
 // "gated repo: set HF_TOKEN"), kNotFound (repo/revision/file), kInvalidArgument (no safetensors,
-// checksum mismatch, https endpoint), kUnavailable (network, hub errors), kCancelled.
+// checksum mismatch, not an http(s) URL), kFailedPrecondition (a TLS certificate that is not trusted
+// or not for the host), kUnavailable (network, hub errors), kCancelled.
 Result<HubPullResult> PullFromHub(const HubPullRequest& req, const HubPullProgress& progress);
 
 }  // namespace sskai::api

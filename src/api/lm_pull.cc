@@ -1,4 +1,4 @@
-// Downloads a model repository from a Hugging Face hub (the real protocol, over plain HTTP):
+// Downloads a model repository from a Hugging Face hub (the real protocol, over HTTPS or HTTP):
 //   GET {endpoint}/api/models/{repo}/revision/{rev}?blobs=true -> {"sha", "siblings":[{"rfilename",
 //       "size", "lfs":{"sha256","size"}?}]}
 //   GET {endpoint}/{repo}/resolve/{commit}/{file} -> 200, or 302 to a CDN; LFS files carry
@@ -28,15 +28,13 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// "http://host:port/path?q" -> ("http://host:port", "/path?q"). kInvalidArgument otherwise;
-// https is named as unsupported.
+// "http(s)://host:port/path?q" -> ("http(s)://host:port", "/path?q"). kInvalidArgument otherwise.
 Result<std::pair<std::string, std::string>> SplitUrl(const std::string& url) {
-  if (url.rfind("https://", 0) == 0) {
-    return Status::InvalidArgument("'" + url.substr(0, 120) + "': https is not supported by this build "
-                                   "(no TLS); use an http mirror of the hub (--hub-endpoint / HF_ENDPOINT)");
-  }
-  if (url.rfind("http://", 0) != 0) return Status::InvalidArgument("'" + url.substr(0, 120) + "' is not an http URL");
-  const size_t slash = url.find('/', 7);
+  size_t authority = 0;
+  if (url.rfind("https://", 0) == 0) authority = 8;
+  if (url.rfind("http://", 0) == 0) authority = 7;
+  if (authority == 0) return Status::InvalidArgument("'" + url.substr(0, 120) + "' is not an http(s) URL");
+  const size_t slash = url.find('/', authority);
   if (slash == std::string::npos) return std::make_pair(url, std::string("/"));
   return std::make_pair(url.substr(0, slash), url.substr(slash));
 }
@@ -111,6 +109,7 @@ class Hub {
     if (it != clients_.end()) return it->second.get();
     http::ClientOptions o;
     o.timeout = std::chrono::milliseconds(req_.timeout_ms);
+    o.ca_file = req_.ca_file;
     SSKAI_ASSIGN_OR_RETURN(auto client, http::Client::Create(base, o));
     http::Client* raw = client.get();
     clients_[base] = std::move(client);
@@ -240,6 +239,9 @@ Result<HubPullResult> PullFromHub(const HubPullRequest& req, const HubPullProgre
       std::map<std::string, std::string> first_hop;
       auto r = hub.Get(url, chunk, {{"range", "bytes=" + std::to_string(have) + "-" + std::to_string(last)}}, &first_hop);
       if (!r.ok()) {
+        const StatusCode code = r.status().code();
+        const bool transient = code == StatusCode::kUnavailable || code == StatusCode::kDeadlineExceeded;
+        if (!transient) return r.status().WithPrefix(name);  // e.g. an untrusted TLS certificate
         if (++failures > req.max_retries) return r.status().WithPrefix(name + ": download failed after " +
                                                                         std::to_string(req.max_retries) + " retries");
         continue;  // resume from what we have

@@ -152,6 +152,7 @@ void AddLmPullRoutes(ApiContext& ctx, http::Router& router) {
 
     HubPullRequest hub_req;
     hub_req.endpoint = ctx.hub_endpoint;
+    hub_req.ca_file = ctx.hub_ca_file;
     hub_req.repo = *repo;
     hub_req.revision = *revision;
     hub_req.token = token->empty() ? ctx.hub_token : *token;

@@ -7,10 +7,20 @@ namespace sskai::http {
 
 namespace {
 
-bool ParseBaseUrlImpl(const std::string& url, std::string* host, std::string* port) {
-  constexpr std::string_view kScheme = "http://";
-  if (url.compare(0, kScheme.size(), kScheme) != 0) return false;
-  std::string rest = url.substr(kScheme.size());
+bool ParseBaseUrlImpl(const std::string& url, std::string* host, std::string* port, bool* tls) {
+  constexpr std::string_view kHttp = "http://";
+  constexpr std::string_view kHttps = "https://";
+  bool secure = false;
+  std::string rest;
+  if (url.compare(0, kHttp.size(), kHttp) == 0) {
+    rest = url.substr(kHttp.size());
+  } else if (tls != nullptr && url.compare(0, kHttps.size(), kHttps) == 0) {
+    rest = url.substr(kHttps.size());
+    secure = true;
+  } else {
+    return false;
+  }
+  if (tls != nullptr) *tls = secure;
   if (!rest.empty() && rest.back() == '/') rest.pop_back();
   if (rest.empty() || rest.find('/') != std::string::npos) return false;
   size_t colon;
@@ -25,7 +35,7 @@ bool ParseBaseUrlImpl(const std::string& url, std::string* host, std::string* po
     *host = rest.substr(0, colon);
   }
   if (host->empty()) return false;
-  *port = colon == std::string::npos ? "80" : rest.substr(colon + 1);
+  *port = colon == std::string::npos ? (secure ? "443" : "80") : rest.substr(colon + 1);
   if (port->empty() || port->size() > 5) return false;
   for (char c : *port) {
     if (c < '0' || c > '9') return false;
@@ -37,8 +47,8 @@ bool ParseBaseUrlImpl(const std::string& url, std::string* host, std::string* po
 }  // namespace
 
 namespace internal {
-bool ParseBaseUrl(const std::string& url, std::string* host, std::string* port) {
-  return ParseBaseUrlImpl(url, host, port);
+bool ParseBaseUrl(const std::string& url, std::string* host, std::string* port, bool* tls) {
+  return ParseBaseUrlImpl(url, host, port, tls);
 }
 }  // namespace internal
 
@@ -49,12 +59,17 @@ const std::string& Client::base_url() const { return impl_->base_url; }
 
 Result<std::unique_ptr<Client>> Client::Create(const std::string& base_url, Options o) {
   auto impl = std::make_unique<Impl>();
-  if (!internal::ParseBaseUrl(base_url, &impl->host, &impl->port)) {
-    return Status::InvalidArgument("base url must look like http://host:port, got '" + base_url + "'");
+  bool tls = false;
+  if (!internal::ParseBaseUrl(base_url, &impl->host, &impl->port, &tls)) {
+    return Status::InvalidArgument("base url must look like http://host:port or https://host[:port], got '" +
+                                   base_url + "'");
   }
-  impl->base_url = "http://" + (impl->host.find(':') != std::string::npos ? "[" + impl->host + "]"
-                                                                          : impl->host) +
-                   ":" + impl->port;
+  if (tls) {
+    SSKAI_ASSIGN_OR_RETURN(impl->tls_context, internal::ClientTlsContext(o.ca_file));
+  }
+  const std::string host = impl->host.find(':') != std::string::npos ? "[" + impl->host + "]" : impl->host;
+  impl->base_url = (tls ? "https://" : "http://") + host + ":" + impl->port;
+  impl->host_header = impl->port == (tls ? "443" : "80") ? host : host + ":" + impl->port;
   impl->options = o;
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
@@ -66,7 +81,7 @@ Result<ClientResponse> Client::Request(const std::string& method, const std::str
   return c.WithRetry([&](bool* stale) -> Result<ClientResponse> {
     SSKAI_RETURN_IF_ERROR(c.WriteRequest(method, target, body, headers, stale));
     auto result = c.ReadResponse(method == "HEAD", stale);
-    if (c.stream) c.stream->expires_never();
+    if (c.connected()) c.tcp().expires_never();
     return result;
   });
 }

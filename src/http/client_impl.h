@@ -10,6 +10,7 @@
 #include "http/beast.h"
 #include "http/http.h"
 #include "http/internal.h"
+#include "http/tls.h"
 
 namespace sskai::http {
 
@@ -22,7 +23,7 @@ inline constexpr std::chrono::seconds kEarlyResponseWait{5};
 inline bool IsStaleConnectionError(const beast::error_code& ec) {
   return ec == bhttp::error::end_of_stream || ec == net::error::eof ||
          ec == net::error::connection_reset || ec == net::error::broken_pipe ||
-         ec == bhttp::error::partial_message;
+         ec == bhttp::error::partial_message || ec == net::ssl::error::stream_truncated;
 }
 
 template <class Fields>
@@ -59,10 +60,18 @@ inline void SetRequestLine(Message& req, const std::string& method, const std::s
 
 struct Client::Impl {
   std::string base_url, host, port;
+  std::string host_header;  // "host" or "host:port" (a non-default port)
   Options options;
   net::io_context ioc{1};
+  // One connection: `stream` for http, `tls` (TLS over a tcp_stream) for https.
+  std::shared_ptr<internal::ssl::context> tls_context;  // https only
   std::optional<beast::tcp_stream> stream;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
   beast::flat_buffer buffer;
+
+  bool connected() const { return stream.has_value() || tls.has_value(); }
+  // The TCP layer (timeouts, socket options). Requires connected().
+  beast::tcp_stream& tcp() { return tls ? beast::get_lowest_layer(*tls) : *stream; }
 
   // Starts one async operation with a completion handler (ec, ...) and runs it to completion.
   template <class Start>
@@ -73,13 +82,28 @@ struct Client::Impl {
     ioc.run();
     return result;
   }
+  // Run() for an operation on the connection's stream: start(stream, handler), where stream is
+  // the plain or the TLS stream. Requires connected().
+  template <class Start>
+  beast::error_code RunIo(Start&& start) {
+    return Run([&](auto handler) {
+      if (tls) {
+        start(*tls, std::move(handler));
+      } else {
+        start(*stream, std::move(handler));
+      }
+    });
+  }
 
   void Disconnect() {
-    if (!stream) return;
+    if (!connected()) return;
     beast::error_code ec;
-    stream->socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream->socket().close(ec);
+    // No TLS close_notify: the connection is dropped either way, and waiting for the peer's
+    // answer could block.
+    tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
+    tcp().socket().close(ec);
     stream.reset();
+    tls.reset();
     buffer.clear();
   }
 
@@ -89,9 +113,13 @@ struct Client::Impl {
     beast::error_code ec;
     auto results = resolver.resolve(host, port, ec);
     if (ec) return Status::Unavailable("cannot connect to " + base_url + ": " + ec.message());
-    stream.emplace(ioc);
-    stream->expires_after(options.connect_timeout);
-    ec = Run([&](auto handler) { stream->async_connect(results, handler); });
+    if (tls_context) {
+      tls.emplace(ioc, *tls_context);
+    } else {
+      stream.emplace(ioc);
+    }
+    tcp().expires_after(options.connect_timeout);
+    ec = Run([&](auto handler) { tcp().async_connect(results, handler); });
     if (ec == beast::error::timeout) {
       Disconnect();
       return Status::DeadlineExceeded("cannot connect to " + base_url + ": timed out");
@@ -100,9 +128,32 @@ struct Client::Impl {
       Disconnect();
       return Status::Unavailable("cannot connect to " + base_url + ": " + ec.message());
     }
-    stream->socket().set_option(tcp::no_delay(true), ec);
-    stream->expires_never();
+    tcp().socket().set_option(tcp::no_delay(true), ec);
+    if (tls) SSKAI_RETURN_IF_ERROR(Handshake());
+    tcp().expires_never();
     return Status::Ok();
+  }
+
+  // TLS handshake within the connect timeout, verifying the certificate chain and host name.
+  // Errors: kFailedPrecondition (certificate not trusted / not for this host), kDeadlineExceeded,
+  // kUnavailable.
+  Status Handshake() {
+    Status prepared = internal::PrepareTlsClient(tls->native_handle(), host);
+    if (!prepared.ok()) {
+      Disconnect();
+      return prepared;
+    }
+    beast::error_code ec =
+        Run([&](auto handler) { tls->async_handshake(internal::ssl::stream_base::client, handler); });
+    if (!ec) return Status::Ok();
+    bool certificate = false;
+    std::string why = internal::DescribeTlsFailure(tls->native_handle(), host, ec, &certificate);
+    Disconnect();
+    if (ec == beast::error::timeout) {
+      return Status::DeadlineExceeded("cannot connect to " + base_url + ": TLS handshake timed out");
+    }
+    if (certificate) return Status::FailedPrecondition("cannot connect to " + base_url + ": " + why);
+    return Status::Unavailable("cannot connect to " + base_url + ": " + why);
   }
 
   Status IoError(const beast::error_code& ec, const std::string& what) {
@@ -118,11 +169,11 @@ struct Client::Impl {
   Status WriteRequest(const std::string& method, const std::string& target, const std::string& body,
                       const std::map<std::string, std::string>& headers, bool* stale) {
     bhttp::request<bhttp::string_body> req;
-    internal::SetRequestLine(req, method, target, host + ":" + port, headers);
+    internal::SetRequestLine(req, method, target, host_header, headers);
     req.body() = body;
     req.prepare_payload();
-    stream->expires_after(options.timeout);
-    beast::error_code ec = Run([&](auto handler) { bhttp::async_write(*stream, req, handler); });
+    tcp().expires_after(options.timeout);
+    beast::error_code ec = RunIo([&](auto& s, auto handler) { bhttp::async_write(s, req, handler); });
     if (ec) {
       *stale = internal::IsStaleConnectionError(ec);
       return IoError(ec, "sending a request to");
@@ -135,7 +186,7 @@ struct Client::Impl {
   template <class Once>
   Result<ClientResponse> WithRetry(Once&& once) {
     for (int attempt = 0;; ++attempt) {
-      bool reused = stream.has_value();
+      bool reused = connected();
       if (!reused) SSKAI_RETURN_IF_ERROR(Connect());
       bool stale = false;
       Result<ClientResponse> result = once(&stale);
@@ -150,7 +201,7 @@ struct Client::Impl {
     parser.body_limit(kNoBodyLimit);
     if (head) parser.skip(true);
     beast::error_code ec =
-        Run([&](auto handler) { bhttp::async_read(*stream, buffer, parser, handler); });
+        RunIo([&](auto& s, auto handler) { bhttp::async_read(s, buffer, parser, handler); });
     if (ec) {
       if (stale) *stale = !parser.got_some() && internal::IsStaleConnectionError(ec);
       return IoError(ec, "reading the response from");

@@ -26,7 +26,7 @@ Result<ClientResponse> Client::Stream(const std::string& method, const std::stri
     bhttp::response_parser<bhttp::buffer_body> parser;
     parser.body_limit(kNoBodyLimit);
     beast::error_code ec =
-        c.Run([&](auto handler) { bhttp::async_read_header(*c.stream, c.buffer, parser, handler); });
+        c.RunIo([&](auto& s, auto handler) { bhttp::async_read_header(s, c.buffer, parser, handler); });
     if (ec) {
       *stale = !parser.got_some() && IsStaleConnectionError(ec);
       return c.IoError(ec, "reading the response from");
@@ -42,8 +42,8 @@ Result<ClientResponse> Client::Stream(const std::string& method, const std::stri
     while (!parser.is_done()) {
       parser.get().body().data = buf;
       parser.get().body().size = sizeof(buf);
-      c.stream->expires_after(c.options.timeout);
-      ec = c.Run([&](auto handler) { bhttp::async_read_some(*c.stream, c.buffer, parser, handler); });
+      c.tcp().expires_after(c.options.timeout);
+      ec = c.RunIo([&](auto& s, auto handler) { bhttp::async_read_some(s, c.buffer, parser, handler); });
       if (ec == bhttp::error::need_buffer) ec = {};
       if (ec) return c.IoError(ec, "reading the response from");
       size_t n = sizeof(buf) - parser.get().body().size;
@@ -53,7 +53,7 @@ Result<ClientResponse> Client::Stream(const std::string& method, const std::stri
       }
     }
     if (!parser.get().keep_alive()) c.Disconnect();
-    if (c.stream) c.stream->expires_never();
+    if (c.connected()) c.tcp().expires_never();
     return out;
   });
 }
@@ -72,12 +72,12 @@ Result<ClientResponse> Client::UploadFile(const std::string& method, const std::
     std::unique_ptr<int, void (*)(int*)> closer(&fd, [](int* f) { ::close(*f); });
 
     bhttp::request<bhttp::empty_body> req;
-    SetRequestLine(req, method, target, c.host + ":" + c.port, headers);
+    SetRequestLine(req, method, target, c.host_header, headers);
     req.content_length(total);
     bhttp::request_serializer<bhttp::empty_body> sr(req);
-    c.stream->expires_after(c.options.timeout);
+    c.tcp().expires_after(c.options.timeout);
     beast::error_code ec =
-        c.Run([&](auto handler) { bhttp::async_write_header(*c.stream, sr, handler); });
+        c.RunIo([&](auto& s, auto handler) { bhttp::async_write_header(s, sr, handler); });
     if (ec) {
       *stale = IsStaleConnectionError(ec);
       return c.IoError(ec, "sending a request to");
@@ -91,13 +91,13 @@ Result<ClientResponse> Client::UploadFile(const std::string& method, const std::
         c.Disconnect();
         return Status::Internal("reading " + path + " failed or it shrank while uploading");
       }
-      c.stream->expires_after(c.options.timeout);
-      ec = c.Run([&](auto handler) {
-        net::async_write(*c.stream, net::buffer(chunk.data(), static_cast<size_t>(n)), handler);
+      c.tcp().expires_after(c.options.timeout);
+      ec = c.RunIo([&](auto& s, auto handler) {
+        net::async_write(s, net::buffer(chunk.data(), static_cast<size_t>(n)), handler);
       });
       if (ec) {
         // The server may have answered early (413, 401) and stopped reading: take its answer.
-        c.stream->expires_after(std::min<std::chrono::milliseconds>(c.options.timeout, kEarlyResponseWait));
+        c.tcp().expires_after(std::min<std::chrono::milliseconds>(c.options.timeout, kEarlyResponseWait));
         auto early = c.ReadResponse(false, nullptr);
         c.Disconnect();
         if (early.ok()) return early;
@@ -106,9 +106,9 @@ Result<ClientResponse> Client::UploadFile(const std::string& method, const std::
       sent += static_cast<uint64_t>(n);
       if (progress) progress(sent, total);
     }
-    c.stream->expires_after(c.options.timeout);
+    c.tcp().expires_after(c.options.timeout);
     auto result = c.ReadResponse(false, nullptr);
-    if (c.stream) c.stream->expires_never();
+    if (c.connected()) c.tcp().expires_never();
     return result;
   });
 }
@@ -118,16 +118,16 @@ Result<ClientResponse> Client::DownloadToFile(const std::string& target, const s
   Impl& c = *impl_;
   return c.WithRetry([&](bool* stale) -> Result<ClientResponse> {
     bhttp::request<bhttp::empty_body> req;
-    SetRequestLine(req, "GET", target, c.host + ":" + c.port, headers);
-    c.stream->expires_after(c.options.timeout);
-    beast::error_code ec = c.Run([&](auto handler) { bhttp::async_write(*c.stream, req, handler); });
+    SetRequestLine(req, "GET", target, c.host_header, headers);
+    c.tcp().expires_after(c.options.timeout);
+    beast::error_code ec = c.RunIo([&](auto& s, auto handler) { bhttp::async_write(s, req, handler); });
     if (ec) {
       *stale = IsStaleConnectionError(ec);
       return c.IoError(ec, "sending a request to");
     }
     bhttp::response_parser<bhttp::empty_body> header_parser;
     header_parser.body_limit(kNoBodyLimit);
-    ec = c.Run([&](auto handler) { bhttp::async_read_header(*c.stream, c.buffer, header_parser, handler); });
+    ec = c.RunIo([&](auto& s, auto handler) { bhttp::async_read_header(s, c.buffer, header_parser, handler); });
     if (ec) {
       *stale = !header_parser.got_some() && IsStaleConnectionError(ec);
       return c.IoError(ec, "reading the response from");
@@ -136,11 +136,11 @@ Result<ClientResponse> Client::DownloadToFile(const std::string& target, const s
     if (status < 200 || status >= 300) {
       bhttp::response_parser<bhttp::string_body> parser(std::move(header_parser));
       parser.body_limit(kNoBodyLimit);
-      ec = c.Run([&](auto handler) { bhttp::async_read(*c.stream, c.buffer, parser, handler); });
+      ec = c.RunIo([&](auto& s, auto handler) { bhttp::async_read(s, c.buffer, parser, handler); });
       if (ec) return c.IoError(ec, "reading the response from");
       ClientResponse out{status, std::move(parser.get().body()), LowerHeaders(parser.get())};
       if (!parser.get().keep_alive()) c.Disconnect();
-      if (c.stream) c.stream->expires_never();
+      if (c.connected()) c.tcp().expires_never();
       return out;
     }
     std::string part = path + ".part";
@@ -152,8 +152,8 @@ Result<ClientResponse> Client::DownloadToFile(const std::string& target, const s
       return Status::Internal("cannot write " + part + ": " + ec.message());
     }
     while (!parser.is_done()) {
-      c.stream->expires_after(c.options.timeout);
-      ec = c.Run([&](auto handler) { bhttp::async_read_some(*c.stream, c.buffer, parser, handler); });
+      c.tcp().expires_after(c.options.timeout);
+      ec = c.RunIo([&](auto& s, auto handler) { bhttp::async_read_some(s, c.buffer, parser, handler); });
       if (ec) {
         parser.get().body().close();
         std::remove(part.c_str());
@@ -169,7 +169,7 @@ Result<ClientResponse> Client::DownloadToFile(const std::string& target, const s
       return Status::Internal("cannot rename " + part + " to " + path);
     }
     if (!keep_alive) c.Disconnect();
-    if (c.stream) c.stream->expires_never();
+    if (c.connected()) c.tcp().expires_never();
     return out;
   });
 }

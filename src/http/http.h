@@ -201,21 +201,31 @@ struct ClientResponse {
 };
 
 // A synchronous keep-alive HTTP/1.1 client holding one connection; it reconnects transparently
-// once when a reused keep-alive connection turns out to be stale.
+// once when a reused keep-alive connection turns out to be stale. It speaks plain HTTP
+// ("http://") or HTTPS ("https://"): TLS 1.2+, SNI, the certificate chain verified against the
+// trust store (see ClientOptions::ca_file) and the certificate checked to name the host (DNS name,
+// or IP address for an address literal). Plain HTTP pays nothing for TLS.
 // Thread-safety: externally synchronized. Errors of every request function: kUnavailable
 // ("cannot connect to http://...: Connection refused", or the connection broke),
-// kDeadlineExceeded (connect_timeout / timeout), kNotFound / kInternal (local files).
+// kDeadlineExceeded (connect_timeout / timeout), kFailedPrecondition (https: "cannot connect to
+// https://h:443: the TLS certificate of h is not trusted (<verifier's reason>); ..." or "... is
+// not valid for that name (hostname mismatch)"), kNotFound / kInternal (local files).
 // A non-2xx HTTP status is not an error: it is returned in ClientResponse.
 struct ClientOptions {
-  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds connect_timeout{5000};  // TCP connect + TLS handshake
   // Request(): the whole exchange. UploadFile()/DownloadToFile(): each network read/write.
   std::chrono::milliseconds timeout{60000};
+  // https only: a PEM bundle of the CAs to trust, replacing the system trust store. Empty: the
+  // environment variable SSKAI_CA_BUNDLE, else OpenSSL's defaults (which honour SSL_CERT_FILE /
+  // SSL_CERT_DIR; on Debian /etc/ssl/certs from the ca-certificates package).
+  std::string ca_file;
 };
 class Client {
  public:
   using Options = ClientOptions;
-  // "http://127.0.0.1:8080" (port defaults to 80; a trailing '/' is allowed); kInvalidArgument
-  // otherwise. Does not connect yet.
+  // "http://127.0.0.1:8080" or "https://host[:port]" (ports default to 80 / 443; a trailing '/'
+  // is allowed); kInvalidArgument otherwise, or when the https CA bundle cannot be loaded.
+  // Does not connect yet.
   static Result<std::unique_ptr<Client>> Create(const std::string& base_url, Options o = {});
   ~Client();
   Client(const Client&) = delete;
@@ -253,7 +263,7 @@ class Client {
   std::unique_ptr<Impl> impl_;
 };
 
-// A small pool of Clients to one base URL (for the gateway proxy). Thread-safety: thread-safe.
+// A small pool of Clients to one base URL (for the gateway proxy; http or https). Thread-safety: thread-safe.
 class ClientPool {
  public:
   // An invalid base_url makes every Request fail with kInvalidArgument.
@@ -295,7 +305,8 @@ class AsyncClient {
   AsyncClient(const AsyncClient&) = delete;
   AsyncClient& operator=(const AsyncClient&) = delete;
 
-  // `base_url` as for Client::Create; timeout 0 = Options::timeout.
+  // `base_url` as for Client::Create but http:// only (https: kInvalidArgument); timeout 0 =
+  // Options::timeout.
   void Request(const std::string& base_url, const std::string& method, const std::string& target,
                std::string body, std::vector<std::pair<std::string, std::string>> headers,
                Callback done, std::chrono::milliseconds timeout = std::chrono::milliseconds(0));

@@ -19,7 +19,9 @@ Response MethodNotAllowed(const std::string& method, const std::string& path,
                           const std::string& allow);
 
 // Parses "http://host[:port][/]" (port defaults to 80; "[v6]" hosts); false when malformed.
-bool ParseBaseUrl(const std::string& url, std::string* host, std::string* port);
+// With `tls`, "https://host[:port][/]" is accepted too (port 443) and *tls tells which; without
+// it, https is malformed (the async client speaks plain HTTP only).
+bool ParseBaseUrl(const std::string& url, std::string* host, std::string* port, bool* tls = nullptr);
 
 // A random 16-hex-digit id for X-Request-Id.
 std::string NewRequestId();

@@ -7,7 +7,8 @@
                                        (sha256) and X-Linked-Size; other files: 200, ETag = git blob sha1
   GET /cdn/{repo}/{file}            -> the bytes (Range supported)
 
-Usage: fake_hub.py CONFIG.json PORT_FILE. CONFIG: {"repos": {"org/name": {"dir": "...",
+Usage: fake_hub.py CONFIG.json PORT_FILE [CERT.pem KEY.pem]. With a certificate the hub (and its
+  CDN) speak HTTPS, and the redirect goes to https://localhost:PORT. CONFIG: {"repos": {"org/name": {"dir": "...",
   "gated": false, "drop": {"file": N}, "bad_sha": ["file"]}}, "token": "secret"}
   drop: N or [K, N]: after K good CDN answers for that file, the next N send half the
   requested bytes, then close the connection.
@@ -19,11 +20,13 @@ import hashlib
 import http.server
 import json
 import os
+import ssl
 import sys
 import threading
 
 CONFIG = json.load(open(sys.argv[1]))
 PORT_FILE = sys.argv[2]
+TLS = len(sys.argv) >= 5
 LOCK = threading.Lock()
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -46,6 +49,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+    def handle(self):
+        if TLS:
+            try:
+                self.connection.do_handshake()
+            except (ssl.SSLError, OSError):
+                return  # e.g. the client rejected the certificate
+        super().handle()
 
     def record(self):
         with LOCK, open(PORT_FILE + ".log", "a") as log:
@@ -103,7 +114,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if fname.endswith(".safetensors"):
                 sha = sha256_file(p)
                 # Like the real hub, the CDN is another origin (localhost vs 127.0.0.1 here).
-                cdn = "http://localhost:%d" % self.server.server_address[1]
+                cdn = "%s://localhost:%d" % ("https" if TLS else "http", self.server.server_address[1])
                 return self.send(302, b"", {"Location": cdn + "/cdn/" + name + "/" + fname,
                                             "X-Linked-Etag": '"' + sha + '"',
                                             "X-Linked-Size": str(os.path.getsize(p)),
@@ -159,6 +170,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+if TLS:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[3], sys.argv[4])
+    # Handshakes happen in the handler threads (a client that rejects the certificate fails there).
+    server.socket = ctx.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
 with open(PORT_FILE + ".tmp", "w") as f:
     f.write(str(server.server_address[1]))
 os.rename(PORT_FILE + ".tmp", PORT_FILE)

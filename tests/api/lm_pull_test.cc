@@ -1,6 +1,7 @@
 // `models pull` against a local server laid out like the Hugging Face hub (fake_hub.py):
 // a 2-shard model, a gated repo, connections dropped half way (resumed with Range, within a pull
-// and across pulls), a checksum mismatch.
+// and across pulls), a checksum mismatch; over HTTPS with a throwaway CA (make_tls_certs.sh): the
+// CDN redirect and resume, an untrusted certificate, a certificate for another host.
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -32,9 +33,19 @@ class LmPullTest : public ApiRouterTest {
     ApiRouterTest::TearDown();
   }
 
-  // Starts the fake hub with `repos` (repo id -> options; "dir" is filled in per repo).
-  void StartHub(json repos) {
+  // Starts the fake hub with `repos` (repo id -> options; "dir" is filled in per repo). With
+  // `cert` ("server": for localhost and 127.0.0.1; "wrong": for wrong.example) it speaks HTTPS
+  // with a certificate of a fresh test CA, which the pulls trust (hub_ca_file).
+  void StartHub(json repos, const std::string& cert = "") {
     if (::access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "needs /usr/bin/python3";
+    std::vector<std::string> tls_args;
+    if (!cert.empty()) {
+      if (::access("/usr/bin/openssl", X_OK) != 0) GTEST_SKIP() << "needs /usr/bin/openssl";
+      const std::string certs = dir_.Sub("certs");
+      ASSERT_EQ(std::system((std::string(SSKAI_MAKE_TLS_CERTS) + " " + certs).c_str()), 0);
+      tls_args = {certs + "/" + cert + ".pem", certs + "/" + cert + ".key"};
+      ctx_->hub_ca_file = certs + "/ca.pem";
+    }
     for (auto& [name, opts] : repos.items()) {
       std::string dir = dir_.Sub("hub-" + std::to_string(std::hash<std::string>()(name)));
       sskai::testing::WriteTinyLm(dir, {.shards = 2});
@@ -44,6 +55,7 @@ class LmPullTest : public ApiRouterTest {
     sskai::testing::WriteTextFile(config, json{{"repos", repos}, {"token", "hf_secret"}}.dump());
     port_file_ = dir_.path() + "/hub.port";
     std::vector<std::string> args = {"/usr/bin/python3", SSKAI_FAKE_HUB, config, port_file_};
+    args.insert(args.end(), tls_args.begin(), tls_args.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -53,7 +65,7 @@ class LmPullTest : public ApiRouterTest {
     int port = 0;
     in >> port;
     ASSERT_GT(port, 0) << "fake hub did not start";
-    ctx_->hub_endpoint = "http://127.0.0.1:" + std::to_string(port);
+    ctx_->hub_endpoint = (cert.empty() ? "http://127.0.0.1:" : "https://127.0.0.1:") + std::to_string(port);
     ctx_->hub_chunk_bytes = 4096;
   }
 
@@ -175,10 +187,48 @@ TEST_F(LmPullTest, BadRequestsAnswer4xx) {
   EXPECT_EQ(Call("POST", "/v1/models/x/pull", admin_token_, R"({"repo":"../etc"})").status, 400);
   EXPECT_EQ(Call("POST", "/v1/models/x/pull", admin_token_, R"({"repo":"a/b/c"})").status, 400);
   EXPECT_EQ(Call("GET", "/v1/pulls/nope", admin_token_).status, 404);
-  ctx_->hub_endpoint = "https://huggingface.co";
+  ctx_->hub_endpoint = "ftp://hub.example";
   json p = Pull("x", {{"repo", "org/x"}});
   EXPECT_EQ(p["state"], "failed");
-  EXPECT_NE(p.value("error", "").find("https is not supported"), std::string::npos) << p.dump();
+  EXPECT_NE(p.value("error", "").find("is not an http(s) URL"), std::string::npos) << p.dump();
+}
+
+TEST_F(LmPullTest, HttpsPullFollowsCdnRedirectAndResumes) {
+  // Over TLS: the hub at https://127.0.0.1 redirects shards to https://localhost (another host,
+  // verified by name), whose first answers for shard 1 break half way.
+  StartHub({{"org/tls", {{"drop", {{"model-00001-of-00002.safetensors", 2}}}}}}, "server");
+  json p = Pull("tls", {{"repo", "org/tls"}});
+  ASSERT_EQ(p["state"], "succeeded") << p.dump();
+  EXPECT_EQ(p["result"]["source"]["endpoint"].get<std::string>().rfind("https://", 0), 0u);
+  EXPECT_EQ(p["result"]["source"]["verified"].size(), p["result"]["files"].size());
+  int cdn_ranges = 0;
+  for (const auto& entry : HubLog()) {
+    if (entry["path"].get<std::string>().find("/cdn/org/tls/model-00001") == 0 && entry["range"] == "bytes=4096-8191") {
+      ++cdn_ranges;
+    }
+  }
+  EXPECT_GE(cdn_ranges, 1);
+}
+
+TEST_F(LmPullTest, HttpsUntrustedCertificateIsAClearError) {
+  StartHub({{"org/tls", json::object()}}, "server");
+  ctx_->hub_ca_file = "/etc/ssl/certs/ca-certificates.crt";  // the public CAs: not our test CA
+  if (::access(ctx_->hub_ca_file.c_str(), R_OK) != 0) GTEST_SKIP() << "needs the ca-certificates bundle";
+  json p = Pull("tls", {{"repo", "org/tls"}});
+  EXPECT_EQ(p["state"], "failed");
+  const std::string error = p.value("error", "");
+  EXPECT_NE(error.find("TLS certificate of 127.0.0.1 is not trusted"), std::string::npos) << error;
+  EXPECT_NE(error.find("SSKAI_CA_BUNDLE"), std::string::npos) << error;
+  EXPECT_EQ(Call("GET", "/v1/models/tls", admin_token_).status, 404);
+}
+
+TEST_F(LmPullTest, HttpsHostNameMismatchFails) {
+  StartHub({{"org/tls", json::object()}}, "wrong");  // trusted CA, certificate for wrong.example
+  json p = Pull("tls", {{"repo", "org/tls"}});
+  EXPECT_EQ(p["state"], "failed");
+  const std::string error = p.value("error", "");
+  EXPECT_NE(error.find("TLS certificate of 127.0.0.1 is not valid for that name"), std::string::npos) << error;
+  EXPECT_NE(error.find("mismatch"), std::string::npos) << error;
 }
 
 TEST(SelectHubFilesTest, KeepsLmFilesOnly) {

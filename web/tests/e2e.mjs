@@ -261,8 +261,16 @@ async function main() {
     assert(jobs.json.items.length === 1, `one job submitted, got ${jobs.json.items.length}`);
   });
 
-  await step('models: lineage dataset -> job -> model', async () => {
+  await step('models: the owner toggles visibility; lineage dataset -> job -> model', async () => {
     await nav(page, 'Models');
+    const row = page.getByTestId('models').getByRole('row').filter({ hasText: 'points-mlp' });
+    await row.getByTestId('model-private').waitFor();
+    await row.getByTestId('toggle-visibility').click();
+    await row.getByTestId('model-public').waitFor();
+    const shared = await api(url, token, 'GET', '/v1/models/points-mlp');
+    assert(shared.json.visibility === 'public', 'the toggle made points-mlp public: ' + JSON.stringify(shared.json));
+    await row.getByTestId('toggle-visibility').click();
+    await row.getByTestId('model-private').waitFor();
     await page.getByRole('link', { name: 'points-mlp' }).click();
     const lineage = page.getByTestId('lineage');
     await lineage.getByText('dataset points v1').waitFor();

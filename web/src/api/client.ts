@@ -89,6 +89,7 @@ export const api = {
   get: <T>(path: string, signal?: AbortSignal) => request<T>(path, { signal }),
   post: <T>(path: string, body: unknown = {}) => request<T>(path, { method: 'POST', body }),
   del: <T>(path: string) => request<T>(path, { method: 'DELETE' }),
+  patch: <T>(path: string, body: unknown) => request<T>(path, { method: 'PATCH', body }),
 };
 
 // Streams a file as the request body with progress (fetch has no upload progress).

@@ -7,6 +7,7 @@ import { Gallery } from '../components/Gallery';
 import { LmDetails, TorchScriptDetails } from '../components/ModelDetails';
 import { ModelProfileCard } from '../components/ModelProfile';
 import { UploadModel } from '../components/UploadModel';
+import { VisibilityToggle } from '../components/VisibilityToggle';
 import { isLmManifest } from '../lib/gallery';
 import { Async, Empty } from '../components/states';
 import { formatBytes, formatNumber, formatTime } from '../lib/format';
@@ -50,11 +51,7 @@ export function ModelsPage() {
                           <Anchor component={Link} to={`/models/${enc(m.name)}`}>
                             {m.name}
                           </Anchor>
-                          {m.visibility === 'public' && (
-                            <Badge size="xs" variant="light" color="teal" title="Every user may fine-tune and deploy it" data-testid="model-public">
-                              public
-                            </Badge>
-                          )}
+                          <VisibilityToggle model={m} onChanged={list.reload} />
                         </Group>
                       </Table.Td>
                       <Table.Td>v{m.latest_version}</Table.Td>
