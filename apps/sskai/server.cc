@@ -211,6 +211,7 @@ int RunServer(const ServerFlags& flags) {
   eo.run_dir = (data_dir / "run").string();
   eo.log_dir = (data_dir / "logs/endpoints").string();
   eo.warm_pool = flags.warm_pool;
+  eo.unix_sockets = flags.replica_transport == "unix";
   eo.resource = kLocalOffering;
   // Replicas on Slurm: submitted through the routing executor; each fetches its model with a
   // token of the endpoint's owner that is revoked once the replica is ready.
@@ -248,6 +249,7 @@ int RunServer(const ServerFlags& flags) {
 
   api::ApiContext ctx{st, **blobs, *controller, *endpoints, clock, blocking};
   ctx.allow_custom_commands = flags.allow_custom_commands;
+  ctx.slurm_available = slurm_executor != nullptr;
   if (flags.demo_model_dir != "none") {
     std::string demo_dir = flags.demo_model_dir.empty() ? DefaultDemoModelDir() : flags.demo_model_dir;
     auto demo = api::RegisterDemoModel(ctx, demo_dir);

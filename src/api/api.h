@@ -47,6 +47,7 @@ class BudgetEnforcer;
 namespace sskai::api {
 
 struct LmPullRegistry;  // routes_lm_pull.cc
+class TokenCache;       // token_cache.h
 
 struct ApiContext {
   store::Store& store;
@@ -80,6 +81,9 @@ struct ApiContext {
   std::string web_dir;
   // Jobs may run the user's own command ("command": [...]) — off unless the operator opts in.
   bool allow_custom_commands = false;
+  // Whether the server runs a Slurm backend (--slurm / --executor slurm / --serving-executor
+  // slurm). Without one, a job or endpoint asking for "executor": "slurm" is a 400 naming the field.
+  bool slurm_available = false;
   // Cost ledger (issue 7): synced before /v1/cost answers when set; the enforcer releases what a
   // deleted budget paused. Storage is billed per GB-month at this rate.
   cost::Ledger* ledger = nullptr;
@@ -93,6 +97,10 @@ struct ApiContext {
   std::string hub_endpoint = "https://huggingface.co";
   std::string hub_token;
   uint64_t hub_chunk_bytes = 64ull << 20;
+  // Bearer token → user answers for Authenticate (created by BuildRouter when null; nullptr =
+  // every request hashes its token and asks the store). Dropped whenever the store's tokens or
+  // users change, so a revoke takes effect on the next request.
+  std::shared_ptr<TokenCache> token_cache;
   // Running pulls, created by BuildRouter. Declared last so it is destroyed (its download threads
   // cancelled and joined) before anything above.
   std::shared_ptr<LmPullRegistry> lm_pulls;

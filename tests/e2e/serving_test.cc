@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <filesystem>
 #include <mutex>
 #include <chrono>
 #include <thread>
@@ -368,6 +369,12 @@ TEST_F(ServingE2eTest, CachedAuthAndEndpointLookupsSeeRevokesDeletesAndPatches) 
   server_->CallJson("POST", "/v1/endpoints", {{"name", "cache"}, {"model", "iris-mlp"}}, &status);
   ASSERT_EQ(status, 201);
   ASSERT_EQ(WaitState("cache", "ready", 60)["state"], "ready");
+  // The local replica listens on a Unix socket under run/ (the gateway forwards over it).
+  int sockets = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(server_->data_dir() + "/run")) {
+    if (entry.is_socket() && entry.path().filename().string().rfind("endpoint-", 0) == 0) ++sockets;
+  }
+  EXPECT_GE(sockets, 1);
   json created = server_->CallJson("POST", "/v1/tokens", {{"name", "short-lived"}}, &status);
   ASSERT_EQ(status, 201);
   std::string token = created["token"];
@@ -406,6 +413,15 @@ TEST_F(ServingE2eTest, BadServingSettingsAre400NamingTheField) {
                         &status);
   EXPECT_EQ(status, 400);
   EXPECT_NE(r.dump().find("field 'queue_limit'"), std::string::npos) << r.dump();
+  // No Slurm backend on this server: asking for one is a 400, for endpoints and jobs alike.
+  r = server_->CallJson("POST", "/v1/endpoints",
+                        {{"name", "x"}, {"model", "iris-mlp"}, {"executor", "slurm"}}, &status);
+  EXPECT_EQ(status, 400);
+  EXPECT_NE(r.dump().find("field 'executor'"), std::string::npos) << r.dump();
+  r = server_->CallJson("POST", "/v1/jobs", {{"dataset", "iris"}, {"model", "x"}, {"executor", "slurm"}},
+                        &status);
+  EXPECT_EQ(status, 400);
+  EXPECT_NE(r.dump().find("field 'executor'"), std::string::npos) << r.dump();
   EXPECT_EQ(server_->Call("GET", "/v1/endpoints/x").status, 404);  // nothing half-written
   server_->CallJson("POST", "/v1/endpoints", {{"name", "p"}, {"model", "iris-mlp"}, {"mode", "serverless"}}, &status);
   ASSERT_EQ(status, 201);
