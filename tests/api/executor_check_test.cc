@@ -37,8 +37,10 @@ TEST_F(ExecutorCheckTest, SlurmWithoutASlurmBackendIs400NamingTheField) {
   EXPECT_EQ(store_->GetEndpoint(admin_id_, "e").status().code(), StatusCode::kNotFound);
 
   // Local is fine, and PATCH cannot move an endpoint onto Slurm either.
-  ep["config"] = {{"executor", "local"}, {"min_replicas", 0}};
-  ASSERT_EQ(Call("POST", "/v1/endpoints", admin_token_, ep.dump()).status, 201);
+  ep["config"] = {{"executor", "local"}};
+  ep["mode"] = "serverless";
+  http::Response made = Call("POST", "/v1/endpoints", admin_token_, ep.dump());
+  ASSERT_EQ(made.status, 201) << made.body;
   r = Call("PATCH", "/v1/endpoints/e", admin_token_, json{{"config", {{"executor", "slurm"}}}}.dump());
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_THAT(Message(r), ::testing::HasSubstr("config.executor"));

@@ -29,6 +29,13 @@ std::shared_ptr<Router> EchoRouter() {
   return router;
 }
 
+// An echo server that also listens on the Unix socket `path`.
+std::unique_ptr<Server> StartOnSocket(const std::string& path) {
+  Server::Options o;
+  o.unix_path = path;
+  return StartServer(EchoRouter(), o);
+}
+
 bool IsSocket(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
@@ -36,13 +43,12 @@ bool IsSocket(const std::string& path) {
 
 TEST(UnixSocketTest, ServesTheSameRoutesOnTheSocketAndOnTcp) {
   TempDir dir;
-  Server::Options o;
-  o.unix_path = dir.path() + "/r1.sock";
-  auto server = StartServer(EchoRouter(), o);
+  std::string path = dir.path() + "/r1.sock";
+  auto server = StartOnSocket(path);
   ASSERT_NE(server, nullptr);
-  EXPECT_TRUE(IsSocket(o.unix_path));
+  EXPECT_TRUE(IsSocket(path));
   AsyncClient client(AsyncClient::Options{});
-  std::string unix_url = "unix:" + o.unix_path;
+  std::string unix_url = "unix:" + path;
   for (int idx = 0; idx < 3; ++idx) {
     auto r = Call(client, unix_url, "u" + std::to_string(idx));
     ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -56,24 +62,23 @@ TEST(UnixSocketTest, ServesTheSameRoutesOnTheSocketAndOnTcp) {
   EXPECT_NE(over_tcp->body.find("127.0.0.1:"), std::string::npos) << over_tcp->body;
   EXPECT_EQ(client.idle_count(tcp_url), 1u);  // separate pools per transport
   server->Stop();
-  EXPECT_FALSE(IsSocket(o.unix_path));  // Stop removes the file
+  EXPECT_FALSE(IsSocket(path));  // Stop removes the file
 }
 
 TEST(UnixSocketTest, AStaleSocketFileIsReplacedAndAPooledConnectionRetried) {
   TempDir dir;
-  Server::Options o;
-  o.unix_path = dir.path() + "/r.sock";
-  auto first = StartServer(EchoRouter(), o);
+  std::string path = dir.path() + "/r.sock";
+  auto first = StartOnSocket(path);
   ASSERT_NE(first, nullptr);
   AsyncClient client(AsyncClient::Options{});
-  std::string url = "unix:" + o.unix_path;
+  std::string url = "unix:" + path;
   ASSERT_TRUE(Call(client, url, "a").ok());
   ASSERT_EQ(client.idle_count(url), 1u);
   // A replica killed without Stop leaves its file behind: the next one binds anyway.
   first->Stop();
   first.reset();
-  ASSERT_EQ(::close(::open(o.unix_path.c_str(), O_CREAT | O_WRONLY, 0600)), 0);  // stale file
-  auto second = StartServer(EchoRouter(), o);
+  ASSERT_EQ(::close(::open(path.c_str(), O_CREAT | O_WRONLY, 0600)), 0);  // stale file
+  auto second = StartOnSocket(path);
   ASSERT_NE(second, nullptr);
   auto r = Call(client, url, "b");  // the pooled connection is dead: retried on a fresh one
   ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -97,13 +102,11 @@ TEST(UnixSocketTest, ErrorsNameTheProblem) {
 
 TEST(UnixSocketTest, AProxyHandlerForwardsOverTheSocket) {
   TempDir dir;
-  Server::Options uo;
-  uo.unix_path = dir.path() + "/up.sock";
-  auto upstream = StartServer(EchoRouter(), uo);
+  auto upstream = StartOnSocket(dir.path() + "/up.sock");
   ASSERT_NE(upstream, nullptr);
   AsyncClient client(AsyncClient::Options{});
   auto router = std::make_shared<Router>();
-  std::string url = "unix:" + uo.unix_path;
+  std::string url = "unix:" + dir.path() + "/up.sock";
   router->Add("POST", "/fwd", [&client, url](Request& req, Responder respond) {
     client.Request(url, "POST", "/echo", std::move(req.body), {},
                    [respond](Result<ClientResponse> r) {
