@@ -9,6 +9,8 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 #include <chrono>
 #include <thread>
@@ -369,12 +371,17 @@ TEST_F(ServingE2eTest, CachedAuthAndEndpointLookupsSeeRevokesDeletesAndPatches) 
   server_->CallJson("POST", "/v1/endpoints", {{"name", "cache"}, {"model", "iris-mlp"}}, &status);
   ASSERT_EQ(status, 201);
   ASSERT_EQ(WaitState("cache", "ready", 60)["state"], "ready");
-  // The local replica listens on a Unix socket under run/ (the gateway forwards over it).
-  int sockets = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(server_->data_dir() + "/run")) {
-    if (entry.is_socket() && entry.path().filename().string().rfind("endpoint-", 0) == 0) ++sockets;
-  }
-  EXPECT_GE(sockets, 1);
+  // The local replica (fresh or from the warm pool) listens on a Unix socket under run/, which
+  // the gateway forwards over.
+  json reps = server_->CallJson("GET", "/v1/endpoints/cache")["replicas"];
+  ASSERT_FALSE(reps.empty());
+  std::ifstream cmdline("/proc/" + std::to_string(reps[0]["pid"].get<int>()) + "/cmdline");
+  std::string args((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+  size_t flag = args.find("--unix-socket");
+  ASSERT_NE(flag, std::string::npos) << args;
+  std::string socket_path = args.substr(flag + 14, args.find('\0', flag + 14) - flag - 14);
+  EXPECT_EQ(socket_path.rfind(server_->data_dir() + "/run/", 0), 0u) << socket_path;
+  EXPECT_TRUE(std::filesystem::is_socket(socket_path)) << socket_path;
   json created = server_->CallJson("POST", "/v1/tokens", {{"name", "short-lived"}}, &status);
   ASSERT_EQ(status, 201);
   std::string token = created["token"];
