@@ -2,6 +2,7 @@
 // and reaping, and the warm pool of standby replicas.
 #include <sys/un.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -28,7 +29,8 @@ void AddUnixSocket(const EndpointManager::Options& options, EndpointManager::Rep
   std::string path = r.port_file.substr(0, r.port_file.rfind(".port")) + ".sock";
   if (path.size() >= sizeof(sockaddr_un::sun_path)) return;  // long data dirs: TCP only
   r.unix_socket = path;
-  argv.insert(argv.end(), {"--unix-socket", path});
+  auto port_file = std::find(argv.begin(), argv.end(), "--port-file");  // it stays last
+  argv.insert(port_file, {"--unix-socket", path});
 }
 
 }  // namespace
