@@ -7,20 +7,8 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 A_SIDE=$1 B_SIDE=$2 ROUNDS=${3:-2}
-ticks() { awk '{print $14+$15}' /proc/"$1"/stat; }
-one() {  # label server_pid url body rate
-  local t0 t1 out rps secs
-  t0=$(ticks "$2")
-  out=$(TOKEN=$TOKEN RATE=$5 CONNECTIONS=64 METHOD=POST BODY_FILE=$4 \
-        wrk -t2 -c64 -d"${DURATION:-5s}" -s "$HERE/rate.lua" "$3" | grep RESULT)
-  t1=$(ticks "$2")
-  rps=$(echo "$out" | sed -E 's/.*rps=([0-9]+).*/\1/')
-  secs=$(echo "$out" | sed -E 's/.*duration_s=([0-9.]+).*/\1/')
-  printf '%-30s rps=%-5s p50=%-8s p99=%-8s server_millicores_per_1000_rps=%s\n' "$1" "$rps" \
-    "$(echo "$out" | sed -E 's/.*p50_ms=([0-9.]+).*/\1/')" "$(echo "$out" | sed -E 's/.*p99_ms=([0-9.]+).*/\1/')" \
-    "$(awk -v t=$((t1 - t0)) -v s="$secs" -v r="$rps" -v hz="$(getconf CLK_TCK)" \
-       'BEGIN {if (r > 0) printf "%.0f", (t / hz / s) / (r / 1000) * 1000; else print "-"}')"
-}
+. "$HERE/wrk_row.sh"
+one() { wrk_row "$@"; }
 replica_port() {  # dir port endpoint
   curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$2/v1/endpoints/$3" |
     sed -E 's/.*"port":([0-9]+).*/\1/'

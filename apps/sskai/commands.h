@@ -14,6 +14,7 @@ struct ServerFlags {
   std::string data_dir = "./var";
   std::string log_level = "info";
   int io_threads = 2;
+  std::string replica_transport = "unix";  // gateway -> local replicas: unix | tcp
   int warm_pool = 1;  // standby replica processes (engine loaded) for fast cold starts
   int max_running_jobs = 2;
   int max_attempts = 3;

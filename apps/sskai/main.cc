@@ -32,6 +32,10 @@ int main(int argc, char** argv) {
       ->capture_default_str()->envname("SSKAI_DATA_DIR");
   server->add_option("--log-level", sf.log_level, "debug|info|warn|error")->capture_default_str();
   server->add_option("--io-threads", sf.io_threads, "HTTP I/O threads")->capture_default_str();
+  server->add_option("--replica-transport", sf.replica_transport,
+                     "how the gateway reaches local replicas: unix (a socket file under run/) | tcp "
+                     "(loopback); Slurm replicas always use TCP")
+      ->capture_default_str()->check(CLI::IsMember({"unix", "tcp"}));
   server->add_option("--warm-pool", sf.warm_pool,
                      "standby replica processes with the ML engine loaded (fast cold starts; "
                      "0 = start each replica from scratch)")
@@ -139,6 +143,8 @@ int main(int argc, char** argv) {
                       "the host written to --port-file (default: this node's hostname for 0.0.0.0)");
   replica->add_option("--port", ro.port, "port (0 = ephemeral)");
   replica->add_option("--port-file", ro.port_file, "write the bound port here");
+  replica->add_option("--unix-socket", ro.unix_socket,
+                      "also listen on this Unix socket file (local replicas: the gateway's path)");
   replica->add_option("--threads", ro.threads, "HTTP threads");
   replica->add_option("--served-name", ro.served_name,
                       "language models: the model id of the OpenAI routes (default: directory name)");

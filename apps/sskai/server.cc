@@ -217,6 +217,7 @@ int RunServer(const ServerFlags& flags) {
   eo.run_dir = (data_dir / "run").string();
   eo.log_dir = (data_dir / "logs/endpoints").string();
   eo.warm_pool = flags.warm_pool;
+  eo.unix_sockets = flags.replica_transport == "unix";
   eo.resource = kLocalOffering;
   // Replicas on Slurm: submitted through the routing executor; each fetches its model with a
   // token of the endpoint's owner that is revoked once the replica is ready.

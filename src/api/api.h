@@ -47,6 +47,7 @@ class BudgetEnforcer;
 namespace sskai::api {
 
 struct LmPullRegistry;  // routes_lm_pull.cc
+class TokenCache;       // token_cache.h
 
 struct ApiContext {
   store::Store& store;
@@ -102,12 +103,18 @@ struct ApiContext {
     bool spot = false;
   };
   struct ClusterInfo {
+    // Whether the server runs a Slurm backend (--slurm / --executor slurm / --serving-executor
+    // slurm). Without one, a job or endpoint asking for "executor": "slurm" is a 400 naming the field.
     bool slurm = false;
     std::string default_job_executor = "local", default_endpoint_executor = "local";
     std::string default_partition;
     std::vector<SlurmPartitionInfo> partitions;
   };
   ClusterInfo cluster;
+  // Bearer token → user answers for Authenticate (created by BuildRouter when null; nullptr =
+  // every request hashes its token and asks the store). Dropped whenever the store's tokens or
+  // users change, so a revoke takes effect on the next request.
+  std::shared_ptr<TokenCache> token_cache;
   // Running pulls, created by BuildRouter. Declared last so it is destroyed (its download threads
   // cancelled and joined) before anything above.
   std::shared_ptr<LmPullRegistry> lm_pulls;

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "api/internal.h"
+#include "api/token_cache.h"
 #include "common/sha256.h"
 #include "common/thread_pool.h"
 
@@ -66,6 +67,15 @@ Result<std::string> BootstrapAdmin(store::Store& store, Clock& clock,
   return token;
 }
 
+Status CheckExecutorAvailable(const ApiContext& ctx, const json& obj, const std::string& key,
+                              const std::string& field) {
+  if (ctx.cluster.slurm || !obj.is_object()) return Status::Ok();
+  auto it = obj.find(key);
+  if (it == obj.end() || !it->is_string() || *it != "slurm") return Status::Ok();
+  return Status::InvalidArgument("field '" + field +
+                                 "': this server has no Slurm backend (start it with --slurm)");
+}
+
 Result<store::User> Authenticate(ApiContext& ctx, const http::Request& req) {
   std::string header = req.Header("authorization");
   if (header.empty()) {
@@ -76,13 +86,20 @@ Result<store::User> Authenticate(ApiContext& ctx, const http::Request& req) {
     return Status::Unauthenticated("the Authorization header must be 'Bearer <token>'");
   }
   std::string token = header.substr(prefix.size());
+  double now = ctx.clock.NowSeconds();
+  // Read before the lookup: a write that lands during it moves the generation past this entry.
+  uint64_t generation = ctx.store.AuthGeneration();
+  if (ctx.token_cache) {
+    if (auto cached = ctx.token_cache->Find(token, generation, now)) return *std::move(cached);
+  }
   auto found = ctx.store.FindTokenByHash(Sha256Hex(token));
   if (!found.ok()) return Status::Unauthenticated("invalid or revoked token");
-  if (found->expires_at > 0 && found->expires_at < ctx.clock.NowSeconds()) {
+  if (found->expires_at > 0 && found->expires_at < now) {
     return Status::Unauthenticated("the token has expired");
   }
   auto user = ctx.store.GetUser(found->user_id);
   if (!user.ok()) return Status::Unauthenticated("the token's user no longer exists");
+  if (ctx.token_cache) ctx.token_cache->Put(token, *user, found->expires_at, generation, now);
   return *user;
 }
 

@@ -90,7 +90,11 @@ void AddJobRoutes(ApiContext& ctx, http::Router& router);
 void AddWorkerRoutes(ApiContext& ctx, http::Router& router);
 // Limits and execution fields shared by every job kind (routes_jobs.cc): sets job->max_* and
 // returns the execution fields (executor, chaos, checkpoint interval, ...). Errors name the field.
-Status ParseJobControl(const json& body, const json& plan, store::Job* job, json* exec);
+Status ParseJobControl(const ApiContext& ctx, const json& body, const json& plan, store::Job* job,
+                       json* exec);
+// kInvalidArgument naming `field` when obj[key] is "slurm" and the server has no Slurm backend.
+Status CheckExecutorAvailable(const ApiContext& ctx, const json& obj, const std::string& key,
+                              const std::string& field);
 // POST /v1/jobs {"kind":"lm", "base_model" | "config", "dataset", "hyperparameters", ...}
 // (lm_jobs.cc): validates everything up front (spec, dataset format and shape, base model files)
 // and returns the job row. Errors name the field.

@@ -132,7 +132,7 @@ Result<store::Job> ParseLmJobRequest(ApiContext& ctx, const json& body, const st
   SSKAI_ASSIGN_OR_RETURN(json plan, PlanReference(ctx, body, u.id, "train"));
   store::Job job;
   json exec;
-  SSKAI_RETURN_IF_ERROR(ParseJobControl(body, plan, &job, &exec));
+  SSKAI_RETURN_IF_ERROR(ParseJobControl(ctx, body, plan, &job, &exec));
   json stored = ParseStoredJson(lmdata::LmJobSpecToJson(spec));
   if (base.is_object()) {
     stored["base"] = base;

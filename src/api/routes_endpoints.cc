@@ -7,14 +7,16 @@ namespace {
 
 // Serving settings of a request body: the "config" object plus the top-level shorthands
 // mode / min_replicas / max_replicas / executor / partition. Returns "" when none is present.
-Result<std::string> ServingFields(const json& body) {
+Result<std::string> ServingFields(const ApiContext& ctx, const json& body) {
   json config = json::object();
   if (body.contains("config")) {
     if (!body["config"].is_object()) {
       return Status::InvalidArgument("field 'config': expected an object");
     }
     config = body["config"];
+    SSKAI_RETURN_IF_ERROR(CheckExecutorAvailable(ctx, config, "executor", "config.executor"));
   }
+  SSKAI_RETURN_IF_ERROR(CheckExecutorAvailable(ctx, body, "executor", "executor"));
   for (const char* key : {"mode", "min_replicas", "max_replicas", "executor", "partition"}) {
     if (body.contains(key)) config[key] = body[key];
   }
@@ -62,7 +64,7 @@ void AddEndpointRoutes(ApiContext& ctx, http::Router& router) {
     if (!mv.ok()) return Error(mv.status());
     auto plan = PlanReference(ctx, *body, u.id, "serve");
     if (!plan.ok()) return Error(plan.status());
-    auto fields = ServingFields(*body);
+    auto fields = ServingFields(ctx, *body);
     if (!fields.ok()) return Error(fields.status());
     auto config = serving::ParseServingConfig(*fields);
     if (!config.ok()) return Error(config.status());
@@ -98,7 +100,7 @@ void AddEndpointRoutes(ApiContext& ctx, http::Router& router) {
         return Error(Status::InvalidArgument("field '" + it.key() + "': cannot be changed"));
       }
     }
-    auto fields = ServingFields(*body);
+    auto fields = ServingFields(ctx, *body);
     if (!fields.ok()) return Error(fields.status());
     auto base = serving::ParseServingConfig(ep->config_json);
     if (!base.ok()) base = serving::ServingConfig{};

@@ -11,7 +11,8 @@ namespace sskai::api {
 
 // Job control shared by every job kind: limits and where/how it runs (spot simulation,
 // checkpoint cadence). Sets the limits on `job` and returns the execution fields in `exec`.
-Status ParseJobControl(const json& body, const json& plan, store::Job* job, json* exec_out) {
+Status ParseJobControl(const ApiContext& ctx, const json& body, const json& plan, store::Job* job,
+                       json* exec_out) {
   SSKAI_ASSIGN_OR_RETURN(int64_t max_attempts, IntField(body, "max_attempts", 0, 0, 1000));
   double limits[2] = {0, 0};
   const char* limit_names[2] = {"max_wall_seconds", "max_cost_usd"};
@@ -38,6 +39,7 @@ Status ParseJobControl(const json& body, const json& plan, store::Job* job, json
   }
   auto parsed_exec = jobs::ParseExecutionSpec(exec.dump());
   if (!parsed_exec.ok()) return parsed_exec.status();
+  SSKAI_RETURN_IF_ERROR(CheckExecutorAvailable(ctx, body, "executor", "executor"));
   if (parsed_exec->executor == "spot-sim" && !parsed_exec->offering.empty() &&
       parsed_exec->offering.find('@') == std::string::npos) {
     return Status::InvalidArgument("field 'offering': expected '<instance_type>@<zone>', got '" +
@@ -131,7 +133,7 @@ Result<store::Job> ParseTrainRequest(ApiContext& ctx, const json& body, const st
   SSKAI_ASSIGN_OR_RETURN(json plan, PlanReference(ctx, body, u.id, "train"));
   store::Job job;
   json exec;
-  SSKAI_RETURN_IF_ERROR(ParseJobControl(body, plan, &job, &exec));
+  SSKAI_RETURN_IF_ERROR(ParseJobControl(ctx, body, plan, &job, &exec));
   job.owner_id = u.id;
   job.name = name;
   job.kind = "train";

@@ -3,6 +3,7 @@
 
 #include "api/internal.h"
 #include "api/lm_internal.h"
+#include "api/token_cache.h"
 #include "artifacts/artifacts.h"
 
 namespace sskai::api {
@@ -204,6 +205,7 @@ void AddUserRoutes(ApiContext& ctx, http::Router& router) {
 
 std::shared_ptr<http::Router> BuildRouter(ApiContext& ctx) {
   auto router = std::make_shared<http::Router>();
+  if (!ctx.token_cache) ctx.token_cache = std::make_shared<TokenCache>();
   AddSystemRoutes(ctx, *router);
   AddUserRoutes(ctx, *router);
   AddDatasetRoutes(ctx, *router);

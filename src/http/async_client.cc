@@ -2,6 +2,8 @@
 // io context and host:port. One request runs as one chain of async operations (connect?,
 // write, read) on the caller's http::Server io context when there is one (no thread hand-off),
 // else on the client's own io thread; nothing blocks a thread while a peer works.
+#include <sys/un.h>
+
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
@@ -18,9 +20,25 @@ namespace {
 
 // One keep-alive connection; its own strand, so a server io context with several threads never
 // runs two of its handlers (or its timer's) at once.
+// "http://host:port" or "unix:/path/to.sock" → where to connect and the idle pool's key
+// ("host:port" or the url itself). False for anything else.
+bool PoolKey(const std::string& base_url, std::string* host, std::string* port,
+             std::string* unix_path, std::string* key) {
+  constexpr std::string_view kUnix = "unix:";
+  if (base_url.compare(0, kUnix.size(), kUnix) == 0) {
+    *unix_path = base_url.substr(kUnix.size());
+    *key = base_url;
+    return unix_path->size() > 1 && unix_path->front() == '/' &&
+           unix_path->size() < sizeof(sockaddr_un::sun_path);
+  }
+  if (!internal::ParseBaseUrl(base_url, host, port)) return false;
+  *key = *host + ":" + *port;
+  return true;
+}
+
 struct Conn {
   explicit Conn(net::io_context& ioc) : stream(net::make_strand(ioc)) {}
-  beast::tcp_stream stream;
+  AnyStream stream;  // TCP, or a Unix socket for "unix:" base urls
   beast::flat_buffer buffer;
 };
 
@@ -85,7 +103,8 @@ struct AsyncClient::Op : std::enable_shared_from_this<AsyncClient::Op> {
   bhttp::request<bhttp::string_body> req;
   std::optional<bhttp::response_parser<bhttp::string_body>> parser;
   std::unique_ptr<Conn> conn;
-  std::vector<tcp::endpoint> endpoints;  // kept alive for async_connect
+  std::string unix_path;  // set for a "unix:<path>" base url (host and port unused)
+  std::vector<any_stream_protocol::endpoint> endpoints;  // kept alive for async_connect
   bool reused = false, retried = false;
   std::chrono::milliseconds timeout{0}, connect_timeout{0};
   Callback done;
@@ -96,25 +115,28 @@ struct AsyncClient::Op : std::enable_shared_from_this<AsyncClient::Op> {
     if (conn) return Write();
     conn = std::make_unique<Conn>(*ioc);
     beast::error_code ec;
-    auto address = net::ip::make_address(host, ec);
     endpoints.clear();
-    if (!ec) {
-      endpoints.emplace_back(address, static_cast<uint16_t>(std::stoi(port)));
+    if (!unix_path.empty()) {
+      endpoints.emplace_back(local_stream::endpoint(unix_path));
+    } else if (auto address = net::ip::make_address(host, ec); !ec) {
+      endpoints.emplace_back(tcp::endpoint(address, static_cast<uint16_t>(std::stoi(port))));
     } else {
       tcp::resolver resolver(*ioc);
       auto results = resolver.resolve(host, port, ec);
       if (ec) return Fail(Status::Unavailable("cannot connect to " + base_url + ": " + ec.message()));
-      for (const auto& entry : results) endpoints.push_back(entry.endpoint());
+      for (const auto& entry : results) endpoints.emplace_back(entry.endpoint());
     }
     conn->stream.expires_after(connect_timeout);
-    conn->stream.async_connect(endpoints, [self = shared_from_this()](beast::error_code ec,
-                                                                       const tcp::endpoint&) {
+    conn->stream.async_connect(endpoints, [self = shared_from_this()](
+                                              beast::error_code ec, const any_stream_protocol::endpoint&) {
       if (ec == beast::error::timeout) {
         return self->Fail(Status::DeadlineExceeded("cannot connect to " + self->base_url + ": timed out"));
       }
       if (ec) return self->Fail(Status::Unavailable("cannot connect to " + self->base_url + ": " + ec.message()));
-      beast::error_code ignored;
-      self->conn->stream.socket().set_option(tcp::no_delay(true), ignored);
+      if (self->unix_path.empty()) {
+        beast::error_code ignored;
+        self->conn->stream.socket().set_option(tcp::no_delay(true), ignored);
+      }
       self->Write();
     });
   }
@@ -215,13 +237,13 @@ void AsyncClient::Request(const std::string& base_url, const std::string& method
   ClientState& st = *impl_->state;
   auto op = std::make_shared<Op>();
   op->impl = impl_->state;
-  if (!internal::ParseBaseUrl(base_url, &op->host, &op->port)) {
-    done(Status::InvalidArgument("base url must look like http://host:port, got '" + base_url + "'"));
+  if (!PoolKey(base_url, &op->host, &op->port, &op->unix_path, &op->key)) {
+    done(Status::InvalidArgument("base url must look like http://host:port or unix:/path, got '" +
+                                 base_url + "'"));
     return;
   }
   op->owner = internal::CurrentServerIo();
   op->ioc = op->owner ? op->owner.get() : &st.ioc;
-  op->key = op->host + ":" + op->port;
   op->base_url = base_url;
   op->timeout = timeout.count() > 0 ? timeout : st.options.timeout;
   op->connect_timeout = st.options.connect_timeout;
@@ -234,7 +256,7 @@ void AsyncClient::Request(const std::string& base_url, const std::string& method
   }
   op->req.target(target);
   op->req.version(11);
-  op->req.set(bhttp::field::host, op->key);
+  op->req.set(bhttp::field::host, op->unix_path.empty() ? op->key : "localhost");
   for (const auto& [name, value] : headers) op->req.set(name, value);
   op->req.keep_alive(true);
   op->req.body() = std::move(body);
@@ -245,13 +267,13 @@ void AsyncClient::Request(const std::string& base_url, const std::string& method
 }
 
 size_t AsyncClient::idle_count(const std::string& base_url) const {
-  std::string host, port;
-  if (!internal::ParseBaseUrl(base_url, &host, &port)) return 0;
+  std::string host, port, unix_path, key;
+  if (!PoolKey(base_url, &host, &port, &unix_path, &key)) return 0;
   const ClientState& st = *impl_->state;
   std::lock_guard<std::mutex> lock(st.mu);
   size_t n = 0;
   for (const auto& [ioc, pool] : st.pools) {
-    auto it = pool.idle.find(host + ":" + port);
+    auto it = pool.idle.find(key);
     if (it != pool.idle.end()) n += it->second.size();
   }
   return n;

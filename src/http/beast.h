@@ -7,8 +7,10 @@
 #include <cstdint>
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -20,6 +22,11 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 namespace net = boost::asio;
 using tcp = boost::asio::ip::tcp;
+using local_stream = boost::asio::local::stream_protocol;
+// Either a TCP or a Unix domain stream socket: sessions and the async client's connections use it,
+// so one code path serves both (a tcp or local socket moves into it).
+using any_stream_protocol = boost::asio::generic::stream_protocol;
+using AnyStream = beast::basic_stream<any_stream_protocol>;
 // Beast 1.74 compares the Content-Length with an optional limit, and boost::none compares as
 // smaller than any length: use a numeric "unlimited" instead of body_limit(boost::none).
 inline constexpr uint64_t kNoBodyLimit = ~uint64_t{0};

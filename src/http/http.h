@@ -162,6 +162,10 @@ class Server {
   struct Options {
     std::string host = "127.0.0.1";
     uint16_t port = 0;  // 0 = ephemeral; port() tells which
+    // Also accept on a Unix domain socket file at this path ("" = TCP only): a stale file is
+    // replaced, the file is removed by Stop(). Same routes and limits as TCP. Peers on it show
+    // remote_addr "unix". Max 107 bytes (kInvalidArgument beyond).
+    std::string unix_path;
     int io_threads = 2;
     uint64_t max_body_bytes = 8ull << 20;         // non-streaming requests -> 413 beyond
     uint64_t max_stream_body_bytes = 8ull << 30;  // streaming uploads -> 413 beyond
@@ -305,8 +309,9 @@ class AsyncClient {
   AsyncClient(const AsyncClient&) = delete;
   AsyncClient& operator=(const AsyncClient&) = delete;
 
-  // `base_url` as for Client::Create but http:// only (https: kInvalidArgument); timeout 0 =
-  // Options::timeout.
+  // `base_url` as for Client::Create but http:// only (https: kInvalidArgument), or
+  // "unix:/path/to.sock" (an http::Server listening on Options::unix_path; no TCP stack on the
+  // way); timeout 0 = Options::timeout.
   void Request(const std::string& base_url, const std::string& method, const std::string& target,
                std::string body, std::vector<std::pair<std::string, std::string>> headers,
                Callback done, std::chrono::milliseconds timeout = std::chrono::milliseconds(0));

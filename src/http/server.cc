@@ -1,5 +1,9 @@
 // Server: binds, accepts on its io threads, hands sockets to Sessions; Stop() tears down.
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <thread>
+#include <type_traits>
 
 #include "common/log.h"
 #include "http/io_thread.h"
@@ -21,27 +25,42 @@ struct Server::Impl {
       : ioc_ptr(std::make_shared<net::io_context>(threads)),
         ioc(*ioc_ptr),
         acceptor(ioc),
-        accept_retry(ioc) {}
+        unix_acceptor(ioc),
+        accept_retry(ioc),
+        unix_accept_retry(ioc) {}
 
-  void Accept() {
-    acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
-      if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+  // Accepts on `acc` (TCP or Unix) forever; each socket becomes a Session.
+  template <class Acceptor>
+  void Accept(Acceptor& acc, net::steady_timer& retry) {
+    using Socket = typename Acceptor::protocol_type::socket;
+    acc.async_accept(net::make_strand(ioc), [this, &acc, &retry](beast::error_code ec, Socket socket) {
+      if (ec == net::error::operation_aborted || !acc.is_open()) return;
       if (ec) {
         // E.g. out of file descriptors: back off a little instead of spinning.
         SSKAI_LOG_WARN("http accept failed: {}", ec.message());
-        accept_retry.expires_after(std::chrono::milliseconds(50));
-        accept_retry.async_wait([this](beast::error_code) { Accept(); });
+        retry.expires_after(std::chrono::milliseconds(50));
+        retry.async_wait([this, &acc, &retry](beast::error_code) { Accept(acc, retry); });
         return;
       }
-      std::make_shared<Session>(std::move(socket), ctx)->Start();
-      Accept();
+      std::string remote = "unix";
+      if constexpr (std::is_same_v<Socket, tcp::socket>) {
+        beast::error_code ignored;
+        auto ep = socket.remote_endpoint(ignored);
+        if (!ignored) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
+        socket.set_option(tcp::no_delay(true), ignored);
+      }
+      std::make_shared<Session>(any_stream_protocol::socket(std::move(socket)), std::move(remote), ctx)
+          ->Start();
+      Accept(acc, retry);
     });
   }
 
   std::shared_ptr<net::io_context> ioc_ptr;
   net::io_context& ioc;
   tcp::acceptor acceptor;
+  local_stream::acceptor unix_acceptor;  // open when Options::unix_path is set
   net::steady_timer accept_retry;
+  net::steady_timer unix_accept_retry;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   std::shared_ptr<ServerContext> ctx;
   std::vector<std::thread> threads;
@@ -49,6 +68,27 @@ struct Server::Impl {
   std::mutex stop_mu;
   bool stopped = false;
 };
+
+namespace {
+
+// Binds `acceptor` to a fresh socket file at `path` (a stale file from a crashed process is
+// replaced). Errors: kInvalidArgument (path too long), kUnavailable (cannot bind or listen).
+Status ListenUnix(const std::string& path, local_stream::acceptor& acceptor) {
+  if (path.size() >= sizeof(sockaddr_un::sun_path)) {
+    return Status::InvalidArgument("unix socket path too long (max " +
+                                   std::to_string(sizeof(sockaddr_un::sun_path) - 1) + "): " + path);
+  }
+  ::unlink(path.c_str());
+  beast::error_code ec;
+  local_stream::endpoint endpoint(path);
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return Status::Unavailable("cannot listen on unix socket " + path + ": " + ec.message());
+  return Status::Ok();
+}
+
+}  // namespace
 
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
@@ -82,12 +122,14 @@ Result<std::unique_ptr<Server>> Server::Create(Options options, std::shared_ptr<
   acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec) return Status::Unavailable("cannot listen on " + where + ": " + ec.message());
   impl->port = acceptor.local_endpoint(ec).port();
+  if (!options.unix_path.empty()) SSKAI_RETURN_IF_ERROR(ListenUnix(options.unix_path, impl->unix_acceptor));
 
   impl->ctx = std::make_shared<ServerContext>();
   impl->ctx->options = std::move(options);
   impl->ctx->router = std::move(router);
   impl->work.emplace(impl->ioc.get_executor());
-  impl->Accept();
+  impl->Accept(impl->acceptor, impl->accept_retry);
+  if (impl->unix_acceptor.is_open()) impl->Accept(impl->unix_acceptor, impl->unix_accept_retry);
   int threads = impl->ctx->options.io_threads;
   for (int idx = 0; idx < threads; ++idx) {
     impl->threads.emplace_back([ioc = &impl->ioc, shared = impl->ioc_ptr] {
@@ -122,6 +164,10 @@ void Server::Stop() {
   impl_->threads.clear();
   beast::error_code ec;
   impl_->acceptor.close(ec);
+  if (impl_->unix_acceptor.is_open()) {
+    impl_->unix_acceptor.close(ec);
+    ::unlink(impl_->ctx->options.unix_path.c_str());
+  }
   {
     std::lock_guard<std::mutex> lock(impl_->ctx->mu);
     sessions.swap(impl_->ctx->sessions);

@@ -51,13 +51,9 @@ bool IsHttpParseError(const beast::error_code& ec) {
 
 }  // namespace
 
-Session::Session(tcp::socket socket, std::shared_ptr<ServerContext> ctx)
-    : stream_(std::move(socket)), ctx_(std::move(ctx)) {
-  beast::error_code ec;
-  auto ep = stream_.socket().remote_endpoint(ec);
-  if (!ec) remote_addr_ = ep.address().to_string() + ":" + std::to_string(ep.port());
-  stream_.socket().set_option(tcp::no_delay(true), ec);
-}
+Session::Session(any_stream_protocol::socket socket, std::string remote_addr,
+                 std::shared_ptr<ServerContext> ctx)
+    : stream_(std::move(socket)), ctx_(std::move(ctx)), remote_addr_(std::move(remote_addr)) {}
 
 Session::~Session() { RemoveTempFile(); }
 

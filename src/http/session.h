@@ -33,7 +33,9 @@ struct ServerContext {
 // Confined to its strand (the socket's executor).
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, std::shared_ptr<ServerContext> ctx);
+  // `remote_addr` names the peer ("ip:port"; "unix" for a Unix socket peer).
+  Session(any_stream_protocol::socket socket, std::string remote_addr,
+          std::shared_ptr<ServerContext> ctx);
   ~Session();
 
   void Start();          // registers with ctx and reads the first request
@@ -64,7 +66,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void Finish();
   void RemoveTempFile();
 
-  beast::tcp_stream stream_;
+  AnyStream stream_;
   beast::flat_buffer buffer_;
   std::shared_ptr<ServerContext> ctx_;
   std::string remote_addr_;

@@ -168,7 +168,7 @@ void Session::OnWritten(bool close) {
   if (!close) return ReadHeader();
   if (body_pending_) return LingerAndFinish();
   beast::error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream_.socket().shutdown(net::socket_base::shutdown_send, ec);
   Finish();
 }
 
@@ -179,7 +179,7 @@ void Session::LingerAndFinish() {
   if (!discard_) {
     header_parser_.reset();
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.socket().shutdown(net::socket_base::shutdown_send, ec);
     if (ec) return Finish();
     discard_ = std::make_unique<char[]>(kDiscardBufferBytes);
     stream_.expires_after(kLingerTimeout);

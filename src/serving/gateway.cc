@@ -129,7 +129,7 @@ void EndpointManager::Dispatch(EndpointRt& rt, std::shared_ptr<Replica> r,
     return;
   }
   // Async on the forwarding client's io thread: no thread per hop, the body is moved through.
-  proxy_->forward.Request(r->BaseUrl(), "POST", p->target,
+  proxy_->forward.Request(r->ForwardUrl(), "POST", p->target,
                           std::move(p->body), std::move(headers), std::move(answered),
                           options_.predict_timeout);
 }

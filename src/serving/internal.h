@@ -42,6 +42,9 @@ struct EndpointManager::Replica {
   TimePoint next_poll{};   // Slurm: scontrol is asked at most every slurm_poll_interval
   bool slurm() const { return slurm_row_id > 0; }
   std::string BaseUrl() const { return "http://" + host + ":" + std::to_string(port); }
+  // Where the gateway forwards requests: the Unix socket when the replica has one, else BaseUrl.
+  std::string ForwardUrl() const { return unix_socket.empty() ? BaseUrl() : "unix:" + unix_socket; }
+  std::string unix_socket;  // local replicas: the socket file it also listens on ("" = TCP only)
 };
 
 struct EndpointManager::Pending {

@@ -306,6 +306,7 @@ int RunReplica(const ReplicaOptions& given) {
   so.host = options.host;
   so.port = static_cast<uint16_t>(options.port);
   so.io_threads = options.threads;
+  so.unix_path = options.unix_socket;
   auto server = http::Server::Create(so, router);
   if (!server.ok()) {
     SSKAI_LOG_ERROR("replica: {}", server.status().ToString());

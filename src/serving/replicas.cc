@@ -1,5 +1,8 @@
 // EndpointManager: replica processes — launch (fresh or from the warm pool), readiness, stop
 // and reaping, and the warm pool of standby replicas.
+#include <sys/un.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -16,6 +19,20 @@ using nlohmann::json;
 
 namespace {
 constexpr auto kStopGrace = std::chrono::seconds(2);
+
+// A local replica's Unix socket next to its port file ("<port file minus .port>.sock"), when
+// enabled and the path fits a sockaddr_un; the replica listens there as well as on TCP.
+void AddUnixSocket(const EndpointManager::Options& options, EndpointManager::Replica& r,
+                   std::vector<std::string>& argv) {
+  r.unix_socket.clear();
+  if (!options.unix_sockets) return;
+  std::string path = r.port_file.substr(0, r.port_file.rfind(".port")) + ".sock";
+  if (path.size() >= sizeof(sockaddr_un::sun_path)) return;  // long data dirs: TCP only
+  r.unix_socket = path;
+  auto port_file = std::find(argv.begin(), argv.end(), "--port-file");  // it stays last
+  argv.insert(port_file, {"--unix-socket", path});
+}
+
 }  // namespace
 
 std::shared_ptr<http::ClientPool> PoolFor(const std::string& base_url,
@@ -189,6 +206,7 @@ std::shared_ptr<EndpointManager::Replica> EndpointManager::LaunchLocal(store::En
     fs::remove(r->port_file, ec);
     jobs::LaunchSpec spec;
     spec.argv = {options_.binary, "replica", "--model", path, "--port-file", r->port_file};
+    AddUnixSocket(options_, *r, spec.argv);
     if (lm) spec.argv.insert(spec.argv.end(), {"--served-name", ep.name});
     spec.log_path = LogPath(ep.id);
     spec.new_session = true;
@@ -291,6 +309,7 @@ void EndpointManager::FillWarmPool() {
     fs::remove(r->port_file, ec);
     jobs::LaunchSpec spec;
     spec.argv = {options_.binary, "replica", "--standby", "--port-file", r->port_file};
+    AddUnixSocket(options_, *r, spec.argv);
     if (!warmup_model_.empty()) {
       spec.argv.push_back("--warmup-model");
       spec.argv.push_back(warmup_model_);

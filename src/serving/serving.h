@@ -91,6 +91,9 @@ class EndpointManager {
     std::chrono::milliseconds predict_timeout{30000};
     std::string resource = "this-machine";       // catalog offering name (usage records)
     std::string lm_dir;  // LM model directories (symlinks to blobs); "" = run_dir + "/lm"
+    // Local replicas also listen on a Unix socket under run_dir and the gateway forwards over it
+    // (no loopback TCP stack per hop); false = loopback TCP only. Slurm replicas always use TCP.
+    bool unix_sockets = true;
     int warm_pool = 0;  // standby replica processes with the engine loaded, ready for any model
     // Called after each request a replica answered: busy seconds (time at the replica) and
     // whether it succeeded (2xx). Runs on the forwarding io thread: must not block; may be empty.
@@ -256,6 +259,7 @@ struct ReplicaOptions {
                                 // 127.0.0.1, else "host:port" (advertise_host, or this node's
                                 // hostname when host is 0.0.0.0)
   std::string advertise_host;   // how the server reaches this replica ("" = see above)
+  std::string unix_socket;      // also listen on this Unix socket file (the gateway's fast path)
   // A replica on another node (Slurm) fetches its model over HTTP instead of --model: GET
   // model_url with the bearer token in $SSKAI_TOKEN, into cache_dir/<model_sha256> (reused when
   // present and intact), verified against model_sha256.

@@ -86,6 +86,7 @@ void Store::Impl::NoteWrite(const std::string& sql) {
   auto names = [&sql](const char* table) { return sql.find(table) != std::string::npos; };
   bool rollback = sql == "ROLLBACK";
   if (rollback || names("api_tokens") || names("users")) {
+    auth_generation.fetch_add(1, std::memory_order_release);
     rows.tokens.clear();
     rows.users.clear();
   }

@@ -276,6 +276,10 @@ class Store {
   // to the table (create, update, delete, revoke) drops its cache, so it takes effect on the
   // next call. The cache assumes this Store is the database's only writer.
   Result<ApiToken> FindTokenByHash(const std::string& token_hash);
+  // A counter that changes (before the write runs, under the store's lock) whenever the tokens or
+  // users tables may change: a cache of auth answers keyed on it reads the counter before its
+  // lookup and drops its entries when the counter moved. Lock-free; safe from any thread.
+  uint64_t AuthGeneration() const;
   Result<ListResult<ApiToken>> ListTokens(int64_t user_id, const Page& page);
   Status DeleteToken(int64_t user_id, int64_t token_id);
   // Deletes the user's tokens called `name` (worker tokens); returns how many.

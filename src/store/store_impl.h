@@ -5,6 +5,7 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <string>
@@ -95,6 +96,7 @@ struct Store::Impl {
   std::mutex mu;  // guards everything in Impl; held by every public Store method
   std::unordered_map<std::string, sqlite3_stmt*> cache;
   ReadCache rows;
+  std::atomic<uint64_t> auth_generation{0};  // bumped by NoteWrite; see Store::AuthGeneration
 };
 
 // "?, ?, ?" with `n` placeholders (n >= 1).

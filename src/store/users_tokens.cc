@@ -80,6 +80,10 @@ Result<ApiToken> Store::CreateToken(const ApiToken& token) {
   return out;
 }
 
+uint64_t Store::AuthGeneration() const {
+  return impl_->auth_generation.load(std::memory_order_acquire);
+}
+
 Result<ApiToken> Store::FindTokenByHash(const std::string& token_hash) {
   std::lock_guard lock(impl_->mu);
   auto& cached = impl_->rows.tokens;

@@ -8,6 +8,9 @@
 #include <signal.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 #include <chrono>
 #include <thread>
@@ -368,6 +371,17 @@ TEST_F(ServingE2eTest, CachedAuthAndEndpointLookupsSeeRevokesDeletesAndPatches) 
   server_->CallJson("POST", "/v1/endpoints", {{"name", "cache"}, {"model", "iris-mlp"}}, &status);
   ASSERT_EQ(status, 201);
   ASSERT_EQ(WaitState("cache", "ready", 60)["state"], "ready");
+  // The local replica (fresh or from the warm pool) listens on a Unix socket under run/, which
+  // the gateway forwards over.
+  json reps = server_->CallJson("GET", "/v1/endpoints/cache")["replicas"];
+  ASSERT_FALSE(reps.empty());
+  std::ifstream cmdline("/proc/" + std::to_string(reps[0]["pid"].get<int>()) + "/cmdline");
+  std::string args((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+  size_t flag = args.find("--unix-socket");
+  ASSERT_NE(flag, std::string::npos) << args;
+  std::string socket_path = args.substr(flag + 14, args.find('\0', flag + 14) - flag - 14);
+  EXPECT_EQ(socket_path.rfind(server_->data_dir() + "/run/", 0), 0u) << socket_path;
+  EXPECT_TRUE(std::filesystem::is_socket(socket_path)) << socket_path;
   json created = server_->CallJson("POST", "/v1/tokens", {{"name", "short-lived"}}, &status);
   ASSERT_EQ(status, 201);
   std::string token = created["token"];
@@ -406,6 +420,15 @@ TEST_F(ServingE2eTest, BadServingSettingsAre400NamingTheField) {
                         &status);
   EXPECT_EQ(status, 400);
   EXPECT_NE(r.dump().find("field 'queue_limit'"), std::string::npos) << r.dump();
+  // No Slurm backend on this server: asking for one is a 400, for endpoints and jobs alike.
+  r = server_->CallJson("POST", "/v1/endpoints",
+                        {{"name", "x"}, {"model", "iris-mlp"}, {"executor", "slurm"}}, &status);
+  EXPECT_EQ(status, 400);
+  EXPECT_NE(r.dump().find("field 'executor'"), std::string::npos) << r.dump();
+  r = server_->CallJson("POST", "/v1/jobs", {{"dataset", "iris"}, {"model", "x"}, {"executor", "slurm"}},
+                        &status);
+  EXPECT_EQ(status, 400);
+  EXPECT_NE(r.dump().find("field 'executor'"), std::string::npos) << r.dump();
   EXPECT_EQ(server_->Call("GET", "/v1/endpoints/x").status, 404);  // nothing half-written
   server_->CallJson("POST", "/v1/endpoints", {{"name", "p"}, {"model", "iris-mlp"}, {"mode", "serverless"}}, &status);
   ASSERT_EQ(status, 201);

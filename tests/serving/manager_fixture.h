@@ -65,6 +65,9 @@ class EndpointManagerTest : public ::testing::Test {
     model_version_id_ = AddModelVersion(model_sha_);
     options_.binary = "/opt/sskai/bin/sskai";
     options_.run_dir = dir_.Sub("run");
+    // The fake replicas below are in-process TCP servers; the Unix socket path to real replicas
+    // is covered by tests/http/unix_socket_test.cc and the e2e serving test.
+    options_.unix_sockets = false;
     options_.log_dir = dir_.Sub("logs");
     options_.max_restarts = 3;
     options_.ready_timeout = 60s;
