@@ -6,7 +6,8 @@
 //     max_tokens (alternately tokens/2 and tokens*2); time to first token (submit -> first
 //     token callback) and per-request latency (submit -> done) p50/p95, for the same three.
 //   SSKAI_ML_LIBRARY=build/apps/sskai/libsskai_ml.so build/bench/lm_serve_bench
-//       [--hidden 256 --layers 4 --tokens 32 --threads 1 --requests 32 --arrival-ms 20 --skip-closed 0]
+//       [--hidden 256 --layers 4 --tokens 32 --threads 1 --requests 32 --arrival-ms 20 --skip-closed 0
+//        --skip-unbatched 0]
 // The model is Llama-shaped with random weights and the byte-level test tokenizer.
 #include <algorithm>
 #include <chrono>
@@ -106,6 +107,7 @@ struct OpenLoopResult {
   double tokens_per_s = 0;
   int largest = 0;
   int64_t joined = 0;
+  int64_t prefills = 0;  // Add calls (newcomers prefilled together count once)
 };
 
 OpenLoopResult OpenLoop(ml::LanguageModel& lm, const Variant& v, int requests, double arrival_ms, int tokens) {
@@ -146,6 +148,7 @@ OpenLoopResult OpenLoop(ml::LanguageModel& lm, const Variant& v, int requests, d
     out.tokens_per_s = static_cast<double>(generated) / secs;
     out.largest = batcher.stats().largest_batch;
     out.joined = batcher.stats().joined_running;
+    out.prefills = batcher.stats().batches;
   }
   for (int i = 0; i < requests; ++i) {
     out.ttft_ms.push_back(std::chrono::duration<double, std::milli>(first[i] - submitted[i]).count());
@@ -157,7 +160,7 @@ OpenLoopResult OpenLoop(ml::LanguageModel& lm, const Variant& v, int requests, d
 }  // namespace
 
 int main(int argc, char** argv) {
-  int hidden = 256, layers = 4, tokens = 32, threads = 1, requests = 32, skip_closed = 0;
+  int hidden = 256, layers = 4, tokens = 32, threads = 1, requests = 32, skip_closed = 0, skip_unbatched = 0;
   double arrival_ms = 20;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
@@ -169,6 +172,7 @@ int main(int argc, char** argv) {
     if (k == "--requests") requests = static_cast<int>(v);
     if (k == "--arrival-ms") arrival_ms = v;
     if (k == "--skip-closed") skip_closed = static_cast<int>(v);
+    if (k == "--skip-unbatched") skip_unbatched = static_cast<int>(v);  // open loop only
   }
   auto engine = ml::LoadEngine();
   if (!engine.ok()) return std::fprintf(stderr, "%s\n", engine.status().ToString().c_str()), 1;
@@ -208,13 +212,14 @@ int main(int argc, char** argv) {
 
   std::printf("\nopen loop at the scheduler: %d requests, one every %.1f ms, max_tokens %d/%d alternately\n",
               requests, arrival_ms, std::max(1, tokens / 2), tokens * 2);
-  std::printf("| batching | TTFT p50 ms | TTFT p95 ms | latency p50 ms | latency p95 ms | tok/s | largest batch | joined running |\n");
-  std::printf("|---|---|---|---|---|---|---|---|\n");
+  std::printf("| batching | TTFT p50 ms | TTFT p95 ms | latency p50 ms | latency p95 ms | tok/s | largest batch | joined running | prefills |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|\n");
   for (const auto& v : kVariants) {
+    if (skip_unbatched && v.max_batch == 1) continue;
     OpenLoopResult r = OpenLoop(**lm, v, requests, arrival_ms, tokens);
-    std::printf("| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %d | %lld |\n", v.name, Percentile(r.ttft_ms, 0.5),
+    std::printf("| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %d | %lld | %lld |\n", v.name, Percentile(r.ttft_ms, 0.5),
                 Percentile(r.ttft_ms, 0.95), Percentile(r.latency_ms, 0.5), Percentile(r.latency_ms, 0.95),
-                r.tokens_per_s, r.largest, static_cast<long long>(r.joined));
+                r.tokens_per_s, r.largest, static_cast<long long>(r.joined), static_cast<long long>(r.prefills));
     std::fflush(stdout);
   }
   std::filesystem::remove_all(dir);

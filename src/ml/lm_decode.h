@@ -1,5 +1,6 @@
-// src/ml/lm_decode.h — generation over LmCore (internal to libsskai_ml.so): request checks,
-// sampling, and the continuous-batching decoder behind LanguageModel::NewDecoder and Generate.
+// src/ml/lm_decode.h — generation over LmCore (internal to libsskai_ml.so): request checks and
+// sampling (lm_decode.cc), and the continuous-batching decoder behind LanguageModel::NewDecoder
+// and Generate (lm_decoder.cc: KV-cache layout, in-place joins, when the batch is rebuilt).
 #pragma once
 
 // libtorch: from sskai_ml's precompiled header (src/ml/CMakeLists.txt).

@@ -308,9 +308,10 @@ struct FinishedSequence {
   GenerateResult result;
 };
 
-// A running decode batch for continuous batching: sequences join it between steps (their
-// prompts are prefilled, batched together, and their KV cache rows added to the batch) and leave
-// it as soon as they finish, freeing their slot. Each sequence keeps its own sampling params and
+// A running decode batch for continuous batching: sequences join it between steps (the prompts
+// of one Add are prefilled together in one forward and copied into free KV-cache rows; the
+// running rows are not copied except when the batch must grow or be compacted, which is
+// amortized) and leave it as soon as they finish, freeing their slot. Each sequence keeps its own sampling params and
 // RNG (seeded from its request), so a seeded request produces the same tokens whether it runs
 // alone or joins a batch (up to float rounding of batched kernels, which does not change tokens
 // in practice). Made by LanguageModel::NewDecoder; must not outlive its model, and shares its

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "ml/lm_test_util.h"
 #include "ml/ml.h"
 #include "ml/test_util.h"
 
@@ -25,33 +26,9 @@ bool HavePythonTorch() {
   return have;
 }
 
-Engine* GetEngine() {
-  setenv("SSKAI_ML_LIBRARY", SSKAI_ML_LIBRARY_PATH, 1);
-  auto engine = LoadEngine();
-  EXPECT_TRUE(engine.ok()) << engine.status().ToString();
-  return engine.ok() ? *engine : nullptr;
-}
-
-LmConfig TinyConfig() {
-  LmConfig c;
-  c.model_type = "llama";
-  c.vocab_size = 61;
-  c.hidden_size = 32;
-  c.intermediate_size = 64;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 8;
-  c.max_position_embeddings = 128;
-  c.rms_norm_eps = 1e-5;
-  return c;
-}
-
-std::unique_ptr<LanguageModel> Tiny(uint64_t seed = 1) {
-  auto lm = GetEngine()->CreateLm(TinyConfig(), seed, {});
-  EXPECT_TRUE(lm.ok()) << lm.status().ToString();
-  return lm.ok() ? std::move(*lm) : nullptr;
-}
+Engine* GetEngine() { return testing::LmTestEngine(); }
+LmConfig TinyConfig() { return testing::TinyLmConfig(); }
+std::unique_ptr<LanguageModel> Tiny(uint64_t seed = 1) { return testing::TinyLm(seed); }
 
 double MaxAbsDiff(const std::vector<float>& a, const std::vector<double>& b) {
   EXPECT_EQ(a.size(), b.size());

@@ -180,6 +180,45 @@ void RunJoin(LmBatcher::Mode mode) {
 TEST(LmBatcherTest, ContinuousNewcomerJoinsTheRunningBatch) { RunJoin(LmBatcher::Mode::kContinuous); }
 TEST(LmBatcherTest, StaticNewcomerWaitsForTheBatchToEnd) { RunJoin(LmBatcher::Mode::kStatic); }
 
+// A burst queued while A decodes (B, C, D submitted at once, with ragged prompts, one longer
+// than A's filled columns) joins at ONE step boundary in ONE prefill; E, beyond max_batch,
+// waits for the first free slot. Every seeded request still produces its tokens alone.
+TEST(LmBatcherTest, BurstJoinsTheRunningBatchInOnePrefill) {
+  auto lm = TinyModel();
+  ASSERT_NE(lm, nullptr);
+  auto a = Request({5, 6, 7}, 24, 21);
+  auto b = Request({40}, 6, 22);
+  auto c = Request({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17}, 10, 23);  // > A's columns
+  auto d = Request({60, 61, 62, 63}, 12, 24);
+  auto e = Request({70, 71}, 5, 25);
+  const std::pair<const char*, const ml::GenerateRequest*> all[] = {{"a", &a}, {"b", &b}, {"c", &c}, {"d", &d}, {"e", &e}};
+  Recorder rec;
+  LmBatcher::Stats stats;
+  {
+    LmBatcher batcher(*lm, {.max_batch = 4, .window = std::chrono::microseconds(0)});
+    batcher.Submit(rec.Job("a", a, [&](int n) {
+      if (n != 2) return;
+      for (size_t i = 1; i < std::size(all); ++i) batcher.Submit(rec.Job(all[i].first, *all[i].second));
+    }));
+    for (const char* name : {"a", "b", "c", "d", "e"}) rec.Wait(name);
+    stats = batcher.stats();
+  }
+  EXPECT_EQ(stats.requests, 5);
+  EXPECT_EQ(stats.joined_running, 4);
+  EXPECT_EQ(stats.batches, 3);  // A; B, C and D together; E
+  EXPECT_EQ(stats.largest_batch, 4);
+  EXPECT_LT(rec.Last("b token"), rec.First("e token"));  // B (6 tokens) frees the first slot
+  EXPECT_GT(rec.First("e token"), rec.First("b done"));
+  for (const char* name : {"b", "c", "d"}) {
+    EXPECT_LT(rec.First(std::string(name) + " token"), rec.Last("a token")) << name;
+  }
+  for (const auto& [name, req] : all) {
+    ASSERT_TRUE(rec[name].result.ok()) << name;
+    EXPECT_EQ(rec[name].tokens, Alone(*lm, *req)) << name;
+    EXPECT_EQ(static_cast<int>(rec[name].tokens.size()), req->sampling.max_tokens) << name;
+  }
+}
+
 TEST(LmBatcherTest, FinishedSequenceFreesItsSlotForAQueuedOne) {
   auto lm = TinyModel();
   ASSERT_NE(lm, nullptr);
