@@ -18,6 +18,7 @@
 #include "ml/datasets.h"
 #include "ml/ml.h"
 #include "ml/test_util.h"
+#include "ml/tiny_lm_config.h"
 
 extern char** environ;
 
@@ -45,21 +46,6 @@ TrainSpec CnnSpec() { return TrainSpec{}; }
 data::ImageData Images() { return testing::LoadFashionMnist("train", 400); }
 
 // A tiny Llama and a corpus of 24 sequences of 6..17 tokens (uneven, so shards pad differently).
-LmConfig TinyLm() {
-  LmConfig c;
-  c.model_type = "llama";
-  c.vocab_size = 61;
-  c.hidden_size = 32;
-  c.intermediate_size = 64;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 8;
-  c.max_position_embeddings = 64;
-  c.rms_norm_eps = 1e-5;
-  return c;
-}
-
 std::vector<LmExample> LmCorpus() {
   std::vector<LmExample> data;
   for (int idx = 0; idx < 24; ++idx) {
@@ -174,7 +160,7 @@ Outcome RunRank(const std::string& kind, int rank, int world, const std::string&
 Outcome RunLmRank(int rank, int world, const std::string& store, int port, const std::string& work,
                   const std::string& resume, int64_t notice_at) {
   Outcome out;
-  auto lm = sskai_ml_engine()->CreateLm(TinyLm(), 7, {});
+  auto lm = sskai_ml_engine()->CreateLm(testing::TinyLmConfig(61, 64), 7, {});
   if (!lm.ok()) return {.error = lm.status().ToString()};
   LmTrainCallbacks cb;
   cb.on_step = [&](const LmStepMetrics& m) { out.last_step = m.step; };

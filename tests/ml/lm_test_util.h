@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "ml/ml.h"
+#include "ml/tiny_lm_config.h"
 
 namespace sskai::ml::testing {
 
@@ -16,21 +17,6 @@ inline Engine* LmTestEngine() {
   auto engine = LoadEngine();
   EXPECT_TRUE(engine.ok()) << engine.status().ToString();
   return engine.ok() ? *engine : nullptr;
-}
-
-inline LmConfig TinyLmConfig() {
-  LmConfig c;
-  c.model_type = "llama";
-  c.vocab_size = 61;
-  c.hidden_size = 32;
-  c.intermediate_size = 64;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 8;
-  c.max_position_embeddings = 128;
-  c.rms_norm_eps = 1e-5;
-  return c;
 }
 
 // A random tiny model (seeded weights).

@@ -15,31 +15,15 @@
 #include <string>
 #include <vector>
 
+#include "ml/lm_test_util.h"
 #include "ml/ml.h"
 #include "serving/lm_batcher.h"
 
 namespace sskai::serving {
 namespace {
 
-ml::Engine* GetEngine() {
-  setenv("SSKAI_ML_LIBRARY", SSKAI_ML_LIBRARY_PATH, 1);
-  auto engine = ml::LoadEngine();
-  EXPECT_TRUE(engine.ok()) << engine.status().ToString();
-  return engine.ok() ? *engine : nullptr;
-}
-
 std::unique_ptr<ml::LanguageModel> TinyModel() {
-  ml::LmConfig c;
-  c.model_type = "llama";
-  c.vocab_size = 97;
-  c.hidden_size = 32;
-  c.intermediate_size = 64;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 8;
-  c.max_position_embeddings = 128;
-  auto lm = GetEngine()->CreateLm(c, 5, {});
+  auto lm = ml::testing::LmTestEngine()->CreateLm(ml::testing::TinyLmConfig(97, 128), 5, {});
   EXPECT_TRUE(lm.ok()) << lm.status().ToString();
   return lm.ok() ? std::move(*lm) : nullptr;
 }
