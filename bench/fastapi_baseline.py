@@ -54,15 +54,16 @@ class Mlp(nn.Module):  # mirrors src/ml/nets.h MlpNet
 
 
 class Cnn(nn.Module):  # mirrors src/ml/nets.h CnnNet
-    def __init__(self, c):
+    def __init__(self, c, conv_bias=False):
         super().__init__()
         ch = c.get("channels", 1)
         self.ph, self.pw = min(c["height"] // 4, 7), min(c["width"] // 4, 7)
         self.register_buffer("pixel_mean", torch.zeros(1, ch, 1, 1))
         self.register_buffer("pixel_std", torch.ones(1, ch, 1, 1))
-        self.conv1 = nn.Conv2d(ch, 16, 3, padding=1)
+        # Models saved since the bias-free convolutions (conv → BatchNorm) have no conv bias.
+        self.conv1 = nn.Conv2d(ch, 16, 3, padding=1, bias=conv_bias)
         self.bn1 = nn.BatchNorm2d(16)
-        self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
+        self.conv2 = nn.Conv2d(16, 32, 3, padding=1, bias=conv_bias)
         self.bn2 = nn.BatchNorm2d(32)
         self.fc1 = nn.Linear(32 * self.ph * self.pw, 128)
         self.fc2 = nn.Linear(128, c["outputs"])
@@ -83,7 +84,7 @@ def load_model(path):
     archive = torch.jit.load(io.BytesIO(payload), map_location="cpu")
     saved = {k: v for k, v in archive.state_dict().items()}
     if c["kind"] == "cnn":
-        net = Cnn(c)
+        net = Cnn(c, conv_bias="conv1.bias" in saved)
         state = saved
     else:
         net = Mlp(c)

@@ -145,9 +145,16 @@ int RunLmGenerate(const LmGenerateFlags& f) {
   if (!out.ok()) return Fail(out.status());
   std::vector<tokenizer::TokenId> gen((*out)[0].tokens.begin(), (*out)[0].tokens.end());
   if ((*out)[0].finish_reason == "stop" && !gen.empty()) gen.pop_back();  // the stop token itself
-  auto text = (*tok)->Decode(gen, true);
-  if (!text.ok()) return Fail(text.status());
-  std::cout << (f.chat ? "" : f.prompt) << *text << "\n";
+  // The ids continue the prompt: keep a leading word-start space ("A penny" + " of ...").
+  tokenizer::StreamDecoder decoder(**tok, /*skip_special=*/true, /*at_start=*/false);
+  std::string text;
+  for (auto id : gen) {
+    auto piece = decoder.Push(id);
+    if (!piece.ok()) return Fail(piece.status());
+    text += *piece;
+  }
+  text += decoder.Flush();
+  std::cout << (f.chat ? "" : f.prompt) << text << "\n";
   return 0;
 }
 

@@ -261,8 +261,8 @@ void AsyncClient::Request(const std::string& base_url, const std::string& method
   op->req.keep_alive(true);
   op->req.body() = std::move(body);
   op->req.prepare_payload();
-  // Never inline: `done` must not run inside Request(). Posted, not deferred: a deferred op
-  // stays on this thread, so under saturation the context's other io thread could sit idle.
+  // Never inline: `done` must not run inside Request(). A server io context has one thread, so
+  // the op stays on the caller's thread.
   net::post(*op->ioc, [op] { op->Start(); });
 }
 

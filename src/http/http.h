@@ -116,6 +116,9 @@ using SyncHandler = std::function<Response(Request&)>;
 
 struct RouteOptions {
   bool stream_body = false;     // body to a temp file (uploads)
+  // The handler may block (SQLite, files, other processes): it runs on the server's blocking
+  // pool, never on an io thread, so a slow call does not stall other connections. AddSync sets it.
+  bool blocking = false;
   uint64_t max_body_bytes = 0;  // 0 = server default for this kind (see Server::Options)
   std::string summary;          // for the OpenAPI document
 };
@@ -166,7 +169,12 @@ class Server {
     // replaced, the file is removed by Stop(). Same routes and limits as TCP. Peers on it show
     // remote_addr "unix". Max 107 bytes (kInvalidArgument beyond).
     std::string unix_path;
+    // Each io thread runs its own event loop; connections are spread over them round-robin and
+    // stay on one thread (a request and its async work never hop between io threads).
+    // Non-blocking handlers run inline on that thread; blocking ones (RouteOptions::blocking)
+    // on a pool of blocking_threads.
     int io_threads = 2;
+    int blocking_threads = 4;
     uint64_t max_body_bytes = 8ull << 20;         // non-streaming requests -> 413 beyond
     uint64_t max_stream_body_bytes = 8ull << 30;  // streaming uploads -> 413 beyond
     std::string temp_dir;  // where streamed bodies go (required if any route streams)

@@ -77,6 +77,7 @@ void Router::Add(std::string method, std::string pattern, Handler h, RouteOption
 }
 
 void Router::AddSync(std::string method, std::string pattern, SyncHandler h, RouteOptions o) {
+  o.blocking = true;
   Add(std::move(method), std::move(pattern),
       [h = std::move(h)](Request& req, Responder respond) { respond(h(req)); }, std::move(o));
 }
@@ -85,6 +86,9 @@ namespace {
 
 // True when `segments` match the decoded path parts (no allocation).
 bool Matches(const std::vector<Segment>& segments, const std::vector<std::string>& parts) {
+  // Cheap length check first (most routes fail it): a final rest param may match nothing.
+  const bool rest = !segments.empty() && segments.back().kind == SegmentKind::kRest;
+  if (rest ? parts.size() + 1 < segments.size() : parts.size() != segments.size()) return false;
   for (size_t seg_idx = 0; seg_idx < segments.size(); ++seg_idx) {
     const Segment& seg = segments[seg_idx];
     if (seg.kind == SegmentKind::kRest) return seg_idx + 1 == segments.size();

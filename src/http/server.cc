@@ -20,20 +20,30 @@ void SetCurrentServerIo(std::shared_ptr<net::io_context> ioc) { tls_server_io = 
 }  // namespace internal
 
 struct Server::Impl {
-  // The io context is shared: an AsyncClient that pooled connections on it keeps it alive.
+  // One io context per io thread (concurrency hint 1: no cross-thread hand-offs within a
+  // request). The contexts are shared: an AsyncClient that pooled connections on one keeps it
+  // alive. The acceptors and their retry timers live on the first.
   explicit Impl(int threads)
-      : ioc_ptr(std::make_shared<net::io_context>(threads)),
-        ioc(*ioc_ptr),
+      : iocs(MakeIoContexts(threads)),
+        ioc(*iocs.front()),
         acceptor(ioc),
         unix_acceptor(ioc),
         accept_retry(ioc),
         unix_accept_retry(ioc) {}
 
-  // Accepts on `acc` (TCP or Unix) forever; each socket becomes a Session.
+  static std::vector<std::shared_ptr<net::io_context>> MakeIoContexts(int threads) {
+    std::vector<std::shared_ptr<net::io_context>> out;
+    for (int idx = 0; idx < threads; ++idx) out.push_back(std::make_shared<net::io_context>(1));
+    return out;
+  }
+
+  // Accepts on `acc` (TCP or Unix) forever; each socket becomes a Session on the next io
+  // context in turn.
   template <class Acceptor>
   void Accept(Acceptor& acc, net::steady_timer& retry) {
     using Socket = typename Acceptor::protocol_type::socket;
-    acc.async_accept(net::make_strand(ioc), [this, &acc, &retry](beast::error_code ec, Socket socket) {
+    net::io_context& target = *iocs[next_io++ % iocs.size()];
+    acc.async_accept(target, [this, &acc, &retry](beast::error_code ec, Socket socket) {
       if (ec == net::error::operation_aborted || !acc.is_open()) return;
       if (ec) {
         // E.g. out of file descriptors: back off a little instead of spinning.
@@ -55,13 +65,14 @@ struct Server::Impl {
     });
   }
 
-  std::shared_ptr<net::io_context> ioc_ptr;
+  std::vector<std::shared_ptr<net::io_context>> iocs;
   net::io_context& ioc;
+  size_t next_io = 0;  // only touched by accept handlers (the first context's thread)
   tcp::acceptor acceptor;
   local_stream::acceptor unix_acceptor;  // open when Options::unix_path is set
   net::steady_timer accept_retry;
   net::steady_timer unix_accept_retry;
-  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> work;
   std::shared_ptr<ServerContext> ctx;
   std::vector<std::thread> threads;
   uint16_t port = 0;
@@ -99,6 +110,7 @@ uint16_t Server::port() const { return impl_->port; }
 Result<std::unique_ptr<Server>> Server::Create(Options options, std::shared_ptr<Router> router) {
   if (!router) return Status::InvalidArgument("http server needs a router");
   if (options.io_threads < 1) return Status::InvalidArgument("io_threads must be >= 1");
+  if (options.blocking_threads < 1) return Status::InvalidArgument("blocking_threads must be >= 1");
   if (options.temp_dir.empty()) {
     for (const auto& route : router->routes()) {
       if (route.stream_body) {
@@ -125,18 +137,18 @@ Result<std::unique_ptr<Server>> Server::Create(Options options, std::shared_ptr<
   if (!options.unix_path.empty()) SSKAI_RETURN_IF_ERROR(ListenUnix(options.unix_path, impl->unix_acceptor));
 
   impl->ctx = std::make_shared<ServerContext>();
+  impl->ctx->blocking = std::make_shared<net::thread_pool>(options.blocking_threads);
   impl->ctx->options = std::move(options);
   impl->ctx->router = std::move(router);
-  impl->work.emplace(impl->ioc.get_executor());
+  for (auto& ioc : impl->iocs) impl->work.emplace_back(ioc->get_executor());
   impl->Accept(impl->acceptor, impl->accept_retry);
   if (impl->unix_acceptor.is_open()) impl->Accept(impl->unix_acceptor, impl->unix_accept_retry);
-  int threads = impl->ctx->options.io_threads;
-  for (int idx = 0; idx < threads; ++idx) {
-    impl->threads.emplace_back([ioc = &impl->ioc, shared = impl->ioc_ptr] {
+  for (const auto& shared : impl->iocs) {
+    impl->threads.emplace_back([shared] {
       internal::SetCurrentServerIo(shared);
       while (true) {
         try {
-          ioc->run();
+          shared->run();
           internal::SetCurrentServerIo(nullptr);
           return;
         } catch (const std::exception& e) {  // last resort: keep the io thread alive
@@ -158,10 +170,12 @@ void Server::Stop() {
     std::lock_guard<std::mutex> lock(impl_->ctx->mu);
     impl_->ctx->stopped = true;
   }
-  impl_->work.reset();
-  impl_->ioc.stop();
+  impl_->work.clear();
+  for (auto& ioc : impl_->iocs) ioc->stop();
   for (auto& thread : impl_->threads) thread.join();
   impl_->threads.clear();
+  // Blocking handlers still running finish (their answers are dropped: ctx->stopped).
+  impl_->ctx->blocking->join();
   beast::error_code ec;
   impl_->acceptor.close(ec);
   if (impl_->unix_acceptor.is_open()) {

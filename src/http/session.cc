@@ -240,6 +240,15 @@ void Session::Dispatch() {
   }
   awaiting_response_ = true;
   auto state = std::make_shared<ResponderState>(weak_from_this(), ctx_);
+  if (match_.options->blocking) {
+    // No read is pending while the handler runs, so req_ and match_ stay put; `self` keeps
+    // the session alive until the handler returns.
+    net::post(*ctx_->blocking, [self = shared_from_this(), state] {
+      internal::InvokeHandler(*self->match_.handler, *self->req_,
+                              [state](Response r) { state->Send(std::move(r)); });
+    });
+    return;
+  }
   internal::InvokeHandler(*match_.handler, *req_,
                           [state](Response r) { state->Send(std::move(r)); });
 }

@@ -22,6 +22,7 @@ class Session;
 struct ServerContext {
   Server::Options options;
   std::shared_ptr<Router> router;
+  std::shared_ptr<net::thread_pool> blocking;  // runs RouteOptions::blocking handlers
   std::atomic<uint64_t> temp_counter{0};
 
   std::mutex mu;

@@ -70,7 +70,8 @@ openai::ApiError ContextError(int64_t context, int64_t prompt, std::optional<int
 // One request in flight: touched by the HTTP thread until submitted, then only by the batcher's
 // thread (and the stream's cancel callback, which only sets client_gone).
 struct LmService::Generation {
-  Generation(const tokenizer::Tokenizer& tok) : decoder(tok) {}
+  // Generated ids continue the prompt: a leading word-start space is kept (" of", not "of").
+  Generation(const tokenizer::Tokenizer& tok) : decoder(tok, /*skip_special=*/true, /*at_start=*/false) {}
   bool chat = false;
   std::string id, model;
   int64_t created = 0;

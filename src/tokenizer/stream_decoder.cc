@@ -3,8 +3,8 @@
 
 namespace sskai::tokenizer {
 
-StreamDecoder::StreamDecoder(const Tokenizer& tokenizer, bool skip_special)
-    : tokenizer_(tokenizer), skip_special_(skip_special) {}
+StreamDecoder::StreamDecoder(const Tokenizer& tokenizer, bool skip_special, bool at_start)
+    : tokenizer_(tokenizer), skip_special_(skip_special), at_start_(at_start), first_(at_start) {}
 
 Result<std::string> StreamDecoder::Push(TokenId id) {
   if (skip_special_) {
@@ -34,7 +34,7 @@ Result<std::string> StreamDecoder::Push(TokenId id) {
 std::string StreamDecoder::Flush() {
   std::string out = internal::RepairUtf8(pending_);
   pending_.clear();
-  first_ = true;
+  first_ = at_start_;
   return out;
 }
 

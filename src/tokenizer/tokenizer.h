@@ -103,10 +103,12 @@ Result<std::unique_ptr<Tokenizer>> LoadSentencePiece(const std::string& model_pa
 // Decodes a stream of ids one at a time for streaming generation: Push returns only complete
 // UTF-8 characters; an incomplete multi-byte sequence is held until the next token completes it.
 // Bytes that can never become valid UTF-8 are emitted as U+FFFD. Borrows `tokenizer`, which must
-// outlive the decoder.
+// outlive the decoder. `at_start`: the first id begins the text (a sentencepiece word-start
+// space is dropped there, as Decode does); false when the ids continue a prompt, so a
+// completion of "A penny" starts " of", exactly decode(prompt + ids) minus decode(prompt).
 class StreamDecoder {
  public:
-  explicit StreamDecoder(const Tokenizer& tokenizer, bool skip_special = true);
+  explicit StreamDecoder(const Tokenizer& tokenizer, bool skip_special = true, bool at_start = true);
   // Text completed by `id` (possibly empty). kInvalidArgument for an unknown id.
   Result<std::string> Push(TokenId id);
   // Whatever is still held, with an unfinished sequence as U+FFFD; resets the decoder.
@@ -115,7 +117,8 @@ class StreamDecoder {
  private:
   const Tokenizer& tokenizer_;
   bool skip_special_;
-  bool first_ = true;
+  bool at_start_;
+  bool first_;
   std::string pending_;
 };
 
