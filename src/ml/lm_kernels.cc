@@ -7,8 +7,6 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <algorithm>
-#include <cstdlib>
-#include <string>
 
 #include "ml/lm_kernels_rows.h"
 
@@ -158,27 +156,17 @@ struct CrossEntropySumFn : public torch::autograd::Function<CrossEntropySumFn> {
   }
 };
 
-// A/B switch while measuring: SSKAI_LM_FUSED=<bitmask> (1 RMSNorm, 2 SwiGLU, 4 rotary, 8 softmax,
-// 16 cross-entropy; default all).
-bool Enabled(int bit) {
-  static const int mask = [] {
-    const char* env = std::getenv("SSKAI_LM_FUSED");
-    return env == nullptr ? 31 : std::atoi(env);
-  }();
-  return (mask & bit) != 0;
-}
-
 }  // namespace
 
 at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& w, double eps) {
-  if (Enabled(1) && Plain(x) && Plain(w) && x.dim() >= 1 && w.dim() == 1 && w.size(0) == x.size(-1)) {
+  if (Plain(x) && Plain(w) && x.dim() >= 1 && w.dim() == 1 && w.size(0) == x.size(-1)) {
     return RmsNormFn::apply(x, w, eps);
   }
   return reference::RmsNorm(x, w, eps);
 }
 
 at::Tensor SwiGlu(const at::Tensor& gate, const at::Tensor& up) {
-  if (Enabled(2) && Plain(gate) && Plain(up) && gate.sizes() == up.sizes()) return SwiGluFn::apply(gate, up);
+  if (Plain(gate) && Plain(up) && gate.sizes() == up.sizes()) return SwiGluFn::apply(gate, up);
   return reference::SwiGlu(gate, up);
 }
 
@@ -186,21 +174,21 @@ at::Tensor RotaryHeadsFirst(const at::Tensor& x, const at::Tensor& cos, const at
   bool shapes = x.dim() == 4 && cos.dim() == 4 && cos.sizes() == sin.sizes() && x.size(3) % 2 == 0 &&
                 (cos.size(0) == 1 || cos.size(0) == x.size(0)) && cos.size(1) == x.size(1) && cos.size(2) == 1 &&
                 cos.size(3) == x.size(3);
-  if (Enabled(4) && shapes && Plain(x) && Plain(cos) && Plain(sin) && !cos.requires_grad() && !sin.requires_grad()) {
+  if (shapes && Plain(x) && Plain(cos) && Plain(sin) && !cos.requires_grad() && !sin.requires_grad()) {
     return RotaryFn::apply(x, cos, sin);
   }
   return reference::RotaryHeadsFirst(x, cos, sin);
 }
 
 at::Tensor CausalSoftmax(const at::Tensor& scores) {
-  if (Enabled(8) && Plain(scores) && scores.dim() >= 2 && scores.size(-1) >= scores.size(-2) && scores.size(-2) > 0) {
+  if (Plain(scores) && scores.dim() >= 2 && scores.size(-1) >= scores.size(-2) && scores.size(-2) > 0) {
     return CausalSoftmaxFn::apply(scores);
   }
   return reference::CausalSoftmax(scores);
 }
 
 at::Tensor CrossEntropySum(const at::Tensor& logits, const at::Tensor& targets, int64_t ignore_index) {
-  if (Enabled(16) && Plain(logits) && logits.dim() == 2 && logits.size(1) > 0 && targets.dim() == 1 &&
+  if (Plain(logits) && logits.dim() == 2 && logits.size(1) > 0 && targets.dim() == 1 &&
       targets.size(0) == logits.size(0) && targets.device().is_cpu() && targets.scalar_type() == at::kLong &&
       targets.is_contiguous()) {
     return CrossEntropySumFn::apply(logits, targets, ignore_index);
