@@ -78,38 +78,6 @@ struct SwiGluFn : public torch::autograd::Function<SwiGluFn> {
   }
 };
 
-// Rows of [gate (I) | up (I)] → rows of I; the element loops run per row half.
-struct SwiGluPackedFn : public torch::autograd::Function<SwiGluPackedFn> {
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& gu) {
-    int64_t i = gu.size(-1) / 2, rows = gu.numel() / std::max<int64_t>(1, 2 * i);
-    auto sizes = gu.sizes().vec();
-    sizes.back() = i;
-    auto y = at::empty(sizes, gu.options());
-    const float* in = F32(gu);
-    float* out = F32(y);
-    ForRanges(rows, 2 * i, [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; ++r) rows::SwiGluForward(in + r * 2 * i, in + r * 2 * i + i, out + r * i, 0, i);
-    });
-    ctx->save_for_backward({gu});
-    return y;
-  }
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    auto gu = ctx->get_saved_variables()[0];
-    auto dy = grads[0].contiguous();
-    int64_t i = gu.size(-1) / 2, rows = gu.numel() / std::max<int64_t>(1, 2 * i);
-    auto dgu = at::empty_like(gu);
-    const float *in = F32(gu), *g = F32(dy);
-    float* out = F32(dgu);
-    ForRanges(rows, 2 * i, [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; ++r) {
-        const float* row = in + r * 2 * i;
-        rows::SwiGluBackward(g + r * i, row, row + i, out + r * 2 * i, out + r * 2 * i + i, 0, i);
-      }
-    });
-    return {dgu};
-  }
-};
-
 rows::RotaryShape ShapeOf(const at::Tensor& x, const at::Tensor& cos) {
   return {x.size(1), x.size(2), x.size(3), cos.size(0) != 1};
 }
@@ -202,11 +170,6 @@ at::Tensor SwiGlu(const at::Tensor& gate, const at::Tensor& up) {
   return reference::SwiGlu(gate, up);
 }
 
-at::Tensor SwiGluPacked(const at::Tensor& gate_up) {
-  if (Plain(gate_up) && gate_up.dim() >= 1 && gate_up.size(-1) % 2 == 0) return SwiGluPackedFn::apply(gate_up);
-  return reference::SwiGluPacked(gate_up);
-}
-
 at::Tensor RotaryHeadsFirst(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
   bool shapes = x.dim() == 4 && cos.dim() == 4 && cos.sizes() == sin.sizes() && x.size(3) % 2 == 0 &&
                 (cos.size(0) == 1 || cos.size(0) == x.size(0)) && cos.size(1) == x.size(1) && cos.size(2) == 1 &&
@@ -243,11 +206,6 @@ at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& w, double eps) {
 }
 
 at::Tensor SwiGlu(const at::Tensor& gate, const at::Tensor& up) { return at::silu(gate) * up; }
-
-at::Tensor SwiGluPacked(const at::Tensor& gate_up) {
-  int64_t i = gate_up.size(-1) / 2;
-  return SwiGlu(gate_up.narrow(-1, 0, i), gate_up.narrow(-1, i, i));
-}
 
 at::Tensor RotaryHeadsFirst(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
   int64_t half = x.size(-1) / 2;

@@ -24,10 +24,6 @@ at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& w, double eps);
 // SwiGLU gating: silu(gate) * up (same shapes).
 at::Tensor SwiGlu(const at::Tensor& gate, const at::Tensor& up);
 
-// The same on one projection's output: gate_up [..., 2·I] = [gate | up] → [..., I] (gate and up
-// projections run as one GEMM).
-at::Tensor SwiGluPacked(const at::Tensor& gate_up);
-
 // Rotary embedding, heads first: x [B, T, H, D] → (x * cos + rotate_half(x) * sin) as [B, H, T, D]
 // (contiguous on the fused path; a transposed view otherwise). cos, sin [B or 1, T, 1, D] carry
 // no gradient; rotate_half(x) = cat(-x[..., D/2:], x[..., :D/2]).
@@ -46,7 +42,6 @@ at::Tensor CrossEntropySum(const at::Tensor& logits, const at::Tensor& targets, 
 namespace reference {
 at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& w, double eps);
 at::Tensor SwiGlu(const at::Tensor& gate, const at::Tensor& up);
-at::Tensor SwiGluPacked(const at::Tensor& gate_up);
 at::Tensor RotaryHeadsFirst(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
 at::Tensor CausalSoftmax(const at::Tensor& scores);
 at::Tensor CrossEntropySum(const at::Tensor& logits, const at::Tensor& targets, int64_t ignore_index);

@@ -90,12 +90,6 @@ std::vector<KernelCheck> CheckLmKernels(uint64_t seed) {
                           [](const auto& in) { return reference::SwiGlu(in[0], in[1]); }, gen));
   }
 
-  for (auto shape : std::vector<std::vector<int64_t>>{{7, 66}, {2, 5, 704}}) {
-    out.push_back(Compare("swiglu_packed", {randn(shape, 3.0)}, {true},
-                          [](const auto& in) { return SwiGluPacked(in[0]); },
-                          [](const auto& in) { return reference::SwiGluPacked(in[0]); }, gen));
-  }
-
   // x [B,T,H,D] with cos/sin shared over the batch or per row (packed documents).
   for (auto [x_shape, table_batch] : std::vector<std::pair<std::vector<int64_t>, int64_t>>{
            {{2, 5, 3, 8}, 1}, {{3, 4, 2, 6}, 3}, {{2, 7, 4, 32}, 1}}) {

