@@ -119,8 +119,9 @@ int main(int argc, char** argv) {
   std::vector<double> step_s;
   double last = Now();
   LmTrainCallbacks cb;
-  double last_loss = 0;
+  double first_loss = 0, last_loss = 0;  // first: the loss of the untouched model (before any update)
   cb.on_step = [&](const LmStepMetrics& m) {
+    if (step_s.empty()) first_loss = m.loss;
     last_loss = m.loss;
     double now = Now();
     step_s.push_back(now - last);
@@ -132,8 +133,8 @@ int main(int argc, char** argv) {
   double train_s = timed.empty() ? 0 : timed[timed.size() / 2];
   std::printf(
       "{\"params\": %lld, \"threads\": %d, \"prompt\": %d, \"prefill_tok_s\": %.1f, \"decode\": %d, "
-      "\"decode_tok_s\": %.1f, \"train_tok_s\": %.1f, \"train_ok\": %s, \"last_loss\": %.6f}\n",
+      "\"decode_tok_s\": %.1f, \"train_tok_s\": %.1f, \"train_ok\": %s, \"first_loss\": %.6f, \"last_loss\": %.6f}\n",
       static_cast<long long>((*lm)->NumParameters()), threads, prompt, prompt / prefill, decode, decode / decode_s,
-      static_cast<double>(train_batch) * train_seq / train_s, tr.ok() ? "true" : "false", last_loss);
+      static_cast<double>(train_batch) * train_seq / train_s, tr.ok() ? "true" : "false", first_loss, last_loss);
   return 0;
 }

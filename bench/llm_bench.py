@@ -113,7 +113,7 @@ def main():
         opt.step()
         return loss.item()
 
-    step()
+    first_loss = step()  # the loss of the untouched model (before any update)
     times = []
     for _ in range(a.train_steps):
         t0 = now()
@@ -123,7 +123,7 @@ def main():
     print(json.dumps({"params": n, "threads": a.threads, "prefill_tok_s": round(a.prompt / prefill, 1),
                       "decode_tok_s": round(a.decode / dec, 1),
                       "train_tok_s": round(a.train_batch * a.train_seq / statistics.median(times), 1),
-                      "last_loss": round(last_loss, 6)}))
+                      "first_loss": round(first_loss, 6), "last_loss": round(last_loss, 6)}))
 
 
 if __name__ == "__main__":

@@ -4,17 +4,14 @@
 #include <cmath>
 #include <cstring>
 
+#include "ml/lm_kernels.h"
+
 namespace sskai::ml {
 
 namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 constexpr float kMaskValue = -1e30f;
-
-torch::Tensor RotateHalf(const torch::Tensor& x) {
-  int64_t half = x.size(-1) / 2;
-  return torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
-}
 
 Result<torch::ScalarType> TorchDtypeOf(safetensors::DType dtype) {
   switch (dtype) {
@@ -211,10 +208,7 @@ void LmCore::ConvertParams(torch::ScalarType dtype) {
 }
 
 torch::Tensor LmCore::RmsNorm(const torch::Tensor& x, const torch::Tensor& weight) const {
-  auto xf = x.to(torch::kFloat);
-  xf = xf * torch::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + config_.rms_norm_eps);
-  auto out = xf.to(x.scalar_type());
-  return (weight.scalar_type() == out.scalar_type() ? weight : weight.to(out.scalar_type())) * out;
+  return kernels::RmsNorm(x, weight, config_.rms_norm_eps);
 }
 
 torch::Tensor LmCore::Proj(const std::string& module, const torch::Tensor& x, bool bias) {
@@ -247,7 +241,9 @@ torch::Tensor LmCore::Hidden(const torch::Tensor& ids, const torch::Tensor& posi
   auto cos = Cast(cos_f), sin = Cast(sin_f);
   auto cos_q = Cast(cos_f * scaling), sin_q = Cast(sin_f * scaling);
   int64_t past = cache != nullptr ? cache->len : 0, total = past + len;
-  auto mask = AttentionMask(len, past, key_valid, documents);  // [B|1,1,1,T,S]
+  // Plain causal attention takes the fused masked softmax; padding or packed documents need the mask.
+  bool causal_only = !key_valid.defined() && !documents.defined();
+  auto mask = causal_only ? torch::Tensor() : AttentionMask(len, past, key_valid, documents);  // [B|1,1,1,T,S]
   bool o_bias = c.attention_bias && (c.model_type == "llama" || c.model_type == "mistral");
 
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
@@ -260,8 +256,10 @@ torch::Tensor LmCore::Hidden(const torch::Tensor& ids, const torch::Tensor& posi
       q = RmsNorm(q, params_.at(p + "self_attn.q_norm.weight"));
       k = RmsNorm(k, params_.at(p + "self_attn.k_norm.weight"));
     }
-    q = q * cos_q + RotateHalf(q) * sin_q;  // [B,T,H,hd]
-    k = (k * cos + RotateHalf(k) * sin).transpose(1, 2);  // [B,kv,T,hd]
+    // Heads first: q [B,H,T,hd] = [B,kv,group·T,hd] (query heads grouped by their kv head, so k/v
+    // are used as they are), k [B,kv,T,hd].
+    q = kernels::RotaryHeadsFirst(q, cos_q, sin_q).reshape({batch, kv_heads, group * len, hd});
+    k = kernels::RotaryHeadsFirst(k, cos, sin);
     v = v.transpose(1, 2);
     if (cache != nullptr) {
       cache->k[l].narrow(2, past, len).copy_(k);
@@ -269,17 +267,17 @@ torch::Tensor LmCore::Hidden(const torch::Tensor& ids, const torch::Tensor& posi
       k = cache->k[l].narrow(2, 0, total);
       v = cache->v[l].narrow(2, 0, total);
     }
-    // Query heads grouped by their kv head: [B, kv, group·T, hd], so k/v are used as they are.
-    q = q.view({batch, len, kv_heads, group, hd}).permute({0, 2, 3, 1, 4}).reshape({batch, kv_heads, group * len, hd});
     auto scores = torch::matmul(q, k.transpose(-1, -2)).to(torch::kFloat).view({batch, kv_heads, group, len, total});
-    auto probs = torch::softmax(scores.add_(mask), -1).to(q.scalar_type()).view({batch, kv_heads, group * len, total});
+    auto probs = (causal_only ? kernels::CausalSoftmax(scores) : torch::softmax(scores.add_(mask), -1))
+                     .to(q.scalar_type())
+                     .view({batch, kv_heads, group * len, total});
     auto attn = torch::matmul(probs, v)
                     .view({batch, kv_heads, group, len, hd})
                     .permute({0, 3, 1, 2, 4})
                     .reshape({batch, len, heads * hd});
     x = x + Proj(p + "self_attn.o_proj", attn, o_bias);
     h = RmsNorm(x, params_.at(p + "post_attention_layernorm.weight"));
-    auto mlp = torch::silu(Proj(p + "mlp.gate_proj", h, false)) * Proj(p + "mlp.up_proj", h, false);
+    auto mlp = kernels::SwiGlu(Proj(p + "mlp.gate_proj", h, false), Proj(p + "mlp.up_proj", h, false));
     x = x + Proj(p + "mlp.down_proj", mlp, false);
   }
   if (cache != nullptr) cache->len = total;

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ml/distributed.h"
+#include "ml/lm_kernels.h"
 #include "ml/lm_model.h"
 
 namespace sskai::ml {
@@ -74,8 +75,7 @@ std::pair<torch::Tensor, int64_t> SumLoss(LmCore* core, const LmBatch& batch) {
   auto pred = logits.reshape({-1, logits.size(-1)});
   auto gold = batch.labels.narrow(1, 1, len - 1).reshape({-1});
   int64_t count = gold.ne(-100).sum().item<int64_t>();
-  auto loss = torch::nn::functional::cross_entropy(
-      pred, gold, torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100).reduction(torch::kSum));
+  auto loss = kernels::CrossEntropySum(pred, gold.contiguous(), -100);
   return {loss, count};
 }
 

@@ -1,0 +1,228 @@
+// src/ml/lm_kernels.cc — fused CPU ops of the LM as custom autograd functions, with the ATen
+// compositions they replace as the fallback (see lm_kernels.h).
+#include "ml/lm_kernels.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <algorithm>
+
+#include "ml/lm_kernels_rows.h"
+
+namespace sskai::ml::kernels {
+
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// fp32, CPU, contiguous: the layouts the row loops take.
+bool Plain(const at::Tensor& t) {
+  return t.defined() && t.device().is_cpu() && t.scalar_type() == at::kFloat && t.is_contiguous();
+}
+
+// Runs f(begin, end) over [0, count) items of `item_size` floats on torch's intra-op threads.
+template <typename F>
+void ForRanges(int64_t count, int64_t item_size, const F& f) {
+  int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, item_size));
+  at::parallel_for(0, count, grain, f);
+}
+
+float* F32(const at::Tensor& t) { return t.data_ptr<float>(); }
+
+struct RmsNormFn : public torch::autograd::Function<RmsNormFn> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w, double eps) {
+    int64_t n = x.size(-1), rows = x.numel() / std::max<int64_t>(n, 1);
+    auto y = at::empty_like(x);
+    auto rstd = at::empty({rows}, x.options());
+    ForRanges(rows, n, [&](int64_t b, int64_t e) {
+      rows::RmsForward(F32(x), F32(w), F32(y), F32(rstd), n, static_cast<float>(eps), b, e);
+    });
+    ctx->save_for_backward({x, w, rstd});
+    return y;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const auto &x = saved[0], &w = saved[1], &rstd = saved[2];
+    auto dy = grads[0].contiguous();
+    int64_t n = x.size(-1), rows = rstd.numel();
+    auto dx = at::empty_like(x);
+    at::Tensor dw, acc;
+    if (ctx->needs_input_grad(1)) acc = at::zeros({at::get_num_threads(), n}, x.options());
+    ForRanges(rows, n, [&](int64_t b, int64_t e) {
+      float* dw_acc = acc.defined() ? F32(acc) + at::get_thread_num() * n : nullptr;
+      rows::RmsBackward(F32(dy), F32(x), F32(w), F32(rstd), F32(dx), dw_acc, n, b, e);
+    });
+    if (acc.defined()) dw = acc.sum(0);
+    return {dx, dw, at::Tensor()};
+  }
+};
+
+struct SwiGluFn : public torch::autograd::Function<SwiGluFn> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& g, const at::Tensor& u) {
+    auto y = at::empty_like(g);
+    ForRanges(g.numel(), 1, [&](int64_t b, int64_t e) { rows::SwiGluForward(F32(g), F32(u), F32(y), b, e); });
+    ctx->save_for_backward({g, u});
+    return y;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const auto &g = saved[0], &u = saved[1];
+    auto dy = grads[0].contiguous();
+    auto dg = at::empty_like(g), du = at::empty_like(u);
+    ForRanges(g.numel(), 1, [&](int64_t b, int64_t e) {
+      rows::SwiGluBackward(F32(dy), F32(g), F32(u), F32(dg), F32(du), b, e);
+    });
+    return {dg, du};
+  }
+};
+
+rows::RotaryShape ShapeOf(const at::Tensor& x, const at::Tensor& cos) {
+  return {x.size(1), x.size(2), x.size(3), cos.size(0) != 1};
+}
+
+struct RotaryFn : public torch::autograd::Function<RotaryFn> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+    auto y = at::empty({x.size(0), x.size(2), x.size(1), x.size(3)}, x.options());
+    auto shape = ShapeOf(x, cos);
+    ForRanges(x.size(0) * x.size(1), x.size(2) * x.size(3), [&](int64_t b, int64_t e) {
+      rows::RotaryForward(F32(x), F32(cos), F32(sin), F32(y), shape, b, e);
+    });
+    ctx->save_for_backward({cos, sin});
+    ctx->saved_data["x_sizes"] = x.sizes();
+    return y;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const auto &cos = saved[0], &sin = saved[1];
+    auto dy = grads[0].contiguous();
+    auto dx = at::empty(ctx->saved_data["x_sizes"].toIntVector(), dy.options());
+    auto shape = ShapeOf(dx, cos);
+    ForRanges(dx.size(0) * dx.size(1), dx.size(2) * dx.size(3), [&](int64_t b, int64_t e) {
+      rows::RotaryBackward(F32(dy), F32(cos), F32(sin), F32(dx), shape, b, e);
+    });
+    return {dx, at::Tensor(), at::Tensor()};
+  }
+};
+
+struct CausalSoftmaxFn : public torch::autograd::Function<CausalSoftmaxFn> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& s) {
+    int64_t t = s.size(-2), len_s = s.size(-1);
+    auto p = at::empty_like(s);
+    ForRanges(s.numel() / len_s, len_s, [&](int64_t b, int64_t e) {
+      rows::CausalSoftmaxForward(F32(s), F32(p), t, len_s, b, e);
+    });
+    ctx->save_for_backward({p});
+    return p;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto p = ctx->get_saved_variables()[0];
+    auto dp = grads[0].contiguous();
+    int64_t t = p.size(-2), len_s = p.size(-1);
+    auto ds = at::empty_like(p);
+    ForRanges(p.numel() / len_s, len_s, [&](int64_t b, int64_t e) {
+      rows::CausalSoftmaxBackward(F32(dp), F32(p), F32(ds), t, len_s, b, e);
+    });
+    return {ds};
+  }
+};
+
+struct CrossEntropySumFn : public torch::autograd::Function<CrossEntropySumFn> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& target, int64_t ignore) {
+    int64_t n = x.size(0), v = x.size(1);
+    const int64_t* tg = target.data_ptr<int64_t>();
+    for (int64_t i = 0; i < n; ++i) {
+      TORCH_CHECK(tg[i] == ignore || (tg[i] >= 0 && tg[i] < v), "Target ", tg[i], " is out of bounds.");
+    }
+    auto lse = at::empty({n}, x.options()), loss = at::empty({n}, x.options());
+    ForRanges(n, v, [&](int64_t b, int64_t e) {
+      rows::CrossEntropyForward(F32(x), tg, F32(lse), F32(loss), v, ignore, b, e);
+    });
+    ctx->save_for_backward({x, target, lse});
+    ctx->saved_data["ignore"] = ignore;
+    return loss.sum();
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const auto &x = saved[0], &target = saved[1], &lse = saved[2];
+    int64_t ignore = ctx->saved_data["ignore"].toInt(), v = x.size(1);
+    float scale = grads[0].item<float>();
+    auto dx = at::empty_like(x);
+    ForRanges(x.size(0), v, [&](int64_t b, int64_t e) {
+      rows::CrossEntropyBackward(F32(x), target.data_ptr<int64_t>(), F32(lse), scale, F32(dx), v, ignore, b, e);
+    });
+    return {dx, at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
+at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& w, double eps) {
+  if (Plain(x) && Plain(w) && x.dim() >= 1 && w.dim() == 1 && w.size(0) == x.size(-1)) {
+    return RmsNormFn::apply(x, w, eps);
+  }
+  return reference::RmsNorm(x, w, eps);
+}
+
+at::Tensor SwiGlu(const at::Tensor& gate, const at::Tensor& up) {
+  if (Plain(gate) && Plain(up) && gate.sizes() == up.sizes()) return SwiGluFn::apply(gate, up);
+  return reference::SwiGlu(gate, up);
+}
+
+at::Tensor RotaryHeadsFirst(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  bool shapes = x.dim() == 4 && cos.dim() == 4 && cos.sizes() == sin.sizes() && x.size(3) % 2 == 0 &&
+                (cos.size(0) == 1 || cos.size(0) == x.size(0)) && cos.size(1) == x.size(1) && cos.size(2) == 1 &&
+                cos.size(3) == x.size(3);
+  if (shapes && Plain(x) && Plain(cos) && Plain(sin) && !cos.requires_grad() && !sin.requires_grad()) {
+    return RotaryFn::apply(x, cos, sin);
+  }
+  return reference::RotaryHeadsFirst(x, cos, sin);
+}
+
+at::Tensor CausalSoftmax(const at::Tensor& scores) {
+  if (Plain(scores) && scores.dim() >= 2 && scores.size(-1) >= scores.size(-2) && scores.size(-2) > 0) {
+    return CausalSoftmaxFn::apply(scores);
+  }
+  return reference::CausalSoftmax(scores);
+}
+
+at::Tensor CrossEntropySum(const at::Tensor& logits, const at::Tensor& targets, int64_t ignore_index) {
+  if (Plain(logits) && logits.dim() == 2 && logits.size(1) > 0 && targets.dim() == 1 &&
+      targets.size(0) == logits.size(0) && targets.device().is_cpu() && targets.scalar_type() == at::kLong &&
+      targets.is_contiguous()) {
+    return CrossEntropySumFn::apply(logits, targets, ignore_index);
+  }
+  return reference::CrossEntropySum(logits, targets, ignore_index);
+}
+
+namespace reference {
+
+at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& w, double eps) {
+  auto xf = x.to(at::kFloat);
+  xf = xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  auto out = xf.to(x.scalar_type());
+  return (w.scalar_type() == out.scalar_type() ? w : w.to(out.scalar_type())) * out;
+}
+
+at::Tensor SwiGlu(const at::Tensor& gate, const at::Tensor& up) { return at::silu(gate) * up; }
+
+at::Tensor RotaryHeadsFirst(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  int64_t half = x.size(-1) / 2;
+  auto rotated = at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+  return (x * cos + rotated * sin).transpose(1, 2);
+}
+
+at::Tensor CausalSoftmax(const at::Tensor& scores) {
+  int64_t t = scores.size(-2), len_s = scores.size(-1);
+  auto masked = at::ones({t, len_s}, scores.options().dtype(at::kBool)).triu(len_s - t + 1);
+  return at::softmax(scores.masked_fill(masked, -1e30), -1);
+}
+
+at::Tensor CrossEntropySum(const at::Tensor& logits, const at::Tensor& targets, int64_t ignore_index) {
+  return at::nll_loss(at::log_softmax(logits, -1), targets, {}, at::Reduction::Sum, ignore_index);
+}
+
+}  // namespace reference
+
+}  // namespace sskai::ml::kernels

@@ -1,0 +1,24 @@
+// src/ml/lm_kernels_check.h — compares each fused LM kernel (lm_kernels.h) with its reference ATen
+// composition on random inputs; torch-free, for tests/ml/lm_kernels_test.cc (internal to the ml
+// module: libsskai_ml.so does not export it, the test links the kernels' static library).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sskai::ml::kernels {
+
+struct KernelCheck {
+  std::string op;         // op and input shape, e.g. "rms_norm [3,5,37]"
+  bool fused = false;     // the fused kernel ran (false: the input took the ATen fallback)
+  double forward = 0;     // max |fused − reference| / max(1, max |reference|) over the output
+  double backward = 0;    // the same over every input gradient (random upstream gradient)
+};
+
+// Runs every op on a fixed list of shapes (odd sizes, broadcast and per-batch rotary tables, KV-cache
+// offsets, ignored targets, strided inputs) with inputs drawn from `seed`. Thread-safety: uses
+// torch's intra-op threads; safe to call from any one thread.
+std::vector<KernelCheck> CheckLmKernels(uint64_t seed);
+
+}  // namespace sskai::ml::kernels

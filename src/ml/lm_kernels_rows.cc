@@ -1,0 +1,224 @@
+// src/ml/lm_kernels_rows.cc — fp32 row loops for the fused LM kernels (see lm_kernels_rows.h).
+//
+// Loops are written so GCC vectorizes them: reductions keep 8 partial sums (float addition is not
+// reassociated otherwise) and exp is a branch-free Cephes polynomial (about 1 ulp) instead of a
+// libm call per element (-fno-trapping-math lets GCC turn its selects into blends).
+#include "ml/lm_kernels_rows.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define SSKAI_ROWS __attribute__((target_clones("arch=haswell", "default")))
+#else
+#define SSKAI_ROWS
+#endif
+#define SSKAI_INLINE inline __attribute__((always_inline))
+
+namespace sskai::ml::kernels::rows {
+
+namespace {
+
+// exp(x) for float; 0 below the smallest normal result, NaN stays NaN.
+SSKAI_INLINE float FastExp(float x) {
+  constexpr float kHi = 88.3762626647949f, kLo = -87.3365447504f;
+  float xc = std::min(std::max(x, kLo), kHi);  // (NaN: garbage here, NaN returned below)
+  // n = round(x / ln 2) (xc / ln 2 + 127.5 > 0, so truncation is floor).
+  int32_t n = static_cast<int32_t>(xc * 1.44269504088896341f + 127.5f) - 127;
+  float fn = static_cast<float>(n);
+  float r = xc - fn * 0.693359375f;
+  r = r - fn * -2.12194440e-4f;
+  float y = 1.9875691500e-4f;
+  y = y * r + 1.3981999507e-3f;
+  y = y * r + 8.3334519073e-3f;
+  y = y * r + 4.1665795894e-2f;
+  y = y * r + 1.6666665459e-1f;
+  y = y * r + 5.0000001201e-1f;
+  y = y * r * r + r + 1.0f;
+  float e = y * std::bit_cast<float>(static_cast<int32_t>((n + 127) << 23));
+  e = x < kLo ? 0.0f : e;
+  return x != x ? x : e;
+}
+
+SSKAI_INLINE float Sum8(const float* acc) {
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+SSKAI_INLINE float Dot(const float* a, const float* b, int64_t n) {
+  float acc[8] = {};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    for (int k = 0; k < 8; ++k) acc[k] += a[j + k] * b[j + k];
+  }
+  float s = Sum8(acc);
+  for (; j < n; ++j) s += a[j] * b[j];
+  return s;
+}
+
+SSKAI_INLINE float Sum(const float* a, int64_t n) {
+  float acc[8] = {};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    for (int k = 0; k < 8; ++k) acc[k] += a[j + k];
+  }
+  float s = Sum8(acc);
+  for (; j < n; ++j) s += a[j];
+  return s;
+}
+
+// Max of n >= 1 values (NaN propagates through the exp that follows).
+SSKAI_INLINE float Max(const float* a, int64_t n) {
+  float acc[8];
+  for (int k = 0; k < 8; ++k) acc[k] = a[0];
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    for (int k = 0; k < 8; ++k) acc[k] = acc[k] < a[j + k] ? a[j + k] : acc[k];
+  }
+  float m = acc[0];
+  for (int k = 1; k < 8; ++k) m = m < acc[k] ? acc[k] : m;
+  for (; j < n; ++j) m = m < a[j] ? a[j] : m;
+  return m;
+}
+
+// out[j] = exp(x[j] − shift); returns the sum.
+SSKAI_INLINE float ExpShifted(const float* x, float shift, float* out, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) out[j] = FastExp(x[j] - shift);
+  return Sum(out, n);
+}
+
+}  // namespace
+
+SSKAI_ROWS void RmsForward(const float* x, const float* w, float* y, float* rstd, int64_t n, float eps, int64_t begin,
+                           int64_t end) {
+  for (int64_t row = begin; row < end; ++row) {
+    const float* xr = x + row * n;
+    float* yr = y + row * n;
+    float r = 1.0f / std::sqrt(Dot(xr, xr, n) / static_cast<float>(n) + eps);
+    rstd[row] = r;
+    for (int64_t j = 0; j < n; ++j) yr[j] = w[j] * (xr[j] * r);
+  }
+}
+
+SSKAI_ROWS void RmsBackward(const float* dy, const float* x, const float* w, const float* rstd, float* dx,
+                            float* dw_acc, int64_t n, int64_t begin, int64_t end) {
+  for (int64_t row = begin; row < end; ++row) {
+    const float* dyr = dy + row * n;
+    const float* xr = x + row * n;
+    float* dxr = dx + row * n;
+    float r = rstd[row];
+    // dot = Σ dy·w·x; dx = r·dy·w − x·r³·dot/n (dx doubles as the dy·w scratch).
+    for (int64_t j = 0; j < n; ++j) dxr[j] = dyr[j] * w[j];
+    float c = r * r * r * Dot(dxr, xr, n) / static_cast<float>(n);
+    for (int64_t j = 0; j < n; ++j) dxr[j] = r * dxr[j] - xr[j] * c;
+    if (dw_acc != nullptr) {
+      for (int64_t j = 0; j < n; ++j) dw_acc[j] += dyr[j] * (xr[j] * r);
+    }
+  }
+}
+
+SSKAI_ROWS void SwiGluForward(const float* g, const float* u, float* y, int64_t begin, int64_t end) {
+  for (int64_t i = begin; i < end; ++i) {
+    float s = 1.0f / (1.0f + FastExp(-g[i]));
+    y[i] = g[i] * s * u[i];
+  }
+}
+
+SSKAI_ROWS void SwiGluBackward(const float* dy, const float* g, const float* u, float* dg, float* du, int64_t begin,
+                               int64_t end) {
+  for (int64_t i = begin; i < end; ++i) {
+    float s = 1.0f / (1.0f + FastExp(-g[i]));
+    float silu = g[i] * s;
+    dg[i] = dy[i] * u[i] * (s + silu * (1.0f - s));
+    du[i] = dy[i] * silu;
+  }
+}
+
+SSKAI_ROWS void RotaryForward(const float* x, const float* cos, const float* sin, float* y, RotaryShape shape,
+                              int64_t begin, int64_t end) {
+  const int64_t t_len = shape.t, heads = shape.h, d = shape.d, half = d / 2;
+  for (int64_t row = begin; row < end; ++row) {  // row = b·T + t
+    int64_t b = row / t_len, t = row % t_len;
+    const float* c = cos + (shape.cos_per_batch ? row : t) * d;
+    const float* s = sin + (shape.cos_per_batch ? row : t) * d;
+    for (int64_t h = 0; h < heads; ++h) {
+      const float* xr = x + (row * heads + h) * d;
+      float* yr = y + ((b * heads + h) * t_len + t) * d;
+      for (int64_t j = 0; j < half; ++j) yr[j] = xr[j] * c[j] - xr[j + half] * s[j];
+      for (int64_t j = half; j < d; ++j) yr[j] = xr[j] * c[j] + xr[j - half] * s[j];
+    }
+  }
+}
+
+SSKAI_ROWS void RotaryBackward(const float* dy, const float* cos, const float* sin, float* dx, RotaryShape shape,
+                               int64_t begin, int64_t end) {
+  const int64_t t_len = shape.t, heads = shape.h, d = shape.d, half = d / 2;
+  for (int64_t row = begin; row < end; ++row) {
+    int64_t b = row / t_len, t = row % t_len;
+    const float* c = cos + (shape.cos_per_batch ? row : t) * d;
+    const float* s = sin + (shape.cos_per_batch ? row : t) * d;
+    for (int64_t h = 0; h < heads; ++h) {
+      const float* g = dy + ((b * heads + h) * t_len + t) * d;
+      float* dxr = dx + (row * heads + h) * d;
+      for (int64_t j = 0; j < half; ++j) dxr[j] = g[j] * c[j] + g[j + half] * s[j + half];
+      for (int64_t j = half; j < d; ++j) dxr[j] = g[j] * c[j] - g[j - half] * s[j - half];
+    }
+  }
+}
+
+SSKAI_ROWS void CausalSoftmaxForward(const float* s, float* p, int64_t t, int64_t len_s, int64_t begin, int64_t end) {
+  for (int64_t row = begin; row < end; ++row) {
+    const float* sr = s + row * len_s;
+    float* pr = p + row * len_s;
+    int64_t seen = len_s - t + row % t + 1;
+    float inv = 1.0f / ExpShifted(sr, Max(sr, seen), pr, seen);
+    for (int64_t j = 0; j < seen; ++j) pr[j] *= inv;
+    for (int64_t j = seen; j < len_s; ++j) pr[j] = 0.0f;
+  }
+}
+
+SSKAI_ROWS void CausalSoftmaxBackward(const float* dp, const float* p, float* ds, int64_t t, int64_t len_s,
+                                      int64_t begin, int64_t end) {
+  for (int64_t row = begin; row < end; ++row) {
+    const float* gr = dp + row * len_s;
+    const float* pr = p + row * len_s;
+    float* dr = ds + row * len_s;
+    int64_t seen = len_s - t + row % t + 1;
+    float dot = Dot(gr, pr, seen);
+    for (int64_t j = 0; j < seen; ++j) dr[j] = pr[j] * (gr[j] - dot);
+    for (int64_t j = seen; j < len_s; ++j) dr[j] = 0.0f;
+  }
+}
+
+SSKAI_ROWS void CrossEntropyForward(const float* x, const int64_t* target, float* lse, float* loss, int64_t v,
+                                    int64_t ignore, int64_t begin, int64_t end) {
+  for (int64_t row = begin; row < end; ++row) {
+    if (target[row] == ignore) {
+      lse[row] = 0.0f;
+      loss[row] = 0.0f;
+      continue;
+    }
+    const float* xr = x + row * v;
+    float m = Max(xr, v), sum = 0, block[256];
+    for (int64_t j = 0; j < v; j += 256) sum += ExpShifted(xr + j, m, block, std::min<int64_t>(256, v - j));
+    lse[row] = m + std::log(sum);
+    loss[row] = lse[row] - xr[target[row]];
+  }
+}
+
+SSKAI_ROWS void CrossEntropyBackward(const float* x, const int64_t* target, const float* lse, float scale, float* dx,
+                                     int64_t v, int64_t ignore, int64_t begin, int64_t end) {
+  for (int64_t row = begin; row < end; ++row) {
+    float* dr = dx + row * v;
+    if (target[row] == ignore) {
+      for (int64_t j = 0; j < v; ++j) dr[j] = 0.0f;
+      continue;
+    }
+    const float* xr = x + row * v;
+    float l = lse[row];
+    for (int64_t j = 0; j < v; ++j) dr[j] = scale * FastExp(xr[j] - l);
+    dr[target[row]] -= scale;
+  }
+}
+
+}  // namespace sskai::ml::kernels::rows
