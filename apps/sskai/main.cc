@@ -160,6 +160,7 @@ int main(int argc, char** argv) {
   replica->add_option("--torch-threads", ro.torch_threads, "engine intra-op threads (0 = default)");
   replica->callback([&] {
     sskai::ConfigureLogging("info");
+    ro.key = EnvOr(sskai::serving::kReplicaKeyEnv, "");  // never argv (ps, squeue)
     exit_code = sskai::serving::RunReplica(ro);
   });
 

@@ -83,6 +83,7 @@ void EndpointManager::Dispatch(EndpointRt& rt, std::shared_ptr<Replica> r,
   std::string name = rt.name;
   std::vector<std::pair<std::string, std::string>> headers = {
       {"content-type", "application/json"}};
+  if (!r->key.empty()) headers.emplace_back(kReplicaKeyHeader, r->key);
   if (rt.config.max_batch_size > 1) {
     headers.emplace_back(kBatchHeader, std::to_string(rt.config.max_batch_size) + "," +
                                            std::to_string(rt.config.max_batch_delay.count()));
@@ -116,7 +117,7 @@ void EndpointManager::Dispatch(EndpointRt& rt, std::shared_ptr<Replica> r,
   };
   if (p->stream) {
     // Streams (LM server-sent events) hold a pooled blocking connection for their whole length.
-    auto task = [r, p, answered] { answered(ProxyStream(*r->pool, *p)); };
+    auto task = [r, p, answered] { answered(ProxyStream(*r->pool, *p, r->key)); };
     if (!proxy_->pool.Submit(task)) {
       r->in_flight -= 1;
       rt.metrics.requests += 1;

@@ -18,6 +18,7 @@
 #include "http/http.h"
 #include "ml/ml.h"
 #include "serving/batcher.h"
+#include "serving/internal.h"
 #include "serving/lm_service.h"
 #include "serving/openai.h"
 #include "serving/serving.h"
@@ -307,6 +308,7 @@ int RunReplica(const ReplicaOptions& given) {
   so.port = static_cast<uint16_t>(options.port);
   so.io_threads = options.threads;
   so.unix_path = options.unix_socket;
+  so.middleware = ReplicaKeyMiddleware(options.key);  // nullptr without a key
   auto server = http::Server::Create(so, router);
   if (!server.ok()) {
     SSKAI_LOG_ERROR("replica: {}", server.status().ToString());
@@ -320,8 +322,9 @@ int RunReplica(const ReplicaOptions& given) {
       return 1;
     }
   }
-  SSKAI_LOG_INFO("replica: serving '{}' on {}:{}", options.standby ? "(standby)" : options.model_path,
-                 options.host, port);
+  SSKAI_LOG_INFO("replica: serving '{}' on {}:{}{}",
+                 options.standby ? "(standby)" : options.model_path, options.host, port,
+                 options.key.empty() ? "" : " (replica key required)");
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   (*server)->Stop();
   lm->Set(nullptr);  // finishes the running batch

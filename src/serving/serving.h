@@ -60,6 +60,13 @@ inline constexpr const char* kFailed = "failed";
 inline constexpr const char* kStopped = "stopped";
 inline constexpr const char* kBlocked = "blocked";
 
+// Replica keys (docs/serving.md, "Replica keys"): a replica started with a key in this
+// environment variable answers 401 on every route except GET /healthz unless the request
+// carries the key in this header. The gateway gives each Slurm replica its own key (replicas
+// on this machine listen on loopback / a Unix socket and run without one).
+inline constexpr const char* kReplicaKeyEnv = "SSKAI_REPLICA_KEY";
+inline constexpr const char* kReplicaKeyHeader = "x-sskai-replica-key";
+
 // Per-endpoint counters since the server started.
 struct EndpointMetrics {
   static constexpr double kBucketsMs[] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000,
@@ -110,6 +117,10 @@ class EndpointManager {
     // stopped). Without mint_token, Slurm replicas cannot start.
     std::function<Result<std::string>(int64_t owner_id, const std::string& name)> mint_token;
     std::function<void(int64_t owner_id, const std::string& name)> revoke_token;
+    // Each Slurm replica's key is derived from this secret (created on first use, mode 0600,
+    // 64 hex characters) and its endpoint_replicas row, so a restarted server can still call
+    // the replicas it re-attaches to. "" = run_dir + "/replica-key.secret".
+    std::string replica_secret_file;
   };
 
   EndpointManager(Options options, store::Store& store, artifacts::BlobStore& blobs,
@@ -223,6 +234,9 @@ class EndpointManager {
   void ReleaseSlurm(Replica& r);  // revokes its token, forgets its row
   jobs::ExitInfo PollReplica(Replica& r);
   std::chrono::milliseconds ReadyTimeout(const Replica& r) const;
+  // The key of the replica of `row` (replica_key.cc); "" with the reason logged when the
+  // secret file cannot be read or created.
+  std::string ReplicaKeyFor(int64_t row_id, double created_at);
   // Spot effects (spot_manager.cc); REQUIRE mu_.
   void SpotLaunch(store::Endpoint& ep, EndpointRt& rt, Replica& r, store::UsageRecord& usage);
   void SuperviseSpot(store::Endpoint& ep, EndpointRt& rt);
@@ -239,6 +253,7 @@ class EndpointManager {
   std::vector<std::shared_ptr<Replica>> stopping_;  // signalled, not yet exited
   int64_t next_replica_id_ = 1;
   std::string server_url_;
+  std::string replica_secret_;  // loaded by the first ReplicaKeyFor
   std::string warmup_model_;  // the model of the latest launch: standbys preload it
   std::unique_ptr<ProxyPool> proxy_;
   std::atomic<bool> stop_{false};
@@ -280,6 +295,10 @@ struct ReplicaOptions {
   // until the whole batch has finished.
   std::string lm_batching = "continuous";
   int torch_threads = 0;        // 0 = the engine's default
+  // Required in the kReplicaKeyHeader header on every route except GET /healthz (401 JSON
+  // otherwise; compared in constant time). "" = no key. The CLI reads it from $SSKAI_REPLICA_KEY
+  // (never argv: argv shows in ps and squeue).
+  std::string key;
 };
 // Runs a replica until SIGTERM/SIGINT: loads the model once (or, standby, the engine only),
 // then serves GET /healthz, GET /metadata, POST /predict (and POST /load when standby).

@@ -1,8 +1,9 @@
 // EndpointManager: replicas placed on Slurm. Each replica is a Slurm job running
 // `sskai replica --model-url ... --host 0.0.0.0`; it fetches the model from the server with a
 // per-replica token, writes "host:port" to its address file (shared file system, like the Slurm
-// executor's scripts and logs) and is probed and forwarded to over TCP. Its row in
-// endpoint_replicas (job id, address file, usage record) lets a restarted server re-attach.
+// executor's scripts and logs) and is probed and forwarded to over TCP with its replica key
+// (replica_key.cc). Its row in endpoint_replicas (job id, address file, usage record) lets a
+// restarted server re-attach (and re-derive the key).
 #include <filesystem>
 
 #include "common/log.h"
@@ -78,6 +79,12 @@ Result<std::shared_ptr<EndpointManager::Replica>> EndpointManager::LaunchSlurm(
   r->token_name = "replica:endpoint:" + std::to_string(ep.id) + ":" + std::to_string(row.id);
   std::error_code ec;
   fs::remove(r->port_file, ec);
+  // The replica listens on the network: it answers only calls that carry its key (healthz aside).
+  r->key = ReplicaKeyFor(row.id, row.created_at);
+  if (r->key.empty()) {
+    ReleaseSlurm(*r);
+    return Status::FailedPrecondition("no replica key (see the server log)");
+  }
   auto token = options_.mint_token(ep.owner_id, r->token_name);
   if (!token.ok()) {
     ReleaseSlurm(*r);
@@ -94,6 +101,7 @@ Result<std::shared_ptr<EndpointManager::Replica>> EndpointManager::LaunchSlurm(
   // A language model is a file set; the replica serves the OpenAI routes under the endpoint's name.
   if (lm) spec.argv.insert(spec.argv.end(), {"--model-files", "--served-name", ep.name});
   spec.env["SSKAI_TOKEN"] = *token;
+  spec.env[kReplicaKeyEnv] = r->key;  // the environment (a 0600 file), never argv
   spec.executor = "slurm";
   spec.partition = rt.config.partition;
   spec.name = "endpoint-" + std::to_string(ep.id) + "-r" + std::to_string(row.id);
@@ -118,7 +126,7 @@ void EndpointManager::AdoptSlurmReplicas(const store::Endpoint& ep, EndpointRt& 
                    rows.status().ToString());
     return;
   }
-  for (const auto& row : *rows) {
+  for (auto row : *rows) {
     auto r = std::make_shared<Replica>();
     r->id = next_replica_id_++;
     r->slurm_row_id = row.id;
@@ -129,6 +137,13 @@ void EndpointManager::AdoptSlurmReplicas(const store::Endpoint& ep, EndpointRt& 
     r->model_version_id = row.model_version_id;
     r->handle.pid = static_cast<int>(row.job_id);
     r->handle.start_time = row.start_time;
+    r->key = ReplicaKeyFor(row.id, row.created_at);  // the same key as at launch
+    if (r->key.empty() && row.job_id > 0) {
+      // Without its key the job answers nothing but /healthz: cancel it; a replacement is
+      // submitted (and fails the endpoint with the reason while the secret is unreadable).
+      executor_.Signal(r->handle, /*force=*/true);
+      row.job_id = 0;
+    }
     if (row.job_id <= 0) {  // the server stopped between the row and sbatch
       if (r->usage_id > 0) IgnoreError(store_.CloseUsage(r->usage_id, clock_.NowSeconds()));
       ReleaseSlurm(*r);

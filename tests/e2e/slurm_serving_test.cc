@@ -1,7 +1,8 @@
 // Replicas on Slurm against the real binary and a real single-node Slurm (ctest fixture
 // slurm_start): deploy with "executor": "slurm", predict through the gateway (the replica job
 // fetched its model over HTTP and answers over TCP), scale to zero (the job ends), cold start
-// from zero through Slurm, a replica job killed with scancel is replaced while the gateway keeps
+// from zero through Slurm, a direct request to the replica's address without its key is 401
+// while the gateway's path works, a replica job killed with scancel is replaced while the gateway keeps
 // answering, usage is priced from the partition's offering, and a restarted server re-attaches
 // to the running replica job; a language model's replica job fetches its file set and serves the
 // OpenAI routes with the same greedy answer as a local replica. SSKAI_SLURM_COLD_STARTS=N also measures N cold starts (p50/p95).
@@ -141,6 +142,26 @@ TEST_F(SlurmServingTest, ServesScalesToZeroColdStartsAndReplacesAKilledJob) {
   EXPECT_NE(shown.find("Partition=debug"), std::string::npos) << shown;
   json ep = server_->CallJson("GET", "/v1/endpoints/sl");
   EXPECT_EQ(ep["replicas"][0]["host"], Shell("hostname | tr -d '\\n'")) << ep.dump();
+  // The replica listens on the network but answers only the gateway (its key): straight to its
+  // address, /predict is 401 and only /healthz is open.
+  {
+    std::string addr = "http://" + ep["replicas"][0]["host"].get<std::string>() + ":" +
+                       std::to_string(ep["replicas"][0]["port"].get<int>());
+    auto direct = http::Client::Create(addr);
+    ASSERT_TRUE(direct.ok());
+    auto bypass = (*direct)->Request("POST", "/predict", Rows(), {{"content-type", "application/json"}});
+    ASSERT_TRUE(bypass.ok()) << bypass.status().ToString();
+    EXPECT_EQ(bypass->status, 401) << bypass->body;
+    auto guessed = (*direct)->Request("POST", "/predict", Rows(),
+                                      {{"x-sskai-replica-key", std::string(64, '0')}});
+    ASSERT_TRUE(guessed.ok());
+    EXPECT_EQ(guessed->status, 401);
+    auto health = (*direct)->Request("GET", "/healthz");
+    ASSERT_TRUE(health.ok());
+    EXPECT_EQ(health->status, 200);
+    TimedPredict("sl", &status);
+    EXPECT_EQ(status, 200);  // the gateway's path works
+  }
 
   // Scale to zero: the replica job ends.
   ep = WaitState("sl", "idle", 60);

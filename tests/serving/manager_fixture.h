@@ -13,6 +13,7 @@
 
 #include "artifacts/artifacts.h"
 #include "http/http.h"
+#include "serving/internal.h"
 #include "serving/serving.h"
 #include "store/store.h"
 #include "testing/fake_executor.h"
@@ -23,10 +24,11 @@ namespace sskai::serving {
 using namespace std::chrono_literals;
 using sskai::testing::FakeExecutor;
 
-// A stand-in replica: answers /healthz and echoes /predict bodies.
+// A stand-in replica: answers /healthz and echoes /predict bodies. With a `key`, it checks
+// it like a real replica does (ReplicaKeyMiddleware: 401 without it, /healthz open).
 class FakeReplica {
  public:
-  explicit FakeReplica(int health_status = 200) {
+  explicit FakeReplica(int health_status = 200, std::string key = "") {
     auto router = std::make_shared<http::Router>();
     router->AddSync("GET", "/healthz", [health_status](http::Request&) {
       return http::Response::Json(health_status, R"({"status":"ok"})");
@@ -34,8 +36,12 @@ class FakeReplica {
     router->AddSync("POST", "/predict", [](http::Request& req) {
       return http::Response::Json(200, R"({"echo":)" + req.body + "}");
     });
+    router->AddSync("GET", "/metadata", [](http::Request&) {
+      return http::Response::Json(200, R"({"task":"classification"})");
+    });
     http::Server::Options options;
     options.io_threads = 1;
+    options.middleware = ReplicaKeyMiddleware(std::move(key));
     auto server = http::Server::Create(options, router);
     EXPECT_TRUE(server.ok()) << server.status().ToString();
     if (server.ok()) server_ = std::move(server).value();
