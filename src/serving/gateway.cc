@@ -231,6 +231,11 @@ std::string EndpointManager::PrometheusText() {
     out << "# HELP sskai_serving_standby_ready Warm-pool replicas ready to take a model.\n"
         << "# TYPE sskai_serving_standby_ready gauge\nsskai_serving_standby_ready " << ready
         << "\n";
+    int slurm_ready = 0;
+    for (auto& r : slurm_standby_) slurm_ready += r->ready ? 1 : 0;
+    out << "# HELP sskai_serving_slurm_standby_ready Standby replica jobs on Slurm ready to take "
+           "a model.\n# TYPE sskai_serving_slurm_standby_ready gauge\n"
+        << "sskai_serving_slurm_standby_ready " << slurm_ready << "\n";
   }
   auto family = [&](const char* name, const char* type, const char* help, auto value) {
     out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";

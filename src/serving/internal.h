@@ -37,11 +37,12 @@ struct EndpointManager::Replica {
   std::shared_ptr<http::ClientPool> pool;
   // Slurm placement (slurm_replicas.cc): the endpoint_replicas row that survives a restart.
   int64_t slurm_row_id = 0;
+  std::string standby_file;  // a standby job of the Slurm warm pool: its job file (slurm_pool.cc)
   int64_t owner_id = 0;
   std::string token_name;  // the replica's model-download token (revoked once it is ready)
   TimePoint next_poll{};   // Slurm: scontrol is asked at most every slurm_poll_interval
   std::string key;         // Slurm: its replica key (kReplicaKeyHeader), sent on every call
-  bool slurm() const { return slurm_row_id > 0; }
+  bool slurm() const { return slurm_row_id > 0 || !standby_file.empty(); }
   std::string BaseUrl() const { return "http://" + host + ":" + std::to_string(port); }
   // Where the gateway forwards requests: the Unix socket when the replica has one, else BaseUrl.
   std::string ForwardUrl() const { return unix_socket.empty() ? BaseUrl() : "unix:" + unix_socket; }
@@ -149,6 +150,38 @@ bool ReplicaKeyMatches(const std::string& expected, const std::string& given);
 using ReplicaMiddleware =
     std::function<std::optional<http::Response>(http::Request&, const http::RouteInfo&)>;
 ReplicaMiddleware ReplicaKeyMiddleware(std::string key);
+// The same with a key a load order may replace (a Slurm standby taken by an endpoint).
+// Thread-safe.
+class ReplicaKey {
+ public:
+  explicit ReplicaKey(std::string key) : key_(std::move(key)) {}
+  std::string Get() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return key_;
+  }
+  void Set(std::string key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    key_ = std::move(key);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::string key_;
+};
+ReplicaMiddleware ReplicaKeyMiddleware(std::shared_ptr<ReplicaKey> key);
+// A random key (256 bits, 64 hex): a standby's, which no restart needs to derive again.
+Result<std::string> RandomReplicaKey();
+
+// A standby's load order (POST /load; load_order.cc): {"model_path"} (a local standby) or
+// {"model_url","model_sha256"[,"model_files"],"token"} (a Slurm standby fetches the model as
+// `sskai replica --model-url` would), plus "served_name" (language models) and "key" (the
+// replica's key from now on). Errors: kInvalidArgument naming the field.
+struct LoadOrder {
+  std::string model_path;
+  ReplicaOptions fetch;  // model_url, model_sha256, model_files over the replica's options
+  std::string token, key, served_name;
+};
+Result<LoadOrder> ParseLoadOrder(const std::string& body, const ReplicaOptions& base);
 
 // {"error":{"code":"payment_required","message":reason}} with status 402.
 http::Response BlockedResponse(const std::string& endpoint, const std::string& reason);

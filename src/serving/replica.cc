@@ -229,6 +229,8 @@ int RunReplica(const ReplicaOptions& given) {
   }
 
   auto router = std::make_shared<http::Router>();
+  // Keyed (a Slurm replica): a load order may replace the key (a standby taken by an endpoint).
+  auto key = options.key.empty() ? nullptr : std::make_shared<ReplicaKey>(options.key);
   router->AddSync("GET", "/healthz", [](http::Request&) {
     return http::Response::Json(200, R"({"status":"ok"})");
   });
@@ -269,21 +271,26 @@ int RunReplica(const ReplicaOptions& given) {
     }
     std::string warm_path = options.warmup_model;
     ReplicaOptions opts = options;
-    router->AddSync("POST", "/load", [slot, lm, eng, ms_since, preloaded, warm_path, opts](http::Request& req) {
-      json j = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-      if (!j.is_object() || !j.contains("model_path") || !j["model_path"].is_string()) {
-        return http::ErrorResponse(Status::InvalidArgument("field 'model_path': expected a string"));
-      }
+    router->AddSync("POST", "/load", [slot, lm, eng, ms_since, preloaded, warm_path, opts,
+                                      key](http::Request& req) {
       if (slot->Get() || lm->Get()) {
         return http::ErrorResponse(Status::FailedPrecondition("a model is loaded"));
       }
       auto t1 = std::chrono::steady_clock::now();
-      std::string path = j["model_path"].get<std::string>();
+      auto order = ParseLoadOrder(req.body, opts);
+      if (!order.ok()) return http::ErrorResponse(order.status());
+      std::string path = order->model_path;
+      if (!order->fetch.model_url.empty()) {  // a Slurm standby: fetch the model first
+        auto fetched = FetchReplicaModel(order->fetch, order->token);
+        if (!fetched.ok()) return http::ErrorResponse(fetched.status());
+        path = *fetched;
+        SSKAI_LOG_INFO("replica: standby fetched the model to {} in {:.1f} ms", path, ms_since(t1));
+      }
+      // The endpoint that took this standby gives it its own key (answered with the old one).
+      if (key && !order->key.empty()) key->Set(order->key);
       if (IsLmDir(path)) {
         ReplicaOptions lm_opts = opts;
-        if (j.contains("served_name") && j["served_name"].is_string()) {
-          lm_opts.served_name = j["served_name"].get<std::string>();
-        }
+        if (!order->served_name.empty()) lm_opts.served_name = order->served_name;
         auto loaded = LoadLmService(*eng, path, lm_opts);
         if (!loaded.ok()) return http::ErrorResponse(loaded.status());
         lm->Set(std::move(*loaded));
@@ -308,7 +315,7 @@ int RunReplica(const ReplicaOptions& given) {
   so.port = static_cast<uint16_t>(options.port);
   so.io_threads = options.threads;
   so.unix_path = options.unix_socket;
-  so.middleware = ReplicaKeyMiddleware(options.key);  // nullptr without a key
+  so.middleware = ReplicaKeyMiddleware(key);  // nullptr without a key
   auto server = http::Server::Create(so, router);
   if (!server.ok()) {
     SSKAI_LOG_ERROR("replica: {}", server.status().ToString());

@@ -99,6 +99,12 @@ std::string DeriveReplicaKey(const std::string& secret, int64_t row_id, double c
   return Hex(mac, len);
 }
 
+Result<std::string> RandomReplicaKey() {
+  unsigned char raw[kSecretBytes];
+  if (RAND_bytes(raw, sizeof(raw)) != 1) return Status::Internal("cannot generate a replica key");
+  return Hex(raw, sizeof(raw));
+}
+
 bool ReplicaKeyMatches(const std::string& expected, const std::string& given) {
   // Constant time in the content; the length (64 hex characters) is no secret.
   if (expected.size() != given.size()) return false;
@@ -107,10 +113,15 @@ bool ReplicaKeyMatches(const std::string& expected, const std::string& given) {
 
 ReplicaMiddleware ReplicaKeyMiddleware(std::string key) {
   if (key.empty()) return nullptr;
+  return ReplicaKeyMiddleware(std::make_shared<ReplicaKey>(std::move(key)));
+}
+
+ReplicaMiddleware ReplicaKeyMiddleware(std::shared_ptr<ReplicaKey> key) {
+  if (!key || key->Get().empty()) return nullptr;
   return [key = std::move(key)](http::Request& req,
                                 const http::RouteInfo& route) -> std::optional<http::Response> {
     if (route.method == "GET" && route.pattern == "/healthz") return std::nullopt;  // liveness
-    if (ReplicaKeyMatches(key, req.Header(kReplicaKeyHeader))) return std::nullopt;
+    if (ReplicaKeyMatches(key->Get(), req.Header(kReplicaKeyHeader))) return std::nullopt;
     return http::ErrorResponse(Status::Unauthenticated(
         std::string("this replica requires its key in the ") + kReplicaKeyHeader +
         " header; call it through the gateway (/v1/endpoints/{name}/...)"));

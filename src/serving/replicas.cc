@@ -90,6 +90,7 @@ void EndpointManager::StopReplica(Replica& r) {
   copy->stop_sent_at = r.stop_sent_at;
   copy->next_poll = r.next_poll;
   copy->slurm_row_id = r.slurm_row_id;  // PollReplica throttles scontrol for it too
+  copy->standby_file = r.standby_file;
   stopping_.push_back(std::move(copy));
 }
 
@@ -229,16 +230,20 @@ std::shared_ptr<EndpointManager::Replica> EndpointManager::LaunchLocal(store::En
 void EndpointManager::StartLoad(int64_t endpoint_id, const std::shared_ptr<Replica>& r,
                                 const std::string& path) {
   // A warm standby: the engine is loaded; it only has to load the model file.
+  json load = {{"model_path", path}};
+  if (!r->served_name.empty()) load["served_name"] = r->served_name;
+  SendLoad(endpoint_id, r, load.dump(), r->key);
+}
+
+void EndpointManager::SendLoad(int64_t endpoint_id, const std::shared_ptr<Replica>& r,
+                               std::string body, const std::string& key) {
   r->ready = false;
   r->loading = true;
   if (!r->pool) r->pool = PoolFor(r->BaseUrl(), options_.predict_timeout);
   std::weak_ptr<Replica> weak = r;
-  json load = {{"model_path", path}};
-  if (!r->served_name.empty()) load["served_name"] = r->served_name;
-  std::string body = load.dump();
   auto pool = r->pool;
   std::map<std::string, std::string> headers = {{"content-type", "application/json"}};
-  if (!r->key.empty()) headers[kReplicaKeyHeader] = r->key;
+  if (!key.empty()) headers[kReplicaKeyHeader] = key;
   bool submitted = proxy_->pool.Submit([this, weak, endpoint_id, body, pool, headers] {
     auto resp = pool->Request("POST", "/load", body, headers);
     std::vector<Done> after;

@@ -121,6 +121,12 @@ class EndpointManager {
     // 64 hex characters) and its endpoint_replicas row, so a restarted server can still call
     // the replicas it re-attaches to. "" = run_dir + "/replica-key.secret".
     std::string replica_secret_file;
+    // The warm pool on Slurm (docs/serving.md, "Warm pool on Slurm"): standby replica jobs in
+    // slurm_default_partition (engine loaded, no model) that a cold start of a Slurm endpoint in
+    // that partition takes instead of submitting a job. 0 = none. They cost cluster time: each
+    // has a usage record (owner 0, subject_kind "standby") until an endpoint takes it.
+    int slurm_warm_pool = 0;
+    std::string slurm_default_partition;  // the executor's default ("" = Slurm's own)
   };
 
   EndpointManager(Options options, store::Store& store, artifacts::BlobStore& blobs,
@@ -207,6 +213,9 @@ class EndpointManager {
   void CheckReady(store::Endpoint& ep, EndpointRt& rt, Replica& r);
   void MarkReady(EndpointRt& rt, Replica& r);
   void StartLoad(int64_t endpoint_id, const std::shared_ptr<Replica>& r, const std::string& path);
+  // POST /load `body` to a standby, authenticated with `key` (its key before the load order).
+  void SendLoad(int64_t endpoint_id, const std::shared_ptr<Replica>& r, std::string body,
+                const std::string& key);
   void SetState(store::Endpoint& ep, const std::string& state, const std::string& reason);
   void StopReplica(Replica& r);  // SIGTERM now, reaped by later passes
   void ReapStopping();
@@ -237,6 +246,13 @@ class EndpointManager {
   // The key of the replica of `row` (replica_key.cc); "" with the reason logged when the
   // secret file cannot be read or created.
   std::string ReplicaKeyFor(int64_t row_id, double created_at);
+  // The warm pool on Slurm (slurm_pool.cc); REQUIRE mu_.
+  void FillSlurmWarmPool();
+  void CancelCrashedStandbys();
+  Result<std::shared_ptr<Replica>> LaunchSlurmStandby();
+  // A ready standby for a cold start of `rt` (its partition is the pool's), taken out of the
+  // pool (its usage record closed; its job file is the caller's to remove), or nullptr.
+  std::shared_ptr<Replica> TakeSlurmStandby(const EndpointRt& rt);
   // Spot effects (spot_manager.cc); REQUIRE mu_.
   void SpotLaunch(store::Endpoint& ep, EndpointRt& rt, Replica& r, store::UsageRecord& usage);
   void SuperviseSpot(store::Endpoint& ep, EndpointRt& rt);
@@ -250,6 +266,9 @@ class EndpointManager {
   std::mutex mu_;
   std::map<int64_t, std::unique_ptr<EndpointRt>> endpoints_;
   std::vector<std::shared_ptr<Replica>> standby_;   // warm pool
+  std::vector<std::shared_ptr<Replica>> slurm_standby_;  // warm pool on Slurm
+  bool slurm_pool_checked_ = false;  // a crashed predecessor's standby jobs were cancelled
+  TimePoint next_standby_submit_{};  // after a failed sbatch: not before
   std::vector<std::shared_ptr<Replica>> stopping_;  // signalled, not yet exited
   int64_t next_replica_id_ = 1;
   std::string server_url_;

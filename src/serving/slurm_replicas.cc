@@ -6,6 +6,8 @@
 // restarted server re-attach (and re-derive the key).
 #include <filesystem>
 
+#include <nlohmann/json.hpp>
+
 #include "common/log.h"
 #include "serving/internal.h"
 #include "store/store.h"
@@ -13,6 +15,7 @@
 namespace sskai::serving {
 
 namespace fs = std::filesystem;
+using nlohmann::json;
 
 void EndpointManager::set_server_url(std::string url) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -53,10 +56,15 @@ void EndpointManager::PersistSlurm(int64_t endpoint_id, const Replica& r) {
 
 void EndpointManager::ReleaseSlurm(Replica& r) {
   if (!r.slurm()) return;
+  std::error_code ec;
+  if (!r.standby_file.empty()) {  // a standby of the warm pool: no token, no row
+    fs::remove(r.standby_file, ec);
+    fs::remove(r.port_file, ec);
+    return;
+  }
   if (!r.token_name.empty() && options_.revoke_token) options_.revoke_token(r.owner_id, r.token_name);
   r.token_name.clear();
   IgnoreError(store_.DeleteEndpointReplica(r.slurm_row_id));
-  std::error_code ec;
   fs::remove(r.port_file, ec);
 }
 
@@ -90,11 +98,30 @@ Result<std::shared_ptr<EndpointManager::Replica>> EndpointManager::LaunchSlurm(
     ReleaseSlurm(*r);
     return token.status();
   }
-  jobs::LaunchSpec spec;
   const std::string version_url =
       server_url_ + "/v1/models/" + model.name + "/versions/" + std::to_string(mv.version);
+  const std::string model_url = version_url + (lm ? "/files" : "/content");
+  // A ready standby of the warm pool: no queue, no engine load; it fetches and loads the model
+  // on the load order, which also gives it this replica's key.
+  if (auto standby = TakeSlurmStandby(rt)) {
+    r->handle = standby->handle;
+    r->host = standby->host;
+    r->port = standby->port;
+    r->port_file = standby->port_file;  // its address file: what a restarted server reads
+    r->next_poll = standby->next_poll;
+    PersistSlurm(ep.id, *r);
+    std::error_code ec;
+    fs::remove(standby->standby_file, ec);  // the endpoint's row names the job now
+    json load = {{"model_url", model_url}, {"model_sha256", mv.blob_sha256},
+                 {"model_files", lm}, {"token", *token}, {"key", r->key}};
+    if (lm) load["served_name"] = ep.name;
+    SendLoad(ep.id, r, load.dump(), standby->key);
+    SSKAI_LOG_INFO("serving: replica of '{}' is standby Slurm job {}", ep.name, r->handle.pid);
+    return r;
+  }
+  jobs::LaunchSpec spec;
   spec.argv = {options_.binary, "replica",
-               "--model-url", version_url + (lm ? "/files" : "/content"),
+               "--model-url", model_url,
                "--model-sha256", mv.blob_sha256,
                "--host", "0.0.0.0",
                "--port-file", r->port_file};

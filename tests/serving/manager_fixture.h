@@ -162,4 +162,27 @@ class EndpointManagerTest : public ::testing::Test {
   std::unique_ptr<EndpointManager> manager_;
 };
 
+// Replicas on Slurm: scontrol polls are not throttled, download tokens are recorded (minted_,
+// revoked_), the server's URL is set, and Restart() stands for a server restart.
+class SlurmManagerTest : public EndpointManagerTest {
+ protected:
+  void SetUp() override {
+    EndpointManagerTest::SetUp();
+    options_.slurm_poll_interval = 0ms;
+    options_.mint_token = [this](int64_t owner, const std::string& name) -> Result<std::string> {
+      minted_.push_back(name);
+      EXPECT_EQ(owner, alice_);
+      return std::string("secret-") + name;
+    };
+    options_.revoke_token = [this](int64_t, const std::string& name) { revoked_.push_back(name); };
+    Restart();
+  }
+  void Restart() {
+    manager_.reset();
+    manager_ = std::make_unique<EndpointManager>(options_, *store_, *blobs_, executor_, clock_);
+    manager_->set_server_url("http://10.0.0.1:8080");
+  }
+  std::vector<std::string> minted_, revoked_;
+};
+
 }  // namespace sskai::serving

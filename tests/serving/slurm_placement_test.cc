@@ -9,24 +9,8 @@
 namespace sskai::serving {
 namespace {
 
-class SlurmPlacementTest : public EndpointManagerTest {
+class SlurmPlacementTest : public SlurmManagerTest {
  protected:
-  void SetUp() override {
-    EndpointManagerTest::SetUp();
-    options_.slurm_poll_interval = 0ms;
-    options_.mint_token = [this](int64_t owner, const std::string& name) -> Result<std::string> {
-      minted_.push_back(name);
-      EXPECT_EQ(owner, alice_);
-      return std::string("secret-") + name;
-    };
-    options_.revoke_token = [this](int64_t, const std::string& name) { revoked_.push_back(name); };
-    Restart();
-  }
-  void Restart() {
-    manager_.reset();
-    manager_ = std::make_unique<EndpointManager>(options_, *store_, *blobs_, executor_, clock_);
-    manager_->set_server_url("http://10.0.0.1:8080");
-  }
   // The address file of the latest launch.
   std::string AddressFile() {
     auto argv = executor_.launches().back().spec.argv;
@@ -42,7 +26,6 @@ class SlurmPlacementTest : public EndpointManagerTest {
     EXPECT_EQ(Get(*id).state, kReady);
     return job;
   }
-  std::vector<std::string> minted_, revoked_;
 };
 
 TEST_F(SlurmPlacementTest, SubmitsAJobThatFetchesTheModelAndServesOverTcp) {
