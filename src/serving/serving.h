@@ -284,7 +284,9 @@ class EndpointManager {
 
 struct ReplicaOptions {
   std::string model_path;       // "" with standby
-  bool standby = false;         // load the engine, wait for POST /load {"model_path"}
+  bool standby = false;         // load the engine, wait for POST /load {"model_path"} (or, a
+                                // Slurm standby, {"model_url","model_sha256","token","key"}:
+                                // fetch as model_url does; "key" replaces `key`)
   std::string warmup_model;     // standby: load this model at start (warms libtorch's lazy
                                 // init; a later /load of the same path reuses it)
   std::string host = "127.0.0.1";
