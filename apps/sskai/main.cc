@@ -77,6 +77,10 @@ int main(int argc, char** argv) {
   server->add_option("--slurm-partition", sf.slurm_partitions,
                      "price a Slurm partition as a catalog offering: "
                      "<partition>=<instance_type>@<zone>[:spot|:ondemand] (repeatable)");
+  server->add_option("--slurm-warm-pool", sf.slurm_warm_pool,
+                     "standby replica jobs kept on Slurm (default partition; engine loaded, no "
+                     "model) for fast cold starts of Slurm endpoints; they cost cluster time")
+      ->capture_default_str();
   server->add_option("--slurm-default-partition", sf.slurm_default_partition,
                      "partition of Slurm jobs that name none (default: the cluster's default)");
   server->add_option("--slurm-bin-dir", sf.slurm_bin_dir,
@@ -160,6 +164,7 @@ int main(int argc, char** argv) {
   replica->add_option("--torch-threads", ro.torch_threads, "engine intra-op threads (0 = default)");
   replica->callback([&] {
     sskai::ConfigureLogging("info");
+    ro.key = EnvOr(sskai::serving::kReplicaKeyEnv, "");  // never argv (ps, squeue)
     exit_code = sskai::serving::RunReplica(ro);
   });
 

@@ -222,6 +222,8 @@ int RunServer(const ServerFlags& flags) {
   // Replicas on Slurm: submitted through the routing executor; each fetches its model with a
   // token of the endpoint's owner that is revoked once the replica is ready.
   eo.default_executor = flags.serving_executor;
+  eo.slurm_warm_pool = slurm_executor ? flags.slurm_warm_pool : 0;
+  eo.slurm_default_partition = flags.slurm_default_partition;
   eo.mint_token = [&st, &clock](int64_t owner_id, const std::string& name) {
     return api::CreateToken(st, clock, owner_id, name);
   };

@@ -83,6 +83,7 @@ void EndpointManager::Dispatch(EndpointRt& rt, std::shared_ptr<Replica> r,
   std::string name = rt.name;
   std::vector<std::pair<std::string, std::string>> headers = {
       {"content-type", "application/json"}};
+  if (!r->key.empty()) headers.emplace_back(kReplicaKeyHeader, r->key);
   if (rt.config.max_batch_size > 1) {
     headers.emplace_back(kBatchHeader, std::to_string(rt.config.max_batch_size) + "," +
                                            std::to_string(rt.config.max_batch_delay.count()));
@@ -116,7 +117,7 @@ void EndpointManager::Dispatch(EndpointRt& rt, std::shared_ptr<Replica> r,
   };
   if (p->stream) {
     // Streams (LM server-sent events) hold a pooled blocking connection for their whole length.
-    auto task = [r, p, answered] { answered(ProxyStream(*r->pool, *p)); };
+    auto task = [r, p, answered] { answered(ProxyStream(*r->pool, *p, r->key)); };
     if (!proxy_->pool.Submit(task)) {
       r->in_flight -= 1;
       rt.metrics.requests += 1;
@@ -230,6 +231,11 @@ std::string EndpointManager::PrometheusText() {
     out << "# HELP sskai_serving_standby_ready Warm-pool replicas ready to take a model.\n"
         << "# TYPE sskai_serving_standby_ready gauge\nsskai_serving_standby_ready " << ready
         << "\n";
+    int slurm_ready = 0;
+    for (auto& r : slurm_standby_) slurm_ready += r->ready ? 1 : 0;
+    out << "# HELP sskai_serving_slurm_standby_ready Standby replica jobs on Slurm ready to take "
+           "a model.\n# TYPE sskai_serving_slurm_standby_ready gauge\n"
+        << "sskai_serving_slurm_standby_ready " << slurm_ready << "\n";
   }
   auto family = [&](const char* name, const char* type, const char* help, auto value) {
     out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";

@@ -3,14 +3,17 @@
 
 namespace sskai::serving {
 
-Result<http::ClientResponse> ProxyStream(http::ClientPool& pool, EndpointManager::Pending& p) {
+Result<http::ClientResponse> ProxyStream(http::ClientPool& pool, EndpointManager::Pending& p,
+                                         const std::string& key) {
+  std::map<std::string, std::string> headers = {{"content-type", "application/json"},
+                                                {"accept", "text/event-stream"}};
+  if (!key.empty()) headers[kReplicaKeyHeader] = key;
   SSKAI_ASSIGN_OR_RETURN(auto client, pool.Acquire());
   std::shared_ptr<http::ResponseStream> out;
   std::string buffered;  // a non-streamed answer (errors) is returned whole
   bool aborted = false;
   auto res = client->Stream(
-      "POST", p.target, p.body,
-      {{"content-type", "application/json"}, {"accept", "text/event-stream"}},
+      "POST", p.target, p.body, headers,
       [&](const http::ClientResponse& head) {
         auto ct = head.headers.find("content-type");
         bool sse = ct != head.headers.end() && ct->second.starts_with("text/event-stream");

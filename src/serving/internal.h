@@ -37,10 +37,12 @@ struct EndpointManager::Replica {
   std::shared_ptr<http::ClientPool> pool;
   // Slurm placement (slurm_replicas.cc): the endpoint_replicas row that survives a restart.
   int64_t slurm_row_id = 0;
+  std::string standby_file;  // a standby job of the Slurm warm pool: its job file (slurm_pool.cc)
   int64_t owner_id = 0;
   std::string token_name;  // the replica's model-download token (revoked once it is ready)
   TimePoint next_poll{};   // Slurm: scontrol is asked at most every slurm_poll_interval
-  bool slurm() const { return slurm_row_id > 0; }
+  std::string key;         // Slurm: its replica key (kReplicaKeyHeader), sent on every call
+  bool slurm() const { return slurm_row_id > 0 || !standby_file.empty(); }
   std::string BaseUrl() const { return "http://" + host + ":" + std::to_string(port); }
   // Where the gateway forwards requests: the Unix socket when the replica has one, else BaseUrl.
   std::string ForwardUrl() const { return unix_socket.empty() ? BaseUrl() : "unix:" + unix_socket; }
@@ -117,14 +119,69 @@ Result<std::string> MaterializeLm(artifacts::BlobStore& blobs, const store::Mode
 // p.done at once as a streamed Response (p.answered) and copied chunk by chunk until the replica
 // ends it or the caller goes away; any other answer is returned whole, as ClientPool::Request
 // would. Runs on a proxy thread (blocks for the whole generation).
-Result<http::ClientResponse> ProxyStream(http::ClientPool& pool, EndpointManager::Pending& p);
+// `key`: the replica's key ("" = none).
+Result<http::ClientResponse> ProxyStream(http::ClientPool& pool, EndpointManager::Pending& p,
+                                         const std::string& key);
 
 // Replica addresses: a port file holds "port" (loopback) or "host:port" (another node).
-// ParseReplicaAddress is pure; Probe reads the file once (*port == 0) and asks GET /healthz.
+// ParseReplicaAddress is pure; Probe reads the file once (*port == 0) and asks GET `target`
+// (sending `key` when not empty): true on 200.
 bool ParseReplicaAddress(const std::string& text, std::string* host, int* port);
-bool Probe(const std::string& port_file, std::string* host, int* port);
+bool Probe(const std::string& port_file, std::string* host, int* port, const std::string& key,
+           const char* target = "/healthz");
+// What tells that a replica can serve: GET /healthz, or for a keyed replica GET /metadata with
+// its key (a model is loaded and the key is right: a key the replica does not know — say, a
+// changed secret file after a restart — shows as a failed start, not as 401s to callers).
+inline const char* ReadinessTarget(const std::string& key) {
+  return key.empty() ? "/healthz" : "/metadata";
+}
 std::shared_ptr<http::ClientPool> PoolFor(const std::string& base_url,
                                           std::chrono::milliseconds timeout);
+
+// Replica keys (replica_key.cc). The secret file holds 64 hex characters; it is created
+// (0600, O_EXCL) when missing. Errors: kFailedPrecondition (malformed file), kInternal (I/O).
+Result<std::string> LoadOrCreateReplicaSecret(const std::string& path);
+// Hex HMAC-SHA256 of (row id, created_at) under `secret`: 64 hex characters ("" if OpenSSL fails).
+std::string DeriveReplicaKey(const std::string& secret, int64_t row_id, double created_at);
+// Constant-time comparison (in the content) of a presented key with the expected one.
+bool ReplicaKeyMatches(const std::string& expected, const std::string& given);
+// The replica's http::Server middleware: 401 JSON unless the request carries `key` in
+// kReplicaKeyHeader; GET /healthz is always open. Empty `key`: no middleware (nullptr).
+using ReplicaMiddleware =
+    std::function<std::optional<http::Response>(http::Request&, const http::RouteInfo&)>;
+ReplicaMiddleware ReplicaKeyMiddleware(std::string key);
+// The same with a key a load order may replace (a Slurm standby taken by an endpoint).
+// Thread-safe.
+class ReplicaKey {
+ public:
+  explicit ReplicaKey(std::string key) : key_(std::move(key)) {}
+  std::string Get() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return key_;
+  }
+  void Set(std::string key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    key_ = std::move(key);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::string key_;
+};
+ReplicaMiddleware ReplicaKeyMiddleware(std::shared_ptr<ReplicaKey> key);
+// A random key (256 bits, 64 hex): a standby's, which no restart needs to derive again.
+Result<std::string> RandomReplicaKey();
+
+// A standby's load order (POST /load; load_order.cc): {"model_path"} (a local standby) or
+// {"model_url","model_sha256"[,"model_files"],"token"} (a Slurm standby fetches the model as
+// `sskai replica --model-url` would), plus "served_name" (language models) and "key" (the
+// replica's key from now on). Errors: kInvalidArgument naming the field.
+struct LoadOrder {
+  std::string model_path;
+  ReplicaOptions fetch;  // model_url, model_sha256, model_files over the replica's options
+  std::string token, key, served_name;
+};
+Result<LoadOrder> ParseLoadOrder(const std::string& body, const ReplicaOptions& base);
 
 // {"error":{"code":"payment_required","message":reason}} with status 402.
 http::Response BlockedResponse(const std::string& endpoint, const std::string& reason);

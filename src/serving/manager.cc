@@ -35,6 +35,7 @@ void EndpointManager::Start() {
           for (auto& r : rt->replicas) busy = busy || (!r->ready && !r->draining);
         }
         for (auto& r : standby_) busy = busy || !r->ready;
+        // (Slurm standbys starting are polled at the normal interval: scontrol is a process.)
       }
       // Poll fast while a replica starts or requests wait: readiness is noticed within ~5 ms.
       auto wait = busy ? std::chrono::milliseconds(5) : options_.interval;
@@ -62,6 +63,9 @@ void EndpointManager::Stop() {
     endpoints_.clear();
     for (auto& r : standby_) StopReplica(*r);
     standby_.clear();
+    // Slurm standbys serve nobody: cancelled (a restart submits fresh ones).
+    for (auto& r : slurm_standby_) StopReplica(*r);
+    slurm_standby_.clear();
     for (int idx = 0; idx < 50 && !stopping_.empty(); ++idx) {
       ReapStopping();
       if (!stopping_.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -194,6 +198,7 @@ void EndpointManager::RunOnce() {
       it = endpoints_.erase(it);
     }
     FillWarmPool();
+    FillSlurmWarmPool();
     ReapStopping();
   }
   for (auto& fn : after) fn();

@@ -18,6 +18,7 @@
 #include "http/http.h"
 #include "ml/ml.h"
 #include "serving/batcher.h"
+#include "serving/internal.h"
 #include "serving/lm_service.h"
 #include "serving/openai.h"
 #include "serving/serving.h"
@@ -228,6 +229,8 @@ int RunReplica(const ReplicaOptions& given) {
   }
 
   auto router = std::make_shared<http::Router>();
+  // Keyed (a Slurm replica): a load order may replace the key (a standby taken by an endpoint).
+  auto key = options.key.empty() ? nullptr : std::make_shared<ReplicaKey>(options.key);
   router->AddSync("GET", "/healthz", [](http::Request&) {
     return http::Response::Json(200, R"({"status":"ok"})");
   });
@@ -268,21 +271,26 @@ int RunReplica(const ReplicaOptions& given) {
     }
     std::string warm_path = options.warmup_model;
     ReplicaOptions opts = options;
-    router->AddSync("POST", "/load", [slot, lm, eng, ms_since, preloaded, warm_path, opts](http::Request& req) {
-      json j = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-      if (!j.is_object() || !j.contains("model_path") || !j["model_path"].is_string()) {
-        return http::ErrorResponse(Status::InvalidArgument("field 'model_path': expected a string"));
-      }
+    router->AddSync("POST", "/load", [slot, lm, eng, ms_since, preloaded, warm_path, opts,
+                                      key](http::Request& req) {
       if (slot->Get() || lm->Get()) {
         return http::ErrorResponse(Status::FailedPrecondition("a model is loaded"));
       }
       auto t1 = std::chrono::steady_clock::now();
-      std::string path = j["model_path"].get<std::string>();
+      auto order = ParseLoadOrder(req.body, opts);
+      if (!order.ok()) return http::ErrorResponse(order.status());
+      std::string path = order->model_path;
+      if (!order->fetch.model_url.empty()) {  // a Slurm standby: fetch the model first
+        auto fetched = FetchReplicaModel(order->fetch, order->token);
+        if (!fetched.ok()) return http::ErrorResponse(fetched.status());
+        path = *fetched;
+        SSKAI_LOG_INFO("replica: standby fetched the model to {} in {:.1f} ms", path, ms_since(t1));
+      }
+      // The endpoint that took this standby gives it its own key (answered with the old one).
+      if (key && !order->key.empty()) key->Set(order->key);
       if (IsLmDir(path)) {
         ReplicaOptions lm_opts = opts;
-        if (j.contains("served_name") && j["served_name"].is_string()) {
-          lm_opts.served_name = j["served_name"].get<std::string>();
-        }
+        if (!order->served_name.empty()) lm_opts.served_name = order->served_name;
         auto loaded = LoadLmService(*eng, path, lm_opts);
         if (!loaded.ok()) return http::ErrorResponse(loaded.status());
         lm->Set(std::move(*loaded));
@@ -307,6 +315,7 @@ int RunReplica(const ReplicaOptions& given) {
   so.port = static_cast<uint16_t>(options.port);
   so.io_threads = options.threads;
   so.unix_path = options.unix_socket;
+  so.middleware = ReplicaKeyMiddleware(key);  // nullptr without a key
   auto server = http::Server::Create(so, router);
   if (!server.ok()) {
     SSKAI_LOG_ERROR("replica: {}", server.status().ToString());
@@ -320,8 +329,9 @@ int RunReplica(const ReplicaOptions& given) {
       return 1;
     }
   }
-  SSKAI_LOG_INFO("replica: serving '{}' on {}:{}", options.standby ? "(standby)" : options.model_path,
-                 options.host, port);
+  SSKAI_LOG_INFO("replica: serving '{}' on {}:{}{}",
+                 options.standby ? "(standby)" : options.model_path, options.host, port,
+                 options.key.empty() ? "" : " (replica key required)");
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   (*server)->Stop();
   lm->Set(nullptr);  // finishes the running batch

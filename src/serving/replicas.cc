@@ -58,7 +58,8 @@ bool ParseReplicaAddress(const std::string& text, std::string* host, int* port) 
   return true;
 }
 
-bool Probe(const std::string& port_file, std::string* host, int* port) {
+bool Probe(const std::string& port_file, std::string* host, int* port, const std::string& key,
+           const char* target) {
   if (*port == 0) {
     std::ifstream in(port_file);
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -67,7 +68,9 @@ bool Probe(const std::string& port_file, std::string* host, int* port) {
   auto client = http::Client::Create("http://" + *host + ":" + std::to_string(*port),
                                      {std::chrono::milliseconds(500), std::chrono::milliseconds(2000)});
   if (!client.ok()) return false;
-  auto health = (*client)->Request("GET", "/healthz");
+  std::map<std::string, std::string> headers;
+  if (!key.empty()) headers[kReplicaKeyHeader] = key;
+  auto health = (*client)->Request("GET", target, "", headers);
   return health.ok() && health->status == 200;
 }
 
@@ -87,6 +90,7 @@ void EndpointManager::StopReplica(Replica& r) {
   copy->stop_sent_at = r.stop_sent_at;
   copy->next_poll = r.next_poll;
   copy->slurm_row_id = r.slurm_row_id;  // PollReplica throttles scontrol for it too
+  copy->standby_file = r.standby_file;
   stopping_.push_back(std::move(copy));
 }
 
@@ -226,16 +230,22 @@ std::shared_ptr<EndpointManager::Replica> EndpointManager::LaunchLocal(store::En
 void EndpointManager::StartLoad(int64_t endpoint_id, const std::shared_ptr<Replica>& r,
                                 const std::string& path) {
   // A warm standby: the engine is loaded; it only has to load the model file.
+  json load = {{"model_path", path}};
+  if (!r->served_name.empty()) load["served_name"] = r->served_name;
+  SendLoad(endpoint_id, r, load.dump(), r->key);
+}
+
+void EndpointManager::SendLoad(int64_t endpoint_id, const std::shared_ptr<Replica>& r,
+                               std::string body, const std::string& key) {
   r->ready = false;
   r->loading = true;
   if (!r->pool) r->pool = PoolFor(r->BaseUrl(), options_.predict_timeout);
   std::weak_ptr<Replica> weak = r;
-  json load = {{"model_path", path}};
-  if (!r->served_name.empty()) load["served_name"] = r->served_name;
-  std::string body = load.dump();
   auto pool = r->pool;
-  bool submitted = proxy_->pool.Submit([this, weak, endpoint_id, body, pool] {
-    auto resp = pool->Request("POST", "/load", body, {{"content-type", "application/json"}});
+  std::map<std::string, std::string> headers = {{"content-type", "application/json"}};
+  if (!key.empty()) headers[kReplicaKeyHeader] = key;
+  bool submitted = proxy_->pool.Submit([this, weak, endpoint_id, body, pool, headers] {
+    auto resp = pool->Request("POST", "/load", body, headers);
     std::vector<Done> after;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -278,7 +288,7 @@ void EndpointManager::MarkReady(EndpointRt& rt, Replica& r) {
 }
 
 void EndpointManager::CheckReady(store::Endpoint& ep, EndpointRt& rt, Replica& r) {
-  if (Probe(r.port_file, &r.host, &r.port)) {
+  if (Probe(r.port_file, &r.host, &r.port, r.key, ReadinessTarget(r.key))) {
     MarkReady(rt, r);
     ep.replica_port = r.port;
     return;
@@ -295,7 +305,7 @@ void EndpointManager::FillWarmPool() {
       it = standby_.erase(it);
       continue;
     }
-    if (!r.ready && Probe(r.port_file, &r.host, &r.port)) {
+    if (!r.ready && Probe(r.port_file, &r.host, &r.port, r.key)) {
       r.ready = true;
       r.pool = PoolFor(r.BaseUrl(), options_.predict_timeout);
     }

@@ -60,6 +60,13 @@ inline constexpr const char* kFailed = "failed";
 inline constexpr const char* kStopped = "stopped";
 inline constexpr const char* kBlocked = "blocked";
 
+// Replica keys (docs/serving.md, "Replica keys"): a replica started with a key in this
+// environment variable answers 401 on every route except GET /healthz unless the request
+// carries the key in this header. The gateway gives each Slurm replica its own key (replicas
+// on this machine listen on loopback / a Unix socket and run without one).
+inline constexpr const char* kReplicaKeyEnv = "SSKAI_REPLICA_KEY";
+inline constexpr const char* kReplicaKeyHeader = "x-sskai-replica-key";
+
 // Per-endpoint counters since the server started.
 struct EndpointMetrics {
   static constexpr double kBucketsMs[] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000,
@@ -110,6 +117,16 @@ class EndpointManager {
     // stopped). Without mint_token, Slurm replicas cannot start.
     std::function<Result<std::string>(int64_t owner_id, const std::string& name)> mint_token;
     std::function<void(int64_t owner_id, const std::string& name)> revoke_token;
+    // Each Slurm replica's key is derived from this secret (created on first use, mode 0600,
+    // 64 hex characters) and its endpoint_replicas row, so a restarted server can still call
+    // the replicas it re-attaches to. "" = run_dir + "/replica-key.secret".
+    std::string replica_secret_file;
+    // The warm pool on Slurm (docs/serving.md, "Warm pool on Slurm"): standby replica jobs in
+    // slurm_default_partition (engine loaded, no model) that a cold start of a Slurm endpoint in
+    // that partition takes instead of submitting a job. 0 = none. They cost cluster time: each
+    // has a usage record (owner 0, subject_kind "standby") until an endpoint takes it.
+    int slurm_warm_pool = 0;
+    std::string slurm_default_partition;  // the executor's default ("" = Slurm's own)
   };
 
   EndpointManager(Options options, store::Store& store, artifacts::BlobStore& blobs,
@@ -196,6 +213,9 @@ class EndpointManager {
   void CheckReady(store::Endpoint& ep, EndpointRt& rt, Replica& r);
   void MarkReady(EndpointRt& rt, Replica& r);
   void StartLoad(int64_t endpoint_id, const std::shared_ptr<Replica>& r, const std::string& path);
+  // POST /load `body` to a standby, authenticated with `key` (its key before the load order).
+  void SendLoad(int64_t endpoint_id, const std::shared_ptr<Replica>& r, std::string body,
+                const std::string& key);
   void SetState(store::Endpoint& ep, const std::string& state, const std::string& reason);
   void StopReplica(Replica& r);  // SIGTERM now, reaped by later passes
   void ReapStopping();
@@ -223,6 +243,16 @@ class EndpointManager {
   void ReleaseSlurm(Replica& r);  // revokes its token, forgets its row
   jobs::ExitInfo PollReplica(Replica& r);
   std::chrono::milliseconds ReadyTimeout(const Replica& r) const;
+  // The key of the replica of `row` (replica_key.cc); "" with the reason logged when the
+  // secret file cannot be read or created.
+  std::string ReplicaKeyFor(int64_t row_id, double created_at);
+  // The warm pool on Slurm (slurm_pool.cc); REQUIRE mu_.
+  void FillSlurmWarmPool();
+  void CancelCrashedStandbys();
+  Result<std::shared_ptr<Replica>> LaunchSlurmStandby();
+  // A ready standby for a cold start of `rt` (its partition is the pool's), taken out of the
+  // pool (its usage record closed; its job file is the caller's to remove), or nullptr.
+  std::shared_ptr<Replica> TakeSlurmStandby(const EndpointRt& rt);
   // Spot effects (spot_manager.cc); REQUIRE mu_.
   void SpotLaunch(store::Endpoint& ep, EndpointRt& rt, Replica& r, store::UsageRecord& usage);
   void SuperviseSpot(store::Endpoint& ep, EndpointRt& rt);
@@ -236,9 +266,13 @@ class EndpointManager {
   std::mutex mu_;
   std::map<int64_t, std::unique_ptr<EndpointRt>> endpoints_;
   std::vector<std::shared_ptr<Replica>> standby_;   // warm pool
+  std::vector<std::shared_ptr<Replica>> slurm_standby_;  // warm pool on Slurm
+  bool slurm_pool_checked_ = false;  // a crashed predecessor's standby jobs were cancelled
+  TimePoint next_standby_submit_{};  // after a failed sbatch: not before
   std::vector<std::shared_ptr<Replica>> stopping_;  // signalled, not yet exited
   int64_t next_replica_id_ = 1;
   std::string server_url_;
+  std::string replica_secret_;  // loaded by the first ReplicaKeyFor
   std::string warmup_model_;  // the model of the latest launch: standbys preload it
   std::unique_ptr<ProxyPool> proxy_;
   std::atomic<bool> stop_{false};
@@ -250,7 +284,9 @@ class EndpointManager {
 
 struct ReplicaOptions {
   std::string model_path;       // "" with standby
-  bool standby = false;         // load the engine, wait for POST /load {"model_path"}
+  bool standby = false;         // load the engine, wait for POST /load {"model_path"} (or, a
+                                // Slurm standby, {"model_url","model_sha256","token","key"}:
+                                // fetch as model_url does; "key" replaces `key`)
   std::string warmup_model;     // standby: load this model at start (warms libtorch's lazy
                                 // init; a later /load of the same path reuses it)
   std::string host = "127.0.0.1";
@@ -280,6 +316,10 @@ struct ReplicaOptions {
   // until the whole batch has finished.
   std::string lm_batching = "continuous";
   int torch_threads = 0;        // 0 = the engine's default
+  // Required in the kReplicaKeyHeader header on every route except GET /healthz (401 JSON
+  // otherwise; compared in constant time). "" = no key. The CLI reads it from $SSKAI_REPLICA_KEY
+  // (never argv: argv shows in ps and squeue).
+  std::string key;
 };
 // Runs a replica until SIGTERM/SIGINT: loads the model once (or, standby, the engine only),
 // then serves GET /healthz, GET /metadata, POST /predict (and POST /load when standby).

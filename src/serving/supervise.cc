@@ -32,7 +32,7 @@ void EndpointManager::Supervise(store::Endpoint& ep, std::vector<Done>& after) {
       if (r.broken) {
         executor_.Signal(r.handle, /*force=*/true);  // unreachable: replace it
       } else if (!r.pending_model.empty()) {
-        if (Probe(r.port_file, &r.host, &r.port)) {
+        if (Probe(r.port_file, &r.host, &r.port, r.key)) {
           std::string path = std::move(r.pending_model);
           r.pending_model.clear();
           StartLoad(ep.id, rt.replicas[idx], path);

@@ -1,7 +1,8 @@
 // Replicas on Slurm against the real binary and a real single-node Slurm (ctest fixture
 // slurm_start): deploy with "executor": "slurm", predict through the gateway (the replica job
 // fetched its model over HTTP and answers over TCP), scale to zero (the job ends), cold start
-// from zero through Slurm, a replica job killed with scancel is replaced while the gateway keeps
+// from zero through Slurm, a direct request to the replica's address without its key is 401
+// while the gateway's path works, a replica job killed with scancel is replaced while the gateway keeps
 // answering, usage is priced from the partition's offering, and a restarted server re-attaches
 // to the running replica job; a language model's replica job fetches its file set and serves the
 // OpenAI routes with the same greedy answer as a local replica. SSKAI_SLURM_COLD_STARTS=N also measures N cold starts (p50/p95).
@@ -50,7 +51,14 @@ class SlurmServingTest : public ::testing::Test {
     if (test == "ColdStartThroughSlurm" && std::getenv("SSKAI_SLURM_COLD_STARTS") == nullptr) {
       GTEST_SKIP() << "set SSKAI_SLURM_COLD_STARTS=N to measure N cold starts";
     }
-    server_ = std::make_unique<TestServer>(dir_.path(), Flags());
+    std::vector<std::string> flags = Flags();
+    // The warm pool on Slurm: one standby job in the default partition.
+    if (test == "AColdStartTakesAStandbyJobFromTheWarmPool" ||
+        (test == "ColdStartThroughSlurm" && std::getenv("SSKAI_SLURM_WARM_POOL") != nullptr)) {
+      warm_pool_ = true;
+      flags.insert(flags.end(), {"--slurm-warm-pool", "1", "--slurm-default-partition", "debug"});
+    }
+    server_ = std::make_unique<TestServer>(dir_.path(), flags);
     Status started = server_->Start();
     ASSERT_TRUE(started.ok()) << started.ToString();
     std::string csv = WriteSklearnCsv("iris", files_.path());
@@ -65,6 +73,17 @@ class SlurmServingTest : public ::testing::Test {
   void TearDown() override {
     // Replica jobs outlive the server by design: cancel what this test left behind.
     for (int64_t job : jobs_seen_) Shell("scancel " + std::to_string(job));
+    if (warm_pool_) server_.reset();  // a clean stop cancels its standby jobs
+  }
+  // Waits until the server has a standby job ready (its Prometheus gauge).
+  bool WaitStandbyReady(double seconds) {
+    auto deadline = Steady::now() + std::chrono::milliseconds(static_cast<int>(seconds * 1000));
+    while (Steady::now() < deadline) {
+      std::string text = server_->Call("GET", "/metrics").body;
+      if (text.find("\nsskai_serving_slurm_standby_ready 1") != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
   }
   static std::vector<std::string> Flags() {
     return {"--slurm", "--slurm-partition", "debug=g5.xlarge@use1-az1"};
@@ -123,6 +142,7 @@ class SlurmServingTest : public ::testing::Test {
   TempDir files_;
   std::unique_ptr<TestServer> server_;
   std::vector<int64_t> jobs_seen_;
+  bool warm_pool_ = false;
 };
 
 TEST_F(SlurmServingTest, ServesScalesToZeroColdStartsAndReplacesAKilledJob) {
@@ -141,6 +161,26 @@ TEST_F(SlurmServingTest, ServesScalesToZeroColdStartsAndReplacesAKilledJob) {
   EXPECT_NE(shown.find("Partition=debug"), std::string::npos) << shown;
   json ep = server_->CallJson("GET", "/v1/endpoints/sl");
   EXPECT_EQ(ep["replicas"][0]["host"], Shell("hostname | tr -d '\\n'")) << ep.dump();
+  // The replica listens on the network but answers only the gateway (its key): straight to its
+  // address, /predict is 401 and only /healthz is open.
+  {
+    std::string addr = "http://" + ep["replicas"][0]["host"].get<std::string>() + ":" +
+                       std::to_string(ep["replicas"][0]["port"].get<int>());
+    auto direct = http::Client::Create(addr);
+    ASSERT_TRUE(direct.ok());
+    auto bypass = (*direct)->Request("POST", "/predict", Rows(), {{"content-type", "application/json"}});
+    ASSERT_TRUE(bypass.ok()) << bypass.status().ToString();
+    EXPECT_EQ(bypass->status, 401) << bypass->body;
+    auto guessed = (*direct)->Request("POST", "/predict", Rows(),
+                                      {{"x-sskai-replica-key", std::string(64, '0')}});
+    ASSERT_TRUE(guessed.ok());
+    EXPECT_EQ(guessed->status, 401);
+    auto health = (*direct)->Request("GET", "/healthz");
+    ASSERT_TRUE(health.ok());
+    EXPECT_EQ(health->status, 200);
+    TimedPredict("sl", &status);
+    EXPECT_EQ(status, 200);  // the gateway's path works
+  }
 
   // Scale to zero: the replica job ends.
   ep = WaitState("sl", "idle", 60);
@@ -274,7 +314,35 @@ TEST_F(SlurmServingTest, LanguageModelReplicaFetchesItsFilesAndServesOpenAiRoute
   EXPECT_TRUE(WaitJobEnded(jobs[0], 30)) << JobState(jobs[0]);
 }
 
-// Measurement (BENCHMARKS.md): SSKAI_SLURM_COLD_STARTS=10 ctest -R SlurmServing --verbose.
+TEST_F(SlurmServingTest, AColdStartTakesAStandbyJobFromTheWarmPool) {
+  ASSERT_TRUE(WaitStandbyReady(180)) << server_->Call("GET", "/metrics").body;
+  Deploy("warm", {{"mode", "serverless"}, {"config", {{"idle_timeout_ms", 60000}}}});
+  int status = 0;
+  double first = TimedPredict("warm", &status);
+  ASSERT_EQ(status, 200);
+  auto jobs = ReplicaJobs("warm");
+  ASSERT_EQ(jobs.size(), 1u);
+  // The endpoint's replica is the standby job: no new job was queued for it.
+  std::string shown = Shell("scontrol show job -o " + std::to_string(jobs[0]));
+  EXPECT_NE(shown.find("JobName=sskai-standby-"), std::string::npos) << shown;
+  // It now answers only the endpoint's key.
+  json ep = server_->CallJson("GET", "/v1/endpoints/warm");
+  auto direct = http::Client::Create("http://" + ep["replicas"][0]["host"].get<std::string>() + ":" +
+                                     std::to_string(ep["replicas"][0]["port"].get<int>()));
+  ASSERT_TRUE(direct.ok());
+  auto bypass = (*direct)->Request("POST", "/predict", Rows(), {{"content-type", "application/json"}});
+  ASSERT_TRUE(bypass.ok());
+  EXPECT_EQ(bypass->status, 401);
+  // A replacement standby is submitted and becomes ready.
+  EXPECT_TRUE(WaitStandbyReady(180));
+  std::printf("cold start from the Slurm warm pool: %.0f ms\n", first * 1000);
+  EXPECT_EQ(server_->Call("DELETE", "/v1/endpoints/warm").status, 200);
+  EXPECT_TRUE(WaitJobEnded(jobs[0], 30)) << JobState(jobs[0]);
+}
+
+// Measurement (BENCHMARKS.md): SSKAI_SLURM_COLD_STARTS=10 ctest -R SlurmServing --verbose;
+// SSKAI_SLURM_WARM_POOL=1 also runs the server with --slurm-warm-pool 1 (each round first waits
+// for a ready standby job, so every cold start takes one).
 TEST_F(SlurmServingTest, ColdStartThroughSlurm) {
   const char* n_env = std::getenv("SSKAI_SLURM_COLD_STARTS");
   int n = n_env == nullptr ? 0 : std::atoi(n_env);
@@ -291,6 +359,7 @@ TEST_F(SlurmServingTest, ColdStartThroughSlurm) {
   for (int idx = 0; idx < n; ++idx) {
     json ep = WaitState("cold", "idle", 60);
     ASSERT_EQ(ep["state"], "idle") << ep.dump();
+    if (warm_pool_) ASSERT_TRUE(WaitStandbyReady(180));
     int status = 0;
     double s = TimedPredict("cold", &status);
     ASSERT_EQ(status, 200);
@@ -298,6 +367,7 @@ TEST_F(SlurmServingTest, ColdStartThroughSlurm) {
   }
   std::sort(ms.begin(), ms.end());
   auto pct = [&](double p) { return ms[std::min(ms.size() - 1, static_cast<size_t>(p * ms.size()))]; };
+  if (warm_pool_) where += " (warm pool)";
   std::printf("%s cold start over %d: p50 %.0f ms, p95 %.0f ms, min %.0f ms, max %.0f ms\n",
               where.c_str(), n, pct(0.5), pct(0.95), ms.front(), ms.back());
   server_->Call("DELETE", "/v1/endpoints/cold");

@@ -13,6 +13,7 @@
 
 #include "artifacts/artifacts.h"
 #include "http/http.h"
+#include "serving/internal.h"
 #include "serving/serving.h"
 #include "store/store.h"
 #include "testing/fake_executor.h"
@@ -23,10 +24,11 @@ namespace sskai::serving {
 using namespace std::chrono_literals;
 using sskai::testing::FakeExecutor;
 
-// A stand-in replica: answers /healthz and echoes /predict bodies.
+// A stand-in replica: answers /healthz and echoes /predict bodies. With a `key`, it checks
+// it like a real replica does (ReplicaKeyMiddleware: 401 without it, /healthz open).
 class FakeReplica {
  public:
-  explicit FakeReplica(int health_status = 200) {
+  explicit FakeReplica(int health_status = 200, std::string key = "") {
     auto router = std::make_shared<http::Router>();
     router->AddSync("GET", "/healthz", [health_status](http::Request&) {
       return http::Response::Json(health_status, R"({"status":"ok"})");
@@ -34,8 +36,12 @@ class FakeReplica {
     router->AddSync("POST", "/predict", [](http::Request& req) {
       return http::Response::Json(200, R"({"echo":)" + req.body + "}");
     });
+    router->AddSync("GET", "/metadata", [](http::Request&) {
+      return http::Response::Json(200, R"({"task":"classification"})");
+    });
     http::Server::Options options;
     options.io_threads = 1;
+    options.middleware = ReplicaKeyMiddleware(std::move(key));
     auto server = http::Server::Create(options, router);
     EXPECT_TRUE(server.ok()) << server.status().ToString();
     if (server.ok()) server_ = std::move(server).value();
@@ -154,6 +160,29 @@ class EndpointManagerTest : public ::testing::Test {
   EndpointManager::Options options_;
   FakeExecutor executor_;
   std::unique_ptr<EndpointManager> manager_;
+};
+
+// Replicas on Slurm: scontrol polls are not throttled, download tokens are recorded (minted_,
+// revoked_), the server's URL is set, and Restart() stands for a server restart.
+class SlurmManagerTest : public EndpointManagerTest {
+ protected:
+  void SetUp() override {
+    EndpointManagerTest::SetUp();
+    options_.slurm_poll_interval = 0ms;
+    options_.mint_token = [this](int64_t owner, const std::string& name) -> Result<std::string> {
+      minted_.push_back(name);
+      EXPECT_EQ(owner, alice_);
+      return std::string("secret-") + name;
+    };
+    options_.revoke_token = [this](int64_t, const std::string& name) { revoked_.push_back(name); };
+    Restart();
+  }
+  void Restart() {
+    manager_.reset();
+    manager_ = std::make_unique<EndpointManager>(options_, *store_, *blobs_, executor_, clock_);
+    manager_->set_server_url("http://10.0.0.1:8080");
+  }
+  std::vector<std::string> minted_, revoked_;
 };
 
 }  // namespace sskai::serving

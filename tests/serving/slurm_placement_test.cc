@@ -2,31 +2,15 @@
 // job (model fetched over HTTP with a per-replica token, listening for other nodes), readiness
 // from the "host:port" address file, usage priced from the partition's offering, a server
 // restart that re-attaches to the job, a job that dies is cancelled for good and replaced, and
-// scale-down cancels the job. Plus the pure address parsing.
+// scale-down cancels the job, each replica's key. Plus the pure address parsing.
 #include "serving/internal.h"
 #include "serving/manager_fixture.h"
 
 namespace sskai::serving {
 namespace {
 
-class SlurmPlacementTest : public EndpointManagerTest {
+class SlurmPlacementTest : public SlurmManagerTest {
  protected:
-  void SetUp() override {
-    EndpointManagerTest::SetUp();
-    options_.slurm_poll_interval = 0ms;
-    options_.mint_token = [this](int64_t owner, const std::string& name) -> Result<std::string> {
-      minted_.push_back(name);
-      EXPECT_EQ(owner, alice_);
-      return std::string("secret-") + name;
-    };
-    options_.revoke_token = [this](int64_t, const std::string& name) { revoked_.push_back(name); };
-    Restart();
-  }
-  void Restart() {
-    manager_.reset();
-    manager_ = std::make_unique<EndpointManager>(options_, *store_, *blobs_, executor_, clock_);
-    manager_->set_server_url("http://10.0.0.1:8080");
-  }
   // The address file of the latest launch.
   std::string AddressFile() {
     auto argv = executor_.launches().back().spec.argv;
@@ -42,7 +26,6 @@ class SlurmPlacementTest : public EndpointManagerTest {
     EXPECT_EQ(Get(*id).state, kReady);
     return job;
   }
-  std::vector<std::string> minted_, revoked_;
 };
 
 TEST_F(SlurmPlacementTest, SubmitsAJobThatFetchesTheModelAndServesOverTcp) {
@@ -153,6 +136,85 @@ TEST_F(SlurmPlacementTest, SubmitFailureFailsTheEndpointAndLeavesNoRow) {
   ASSERT_TRUE(rows.ok());
   EXPECT_TRUE(rows->empty());
   EXPECT_EQ(revoked_, minted_);
+}
+
+// Replica keys: the job gets its own key in the environment (never argv); the replica answers
+// 401 without it (except /healthz); the gateway sends it on probes and forwarded requests, and a
+// restarted server derives the same key for the job it re-attaches to.
+TEST_F(SlurmPlacementTest, EachReplicaGetsAKeyThatTheGatewaySendsAndARestartKeeps) {
+  int64_t id = Deploy("iris", model_version_id_, R"({"executor":"slurm"})");
+  manager_->RunOnce();
+  ASSERT_EQ(executor_.launch_count(), 1u);
+  auto spec = executor_.launches()[0].spec;
+  ASSERT_EQ(spec.env.count(kReplicaKeyEnv), 1u);
+  const std::string key = spec.env.at(kReplicaKeyEnv);
+  EXPECT_EQ(key.size(), 64u);  // 256 bits, hex
+  for (const auto& arg : spec.argv) EXPECT_EQ(arg.find(key), std::string::npos) << arg;
+
+  FakeReplica replica(200, key);
+  std::ofstream(AddressFile()) << "127.0.0.1:" << replica.port() << "\n";
+  manager_->RunOnce();
+  EXPECT_EQ(Get(id).state, kReady);
+  EXPECT_EQ(PredictAndWait(id, R"({"rows":[[1]]})").status, 200);
+
+  // Straight to the replica's address: 401 without the key or with a wrong one.
+  auto direct = http::Client::Create("http://127.0.0.1:" + std::to_string(replica.port()));
+  ASSERT_TRUE(direct.ok());
+  auto no_key = (*direct)->Request("POST", "/predict", "{}");
+  ASSERT_TRUE(no_key.ok());
+  EXPECT_EQ(no_key->status, 401) << no_key->body;
+  EXPECT_NE(no_key->body.find(kReplicaKeyHeader), std::string::npos) << no_key->body;
+  std::string wrong = key;
+  wrong[0] = wrong[0] == 'a' ? 'b' : 'a';
+  auto bad = (*direct)->Request("POST", "/predict", "{}", {{kReplicaKeyHeader, wrong}});
+  ASSERT_TRUE(bad.ok());
+  EXPECT_EQ(bad->status, 401);
+  auto good = (*direct)->Request("POST", "/predict", "{}", {{kReplicaKeyHeader, key}});
+  ASSERT_TRUE(good.ok());
+  EXPECT_EQ(good->status, 200);
+  auto health = (*direct)->Request("GET", "/healthz");
+  ASSERT_TRUE(health.ok());
+  EXPECT_EQ(health->status, 200);  // liveness needs no key
+
+  Restart();
+  manager_->RunOnce();
+  EXPECT_EQ(executor_.launch_count(), 1u);  // re-attached
+  EXPECT_EQ(PredictAndWait(id, "{}").status, 200);
+
+  // Another replica, another key.
+  int64_t other = Deploy("other", model_version_id_, R"({"executor":"slurm"})");
+  manager_->RunOnce();
+  ASSERT_EQ(executor_.launch_count(), 2u);
+  EXPECT_NE(executor_.launches()[1].spec.env.at(kReplicaKeyEnv), key);
+  EXPECT_EQ(Get(other).state, kDeploying);
+}
+
+TEST_F(SlurmPlacementTest, AReplicaThatDoesNotKnowItsKeyIsNeverReady) {
+  int64_t id = Deploy("iris", model_version_id_, R"({"executor":"slurm"})");
+  manager_->RunOnce();
+  ASSERT_EQ(executor_.launch_count(), 1u);
+  FakeReplica stranger(200, std::string(64, 'f'));  // healthy, but another key
+  std::ofstream(AddressFile()) << "127.0.0.1:" << stranger.port() << "\n";
+  manager_->RunOnce();
+  manager_->RunOnce();
+  EXPECT_EQ(Get(id).state, kDeploying);
+  auto info = manager_->Replicas()[id];
+  ASSERT_EQ(info.size(), 1u);
+  EXPECT_FALSE(info[0].ready);  // readiness asks a keyed route: no 401s reach callers
+}
+
+TEST_F(SlurmPlacementTest, AnUnreadableKeySecretFailsTheEndpointWithTheReason) {
+  std::ofstream(options_.run_dir + "/replica-key.secret") << "not hex\n";
+  Restart();
+  int64_t id = Deploy("iris", model_version_id_, R"({"executor":"slurm"})");
+  manager_->RunOnce();
+  EXPECT_EQ(executor_.launch_count(), 0u);
+  store::Endpoint ep = Get(id);
+  EXPECT_EQ(ep.state, kFailed);
+  EXPECT_NE(ep.reason.find("replica key"), std::string::npos) << ep.reason;
+  auto rows = store_->ListEndpointReplicas(id);
+  ASSERT_TRUE(rows.ok());
+  EXPECT_TRUE(rows->empty());
 }
 
 TEST(ReplicaAddressTest, ParsesPortOrHostPort) {

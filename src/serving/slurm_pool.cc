@@ -1,0 +1,144 @@
+// EndpointManager: the warm pool on Slurm (Options::slurm_warm_pool). Standby replica jobs run
+// `sskai replica --standby --host 0.0.0.0` in the default partition: the engine is loaded, no
+// model. A cold start of a Slurm endpoint in that partition takes a ready standby instead of
+// submitting a job (which pays the Slurm queue and the engine load) and sends it a load order
+// (POST /load: the model's URL and sha256, a download token and the replica's new key;
+// slurm_replicas.cc); a replacement standby is submitted at once. Standbys are cluster jobs that
+// cost money: each has a usage record (owner 0 = the platform, subject_kind "standby") from
+// submit until an endpoint takes it (the endpoint's own record starts then) or it stops.
+//
+// Why a job file, not a table: a standby holds nothing worth re-attaching to (a clean stop
+// cancels it), so all a crashed server's successor needs is which jobs to cancel. One file per
+// standby beside its address file in run_dir ("<job id> <start token> <usage id>") says that,
+// needs no migration, and goes away with the standby. Standby keys are random for the same
+// reason: no restart has to derive them again.
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "common/log.h"
+#include "serving/internal.h"
+#include "store/store.h"
+
+namespace sskai::serving {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr auto kSubmitBackoff = std::chrono::seconds(10);  // after a failed sbatch
+constexpr const char* kPrefix = "slurm-standby-";
+
+}  // namespace
+
+void EndpointManager::CancelCrashedStandbys() {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(options_.run_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.starts_with(kPrefix) || !name.ends_with(".job")) continue;
+    std::ifstream in(entry.path());
+    jobs::WorkerHandle handle;
+    int64_t usage_id = 0;
+    if (in >> handle.pid >> handle.start_time >> usage_id && handle.pid > 0) {
+      executor_.Signal(handle, /*force=*/true);
+      SSKAI_LOG_INFO("serving: cancelled standby Slurm job {} of a previous server", handle.pid);
+    }
+    if (usage_id > 0) IgnoreError(store_.CloseUsage(usage_id, clock_.NowSeconds()));
+    std::string base = entry.path().string();
+    base.resize(base.size() - 4);
+    fs::remove(base + ".addr", ec);
+    fs::remove(entry.path(), ec);
+  }
+}
+
+void EndpointManager::FillSlurmWarmPool() {
+  if (!slurm_pool_checked_) {
+    slurm_pool_checked_ = true;
+    CancelCrashedStandbys();
+  }
+  const auto now = clock_.Monotonic();
+  for (auto it = slurm_standby_.begin(); it != slurm_standby_.end();) {
+    Replica& r = **it;
+    if (PollReplica(r).exited) {
+      SSKAI_LOG_WARN("serving: standby Slurm job {} ended", r.handle.pid);
+      if (r.usage_id > 0) IgnoreError(store_.CloseUsage(r.usage_id, clock_.NowSeconds()));
+      executor_.Signal(r.handle, /*force=*/true);  // a requeued (held) job: for good
+      ReleaseSlurm(r);
+      it = slurm_standby_.erase(it);
+      continue;
+    }
+    if (!r.ready && Probe(r.port_file, &r.host, &r.port, r.key)) {
+      r.ready = true;
+      SSKAI_LOG_INFO("serving: standby Slurm job {} is ready on {}:{}", r.handle.pid, r.host,
+                     r.port);
+    } else if (!r.ready && now - r.launched_at > options_.slurm_ready_timeout) {
+      executor_.Signal(r.handle, /*force=*/true);  // its exit is handled on a later pass
+    }
+    ++it;
+  }
+  if (now < next_standby_submit_) return;
+  while (static_cast<int>(slurm_standby_.size()) < options_.slurm_warm_pool) {
+    auto launched = LaunchSlurmStandby();
+    if (!launched.ok()) {
+      SSKAI_LOG_WARN("serving: cannot submit a standby replica to Slurm: {}",
+                     launched.status().ToString());
+      next_standby_submit_ = now + kSubmitBackoff;
+      return;
+    }
+    slurm_standby_.push_back(std::move(*launched));
+  }
+}
+
+Result<std::shared_ptr<EndpointManager::Replica>> EndpointManager::LaunchSlurmStandby() {
+  auto r = std::make_shared<Replica>();
+  r->id = next_replica_id_++;
+  SSKAI_ASSIGN_OR_RETURN(r->key, RandomReplicaKey());
+  // A fresh name per standby: a cancelled job must never write into a successor's address file.
+  const std::string base = options_.run_dir + "/" + kPrefix + r->key.substr(0, 12);
+  r->port_file = base + ".addr";
+  jobs::LaunchSpec spec;
+  spec.argv = {options_.binary, "replica", "--standby", "--host", "0.0.0.0",
+               "--port-file", r->port_file};
+  spec.env[kReplicaKeyEnv] = r->key;  // the environment (a 0600 file), never argv
+  spec.executor = "slurm";
+  spec.partition = options_.slurm_default_partition;
+  spec.name = "standby-" + r->key.substr(0, 8);
+  spec.log_path = options_.log_dir + "/slurm-standby.log";
+  spec.new_session = true;
+  spec.die_with_parent = false;
+  SSKAI_ASSIGN_OR_RETURN(r->handle, executor_.Launch(spec));
+  r->launched_at = clock_.Monotonic();
+  store::UsageRecord usage;
+  usage.owner_id = 0;  // the platform's: no endpoint yet
+  usage.subject_kind = "standby";
+  usage.subject_id = r->handle.pid;
+  usage.resource = r->handle.resource.empty() ? options_.resource : r->handle.resource;
+  usage.spot = r->handle.spot;
+  usage.count = 1;
+  usage.started_at = clock_.NowSeconds();
+  auto opened = store_.OpenUsage(usage);
+  if (opened.ok()) r->usage_id = opened->id;
+  r->standby_file = base + ".job";
+  std::ofstream(r->standby_file) << r->handle.pid << " " << r->handle.start_time << " "
+                                 << r->usage_id << "\n";
+  SSKAI_LOG_INFO("serving: standby replica submitted as Slurm job {}", r->handle.pid);
+  return r;
+}
+
+std::shared_ptr<EndpointManager::Replica> EndpointManager::TakeSlurmStandby(const EndpointRt& rt) {
+  const std::string& partition =
+      rt.config.partition.empty() ? options_.slurm_default_partition : rt.config.partition;
+  if (partition != options_.slurm_default_partition) return nullptr;
+  for (auto it = slurm_standby_.begin(); it != slurm_standby_.end(); ++it) {
+    if (!(*it)->ready) continue;
+    auto r = *it;
+    slurm_standby_.erase(it);
+    if (r->usage_id > 0) IgnoreError(store_.CloseUsage(r->usage_id, clock_.NowSeconds()));
+    r->usage_id = 0;
+    next_standby_submit_ = {};  // a replacement on this pass
+    return r;
+  }
+  return nullptr;
+}
+
+}  // namespace sskai::serving

@@ -1,0 +1,181 @@
+// The warm pool on Slurm, through the EndpointManager with a fake executor: standby jobs are
+// submitted with their own key (engine only, no model, no token) and metered as "standby"
+// usage; a cold start of a Slurm endpoint takes a ready standby (no new job), sends it the load
+// order (model URL, sha256, download token, the replica's new key) and serves through it with
+// the new key; a replacement standby is submitted; a crashed server's standby jobs are
+// cancelled by its successor; a clean stop cancels them. Plus the load order's parsing.
+#include <filesystem>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "serving/internal.h"
+#include "serving/manager_fixture.h"
+
+namespace sskai::serving {
+namespace {
+
+using nlohmann::json;
+
+// A standby replica as `sskai replica --standby` behaves on the wire: keyed, /load switches to
+// the key of the load order, then /predict and /metadata answer.
+class FakeStandby {
+ public:
+  explicit FakeStandby(const std::string& key) : key_(std::make_shared<ReplicaKey>(key)) {
+    auto router = std::make_shared<http::Router>();
+    router->AddSync("GET", "/healthz", [](http::Request&) {
+      return http::Response::Json(200, R"({"status":"ok"})");
+    });
+    router->AddSync("POST", "/load", [this](http::Request& req) {
+      auto order = ParseLoadOrder(req.body, ReplicaOptions{});
+      if (!order.ok()) return http::ErrorResponse(order.status());
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        orders_.push_back(req.body);
+      }
+      if (!order->key.empty()) key_->Set(order->key);
+      return http::Response::Json(200, R"({"loaded":true})");
+    });
+    router->AddSync("POST", "/predict", [](http::Request& req) {
+      return http::Response::Json(200, R"({"echo":)" + req.body + "}");
+    });
+    router->AddSync("GET", "/metadata", [](http::Request&) { return http::Response::Json(200, "{}"); });
+    http::Server::Options options;
+    options.io_threads = 1;
+    options.middleware = ReplicaKeyMiddleware(key_);
+    auto server = http::Server::Create(options, router);
+    EXPECT_TRUE(server.ok()) << server.status().ToString();
+    if (server.ok()) server_ = std::move(server).value();
+  }
+  int port() const { return server_ ? server_->port() : 0; }
+  std::vector<std::string> orders() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return orders_;
+  }
+  std::string key() const { return key_->Get(); }
+
+ private:
+  std::shared_ptr<ReplicaKey> key_;
+  std::mutex mu_;
+  std::vector<std::string> orders_;
+  std::unique_ptr<http::Server> server_;
+};
+
+class SlurmPoolTest : public SlurmManagerTest {
+ protected:
+  void SetUp() override {
+    SlurmManagerTest::SetUp();
+    options_.slurm_warm_pool = 1;
+    options_.slurm_default_partition = "debug";
+    Restart();
+  }
+  // Makes the latest launch (a standby) listen at `standby`, and lets the pool see it.
+  void StandbyListens(FakeStandby& standby) {
+    std::ofstream(executor_.launches().back().spec.argv.back()) << "127.0.0.1:" << standby.port() << "\n";
+    manager_->RunOnce();
+  }
+};
+
+TEST_F(SlurmPoolTest, SubmitsKeyedStandbyJobsMeteredAsStandbyUsage) {
+  manager_->RunOnce();
+  ASSERT_EQ(executor_.launch_count(), 1u);
+  auto spec = executor_.launches()[0].spec;
+  EXPECT_EQ(spec.executor, "slurm");
+  EXPECT_EQ(spec.partition, "debug");
+  EXPECT_FALSE(spec.die_with_parent);
+  ASSERT_GE(spec.argv.size(), 7u);
+  EXPECT_EQ(spec.argv[2], "--standby");
+  EXPECT_EQ(spec.argv[4], "0.0.0.0");
+  EXPECT_EQ(spec.env.count("SSKAI_TOKEN"), 0u);  // no model to fetch yet
+  EXPECT_EQ(spec.env.at(kReplicaKeyEnv).size(), 64u);
+  EXPECT_TRUE(minted_.empty());
+  store::Page page;
+  auto usage = store_->ListUsage(0, page, 0, 0);
+  ASSERT_TRUE(usage.ok());
+  ASSERT_EQ(usage->items.size(), 1u);
+  EXPECT_EQ(usage->items[0].subject_kind, "standby");
+  EXPECT_EQ(usage->items[0].owner_id, 0);  // the platform's cost, not a user's
+  EXPECT_EQ(usage->items[0].ended_at, 0);
+  manager_->RunOnce();
+  EXPECT_EQ(executor_.launch_count(), 1u);  // the pool is full
+}
+
+TEST_F(SlurmPoolTest, AColdStartTakesAReadyStandbyAndServesWithANewKey) {
+  manager_->RunOnce();
+  const std::string standby_key = executor_.launches()[0].spec.env.at(kReplicaKeyEnv);
+  const int standby_job = executor_.launches()[0].handle.pid;
+  FakeStandby standby(standby_key);
+  StandbyListens(standby);
+  int64_t id = Deploy("fn", model_version_id_, R"({"executor":"slurm","partition":"debug"})");
+  auto cold = PredictAsync(id, R"({"rows":[[1]]})");
+  manager_->RunOnce();
+  ASSERT_EQ(cold.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(cold.get().status, 200);
+  // No replica job was submitted: the standby serves, and a replacement standby was submitted.
+  ASSERT_EQ(executor_.launch_count(), 2u);
+  EXPECT_EQ(executor_.launches()[1].spec.argv[2], "--standby");
+  auto info = manager_->Replicas()[id];
+  ASSERT_EQ(info.size(), 1u);
+  EXPECT_EQ(info[0].pid, standby_job);
+  auto orders = standby.orders();
+  ASSERT_EQ(orders.size(), 1u);
+  json order = json::parse(orders[0]);
+  EXPECT_EQ(order["model_url"], "http://10.0.0.1:8080/v1/models/iris/versions/1/content");
+  EXPECT_EQ(order["model_sha256"], model_sha_);
+  ASSERT_EQ(minted_.size(), 1u);
+  EXPECT_EQ(order["token"], "secret-" + minted_[0]);
+  EXPECT_EQ(revoked_, minted_);  // loaded: the download token is revoked
+  EXPECT_NE(standby.key(), standby_key);  // the endpoint's own key from now on
+  EXPECT_EQ(standby.key(), order["key"]);
+  auto rows = store_->ListEndpointReplicas(id);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].job_id, standby_job);
+  // A restarted server derives the replica's new key and serves through it.
+  Restart();
+  manager_->RunOnce();
+  EXPECT_EQ(PredictAndWait(id, "{}").status, 200);
+}
+
+TEST_F(SlurmPoolTest, ACrashedServersStandbyJobsAreCancelledAndACleanStopCancelsItsOwn) {
+  const std::string left = options_.run_dir + "/slurm-standby-0123456789ab.job";
+  std::ofstream(left) << "4242 slurm:0 0\n";
+  manager_->RunOnce();
+  bool cancelled = false;
+  for (const auto& s : executor_.signals()) cancelled = cancelled || (s.pid == 4242 && s.force);
+  EXPECT_TRUE(cancelled);
+  EXPECT_FALSE(std::filesystem::exists(left));
+  ASSERT_EQ(executor_.launch_count(), 1u);  // the new standby
+  int job = executor_.launches().back().handle.pid;
+  const std::string address = executor_.launches().back().spec.argv.back();
+  const std::string job_file = address.substr(0, address.size() - 5) + ".job";
+  EXPECT_TRUE(std::filesystem::exists(job_file));
+  manager_->Stop();
+  EXPECT_FALSE(executor_.alive(job));
+  EXPECT_FALSE(std::filesystem::exists(job_file));
+}
+
+TEST(LoadOrderTest, ParsesAPathOrAFetchAndNamesTheBadField) {
+  auto local = ParseLoadOrder(R"({"model_path":"/m/model.pt"})", ReplicaOptions{});
+  ASSERT_TRUE(local.ok());
+  EXPECT_EQ(local->model_path, "/m/model.pt");
+  EXPECT_TRUE(local->fetch.model_url.empty());
+  auto fetch = ParseLoadOrder(
+      R"({"model_url":"http://s/v1/models/m/versions/1/files","model_sha256":"ab","model_files":true,)"
+      R"("token":"t","key":"0123456789abcdef0123456789abcdef","served_name":"chat"})",
+      ReplicaOptions{});
+  ASSERT_TRUE(fetch.ok()) << fetch.status().ToString();
+  EXPECT_TRUE(fetch->fetch.model_files);
+  EXPECT_EQ(fetch->token, "t");
+  EXPECT_EQ(fetch->served_name, "chat");
+  for (const char* bad : {"", "[]", "{}", R"({"model_path":1})",
+                          R"({"model_path":"/a","model_url":"http://s/x","model_sha256":"ab"})",
+                          R"({"model_url":"http://s/x"})", R"({"model_path":"/a","model_files":"yes"})",
+                          R"({"model_path":"/a","key":"short"})"}) {
+    auto parsed = ParseLoadOrder(bad, ReplicaOptions{});
+    EXPECT_EQ(parsed.status().code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_FALSE(parsed.status().message().empty()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace sskai::serving
