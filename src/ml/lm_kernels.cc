@@ -1,10 +1,11 @@
 // src/ml/lm_kernels.cc — fused CPU ops of the LM as custom autograd functions, with the ATen
 // compositions they replace as the fallback (see lm_kernels.h).
-#include "ml/lm_kernels.h"
-
+// ATen before ml/lm_kernels.h, which takes at::Tensor from its includer.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
+
+#include "ml/lm_kernels.h"
 
 #include <algorithm>
 

@@ -11,7 +11,9 @@
 // Errors: shape mismatches throw c10::Error, as the ATen ops they replace do.
 #pragma once
 
-#include <ATen/core/Tensor.h>
+// at::Tensor comes from the includer: the engine's precompiled header (src/ml/CMakeLists.txt) or,
+// in sskai_ml_kernels, the ATen includes that lm_kernels*.cc make before this header, so no
+// public or private header of the module pulls libtorch in by itself.
 
 #include <cstdint>
 

@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
+#include <cmath>
 #include <memory>
+#include <vector>
 
 #include "ml/ml.h"
 #include "ml/tiny_lm_config.h"
@@ -24,6 +27,14 @@ inline std::unique_ptr<LanguageModel> TinyLm(uint64_t seed = 1) {
   auto lm = LmTestEngine()->CreateLm(TinyLmConfig(), seed, {});
   EXPECT_TRUE(lm.ok()) << lm.status().ToString();
   return lm.ok() ? std::move(*lm) : nullptr;
+}
+
+// Largest |a[i] - b[i]| (sizes must match).
+inline double MaxAbsDiff(const std::vector<float>& a, const std::vector<double>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double worst = 0;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
+  return worst;
 }
 
 }  // namespace sskai::ml::testing
