@@ -15,7 +15,9 @@ namespace sskai::ml {
 namespace {
 
 using nlohmann::json;
+using testing::LmTestEngine;
 using testing::MaxAbsDiff;
+using testing::TinyLm;
 using testing::ReadFile;
 using testing::TempDir;
 using testing::WriteFile;
@@ -26,9 +28,6 @@ bool HavePythonTorch() {
   static const bool have = std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0;
   return have;
 }
-
-Engine* GetEngine() { return testing::LmTestEngine(); }
-std::unique_ptr<LanguageModel> Tiny(uint64_t seed = 1) { return testing::TinyLm(seed); }
 
 const char* const kVariants[] = {"llama3_gqa", "llama_linear_bf16", "llama_dynamic", "qwen2_tied", "qwen3_qknorm"};
 
@@ -61,7 +60,7 @@ TEST_P(ReferenceTest, LogitsMatchPythonReference) {
   if (!HavePythonTorch()) GTEST_SKIP() << "python3-torch not installed";
   ASSERT_TRUE(made_);
   std::string model_dir = dir_->Sub(GetParam());
-  auto lm = GetEngine()->LoadLm(model_dir, {});
+  auto lm = LmTestEngine()->LoadLm(model_dir, {});
   ASSERT_TRUE(lm.ok()) << lm.status().ToString();
   json expected = json::parse(ReadFile(model_dir + "/expected.json"));
   auto logits = (*lm)->Logits(expected["ids"].get<std::vector<int64_t>>());
@@ -74,13 +73,13 @@ INSTANTIATE_TEST_SUITE_P(Families, ReferenceTest, ::testing::ValuesIn(kVariants)
 TEST(LmTest, SavedModelLoadsInPythonReferenceAndBack) {
   if (!HavePythonTorch()) GTEST_SKIP() << "python3-torch not installed";
   TempDir dir;
-  auto lm = Tiny();
+  auto lm = TinyLm();
   LmSaveOptions opts;
   opts.dtype = "bfloat16";
   opts.max_shard_bytes = 20000;  // forces several shards + index
   ASSERT_TRUE(lm->Save(dir.Sub("saved"), opts).ok());
   EXPECT_TRUE(std::filesystem::exists(dir.Sub("saved/model.safetensors.index.json")));
-  auto back = GetEngine()->LoadLm(dir.Sub("saved"), {});
+  auto back = LmTestEngine()->LoadLm(dir.Sub("saved"), {});
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   std::vector<int64_t> ids = {1, 5, 9, 33, 2, 60, 7};
   WriteFile(dir.Sub("ids.json"), json(ids).dump());
@@ -105,7 +104,7 @@ std::vector<int64_t> GreedyByRecompute(LanguageModel* lm, std::vector<int64_t> i
 }
 
 TEST(LmTest, KvCacheGreedyEqualsRecomputation) {
-  auto lm = Tiny();
+  auto lm = TinyLm();
   GenerateRequest req;
   req.prompt = {3, 14, 15, 9, 26};
   req.sampling.temperature = 0;
@@ -118,7 +117,7 @@ TEST(LmTest, KvCacheGreedyEqualsRecomputation) {
 }
 
 TEST(LmTest, BatchedDecodeOfDifferentLengthsEqualsOneByOne) {
-  auto lm = Tiny(3);
+  auto lm = TinyLm(3);
   std::vector<GenerateRequest> reqs(3);
   reqs[0].prompt = {1, 2, 3, 4, 5, 6, 7, 8, 9};
   reqs[1].prompt = {40};
@@ -143,7 +142,7 @@ TEST(LmTest, BatchedDecodeOfDifferentLengthsEqualsOneByOne) {
 }
 
 TEST(LmTest, SeededSamplingIsReproducibleAndStopsOnStopTokens) {
-  auto lm = Tiny(4);
+  auto lm = TinyLm(4);
   GenerateRequest req;
   req.prompt = {5, 6, 7};
   req.sampling.temperature = 1.3;
@@ -179,7 +178,7 @@ TEST(LmTest, SeededSamplingIsReproducibleAndStopsOnStopTokens) {
 }
 
 TEST(LmTest, BadInputIsRefused) {
-  auto lm = Tiny();
+  auto lm = TinyLm();
   EXPECT_EQ(lm->Logits({}).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(lm->Logits({61}).status().code(), StatusCode::kInvalidArgument);
   GenerateRequest req;
@@ -197,11 +196,11 @@ TEST(LmTest, BadInputIsRefused) {
   ASSERT_TRUE(lm->Save(dir.Sub("m"), {}).ok());
   std::string weights = ReadFile(dir.Sub("m/model.safetensors"));
   WriteFile(dir.Sub("m/model.safetensors"), weights.substr(0, weights.size() / 2));
-  auto torn = GetEngine()->LoadLm(dir.Sub("m"), {});
+  auto torn = LmTestEngine()->LoadLm(dir.Sub("m"), {});
   ASSERT_FALSE(torn.ok());
   EXPECT_NE(torn.status().message().find("model.safetensors"), std::string::npos) << torn.status().message();
   WriteFile(dir.Sub("m/config.json"), R"({"model_type":"llama","vocab_size":61})");
-  auto bad_config = GetEngine()->LoadLm(dir.Sub("m"), {});
+  auto bad_config = LmTestEngine()->LoadLm(dir.Sub("m"), {});
   ASSERT_FALSE(bad_config.ok());
   EXPECT_NE(bad_config.status().message().find("hidden_size"), std::string::npos);
 }

@@ -14,13 +14,12 @@ namespace sskai::ml {
 namespace {
 
 using nlohmann::json;
+using testing::LmTestEngine;
 using testing::MaxAbsDiff;
+using testing::TinyLmConfig;
+using testing::TinyLm;
 using testing::ReadFile;
 using testing::TempDir;
-
-Engine* GetEngine() { return testing::LmTestEngine(); }
-LmConfig TinyConfig() { return testing::TinyLmConfig(); }
-std::unique_ptr<LanguageModel> Tiny(uint64_t seed = 1) { return testing::TinyLm(seed); }
 
 // A small repeated corpus: three "sentences", prompt tokens masked out of the loss.
 std::vector<LmExample> Corpus() {
@@ -42,7 +41,7 @@ std::vector<LmExample> Corpus() {
 
 TEST(LmTest, LoraFineTuneLowersLossChangesOnlyAdaptersAndMerges) {
   TempDir dir;
-  auto lm = Tiny(5);
+  auto lm = TinyLm(5);
   ASSERT_TRUE(lm->Save(dir.Sub("base"), {}).ok());
   auto data = Corpus();
   auto before = lm->Evaluate(data, 4);
@@ -78,7 +77,7 @@ TEST(LmTest, LoraFineTuneLowersLossChangesOnlyAdaptersAndMerges) {
   EXPECT_EQ(adapter_cfg["r"], 4);
   std::string adapter = ReadFile(dir.Sub("adapter/adapter_model.safetensors"));
   EXPECT_NE(adapter.find("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"), std::string::npos);
-  auto fresh = GetEngine()->LoadLm(dir.Sub("base"), {});
+  auto fresh = LmTestEngine()->LoadLm(dir.Sub("base"), {});
   ASSERT_TRUE(fresh.ok());
   std::vector<int64_t> probe = {1, 20, 21, 22, 5, 9};
   auto base_logits = (*fresh)->Logits(probe);
@@ -93,7 +92,7 @@ TEST(LmTest, LoraFineTuneLowersLossChangesOnlyAdaptersAndMerges) {
   ASSERT_TRUE(lm->Save(dir.Sub("merged"), {}).ok());
   ASSERT_TRUE(lm->MergeLora().ok());
   auto merged = lm->Logits(probe);
-  auto merged_loaded = GetEngine()->LoadLm(dir.Sub("merged"), {});
+  auto merged_loaded = LmTestEngine()->LoadLm(dir.Sub("merged"), {});
   ASSERT_TRUE(merged_loaded.ok());
   auto merged_file = (*merged_loaded)->Logits(probe);
   std::vector<double> t(trained->begin(), trained->end());
@@ -116,14 +115,14 @@ TEST(LmTest, ResumeFromCheckpointIsBitIdentical) {
   spec.checkpoint_every = 3;
   std::vector<int64_t> probe = {1, 30, 31, 32};
 
-  auto straight = Tiny(6);
+  auto straight = TinyLm(6);
   std::vector<double> straight_losses;
   LmTrainCallbacks log;
   log.on_step = [&](const LmStepMetrics& m) { straight_losses.push_back(m.loss); };
   ASSERT_TRUE(straight->Train(data, spec, "", dir.Sub("a"), log).ok());
   auto want = straight->Logits(probe);
 
-  auto interrupted = Tiny(6);
+  auto interrupted = TinyLm(6);
   LmTrainCallbacks stop;
   int checkpoints = 0;
   stop.should_stop = [&]() { return true; };
@@ -136,7 +135,7 @@ TEST(LmTest, ResumeFromCheckpointIsBitIdentical) {
   EXPECT_EQ(r.status().code(), StatusCode::kCancelled);
   EXPECT_EQ(checkpoints, 1);
 
-  auto resumed = Tiny(6);
+  auto resumed = TinyLm(6);
   std::vector<double> resumed_losses;
   LmTrainCallbacks log2;
   log2.on_step = [&](const LmStepMetrics& m) { resumed_losses.push_back(m.loss); };
@@ -149,12 +148,12 @@ TEST(LmTest, ResumeFromCheckpointIsBitIdentical) {
 
   // A checkpoint from other hyperparameters is refused.
   spec.learning_rate = 1e-3;
-  auto other = Tiny(6)->Train(data, spec, dir.Sub("b/checkpoint"), dir.Sub("d"), {});
+  auto other = TinyLm(6)->Train(data, spec, dir.Sub("b/checkpoint"), dir.Sub("d"), {});
   EXPECT_EQ(other.status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST(LmTest, FullFineTuneLowersLoss) {
-  auto lm = Tiny(7);
+  auto lm = TinyLm(7);
   auto data = Corpus();
   auto before = lm->Evaluate(data, 8);
   LmTrainSpec spec;
@@ -166,7 +165,7 @@ TEST(LmTest, FullFineTuneLowersLoss) {
   auto r = lm->Train(data, spec, "", "", {});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->trainable_parameters, lm->NumParameters());
-  EXPECT_EQ(lm->NumParameters(), TinyConfig().NumParameters());
+  EXPECT_EQ(lm->NumParameters(), TinyLmConfig().NumParameters());
   EXPECT_LT(lm->Evaluate(data, 8)->loss, before->loss * 0.5);
 }
 
@@ -174,7 +173,7 @@ TEST(LmTest, FullFineTuneLowersLoss) {
 // summed loss as the documents evaluated one by one, because no token sees another document and
 // rotary positions restart; the same row without document ids does not.
 TEST(LmTest, PackedRowLossEqualsSumOfDocumentLosses) {
-  auto lm = Tiny(8);
+  auto lm = TinyLm(8);
   std::vector<std::vector<int64_t>> docs = {{1, 10, 11, 12, 13, 2}, {1, 20, 21, 22, 23, 24, 25, 26, 2}, {1, 30, 31, 2}};
   std::vector<LmExample> separate;
   LmExample packed;
@@ -238,7 +237,7 @@ TEST(LmTest, Bf16MixedPrecisionTrainsAndResumesExactly) {
   spec.batch_size = 4;
   spec.learning_rate = 1e-2;
   spec.checkpoint_every = 2;
-  auto straight = Tiny(9);
+  auto straight = TinyLm(9);
   auto before = straight->Evaluate(data, 8);
   std::vector<double> straight_losses;
   LmTrainCallbacks log;
@@ -246,13 +245,13 @@ TEST(LmTest, Bf16MixedPrecisionTrainsAndResumesExactly) {
   ASSERT_TRUE(straight->Train(data, spec, "", dir.Sub("a"), log).ok());
   EXPECT_LT(straight->Evaluate(data, 8)->loss, before->loss);
 
-  auto first = Tiny(9);
+  auto first = TinyLm(9);
   spec.steps = 4;
   LmTrainCallbacks stop;
   int calls = 0;
   stop.should_stop = [&]() { return ++calls == 2; };
   EXPECT_EQ(first->Train(data, spec, "", dir.Sub("b"), stop).status().code(), StatusCode::kCancelled);
-  auto resumed = Tiny(9);
+  auto resumed = TinyLm(9);
   std::vector<double> resumed_losses;
   LmTrainCallbacks log2;
   log2.on_step = [&](const LmStepMetrics& m) { resumed_losses.push_back(m.loss); };
@@ -264,7 +263,7 @@ TEST(LmTest, Bf16MixedPrecisionTrainsAndResumesExactly) {
   EXPECT_EQ(*resumed->Logits(probe), *straight->Logits(probe));
 
   spec.precision = "fp16";
-  auto bad = Tiny(9)->Train(data, spec, "", "", {});
+  auto bad = TinyLm(9)->Train(data, spec, "", "", {});
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(bad.status().message().find("precision"), std::string::npos);
 }
