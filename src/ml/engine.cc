@@ -5,6 +5,7 @@
 #include "data/data.h"
 #include "ml/container.h"
 #include "ml/lm_model.h"
+#include "ml/number_rows.h"
 #include "ml/torchscript.h"
 #include "ml/train.h"
 
@@ -111,12 +112,29 @@ bool Flatten(const json& v, std::vector<float>* out, size_t limit) {
   return true;
 }
 
+// The fused evaluation-mode forward of an image CNN (cnn_kernels.h), or null where it does not apply
+// or (a guard: the module's forward is the contract) disagrees with the module on a random batch.
+std::unique_ptr<kernels::CnnInference> FusedCnn(Net& net, const NetConfig& config) {
+  auto* cnn = dynamic_cast<CnnNet*>(&net);
+  if (cnn == nullptr || config.height < 4 || config.width < 4) return nullptr;
+  auto fused = kernels::CnnInference::Prepare(cnn->InferenceWeights());
+  if (!fused) return nullptr;
+  torch::NoGradGuard no_grad;
+  auto gen = at::detail::createCPUGenerator(/*seed_in=*/1);  // not the global generator: no side effect
+  auto x = torch::rand({2, config.channels, config.height, config.width}, gen, torch::kFloat) * 255;
+  auto want = net.forward(x), got = fused->Forward(x);
+  double scale = std::max(1.0, want.abs().max().item<double>());
+  if (got.sizes() != want.sizes() || (got - want).abs().max().item<double>() > 1e-4 * scale) return nullptr;
+  return fused;
+}
+
 class PredictorImpl : public Predictor {
  public:
   PredictorImpl(json meta, NetConfig config, std::shared_ptr<Net> net,
                 std::unique_ptr<data::TabularEncoder> encoder)
       : meta_(std::move(meta)), metadata_json_(meta_.dump()), config_(std::move(config)), net_(std::move(net)),
-        encoder_(std::move(encoder)), classes_(meta_.value("classes", std::vector<std::string>{})),
+        cnn_(FusedCnn(*net_, config_)), encoder_(std::move(encoder)),
+        classes_(meta_.value("classes", std::vector<std::string>{})),
         regression_(meta_.value("task", "") == "regression") {
     if (regression_ && meta_.contains("target")) {
       y_mean_ = meta_["target"].value("mean", 0.0);
@@ -128,7 +146,7 @@ class PredictorImpl : public Predictor {
     try {
       SSKAI_ASSIGN_OR_RETURN(torch::Tensor x, Encode(input_json));
       torch::NoGradGuard no_grad;
-      torch::Tensor out = net_->forward(x);
+      torch::Tensor out = cnn_ ? cnn_->Forward(x) : net_->forward(x);
       return Decode(out);
     } catch (const std::exception& e) {
       return Status::Internal(std::string("prediction failed: ") + e.what());
@@ -141,7 +159,9 @@ class PredictorImpl : public Predictor {
   Result<torch::Tensor> Encode(const std::string& input_json) const {
     if (config_.kind == "mlp" && encoder_) {
       std::string rows = input_json;
-      json in = json::parse(input_json, nullptr, false);
+      // Only an object (an envelope) needs unwrapping; arrays go to the encoder unparsed.
+      const size_t first = input_json.find_first_not_of(" \t\r\n");
+      json in = first != std::string::npos && input_json[first] == '{' ? json::parse(input_json, nullptr, false) : json();
       if (in.is_object()) {
         SSKAI_ASSIGN_OR_RETURN(json arr, Instances(input_json));
         rows = arr.dump();
@@ -155,9 +175,18 @@ class PredictorImpl : public Predictor {
       }
       return torch::from_blob(feats.data(), {n_rows, config_.features}, torch::kFloat).clone();
     }
-    SSKAI_ASSIGN_OR_RETURN(json instances, Instances(input_json));
     const bool image = config_.kind == "cnn";
     const int64_t width = image ? config_.channels * config_.height * config_.width : config_.features;
+    auto shape_of = [&](int64_t n) {
+      return image ? std::vector<int64_t>{n, config_.channels, config_.height, config_.width}
+                   : std::vector<int64_t>{n, config_.features};
+    };
+    int64_t n_rows = 0;
+    if (auto values = ParseNumberRows(input_json, static_cast<size_t>(width), &n_rows)) {
+      return torch::from_blob(values->data(), shape_of(n_rows), torch::kFloat).clone();
+    }
+    // Anything else (other shapes, bad input): the general JSON path and its error messages.
+    SSKAI_ASSIGN_OR_RETURN(json instances, Instances(input_json));
     // A bare flat array of exactly one instance's numbers is one instance.
     if (instances.size() == static_cast<size_t>(width) && instances[0].is_number()) instances = json::array({instances});
     std::vector<float> values;
@@ -177,10 +206,7 @@ class PredictorImpl : public Predictor {
       }
       values.insert(values.end(), one.begin(), one.end());
     }
-    const int64_t n = static_cast<int64_t>(instances.size());
-    std::vector<int64_t> shape = image ? std::vector<int64_t>{n, config_.channels, config_.height, config_.width}
-                                       : std::vector<int64_t>{n, config_.features};
-    return torch::from_blob(values.data(), shape, torch::kFloat).clone();
+    return torch::from_blob(values.data(), shape_of(static_cast<int64_t>(instances.size())), torch::kFloat).clone();
   }
 
   PredictOutput Decode(const torch::Tensor& out) const {
@@ -208,6 +234,7 @@ class PredictorImpl : public Predictor {
   const std::string metadata_json_;
   const NetConfig config_;
   const std::shared_ptr<Net> net_;  // eval mode; forward under NoGradGuard mutates nothing
+  const std::unique_ptr<kernels::CnnInference> cnn_;  // image CNNs: the fused forward (null: net_'s)
   const std::unique_ptr<data::TabularEncoder> encoder_;
   const std::vector<std::string> classes_;
   const bool regression_;

@@ -9,11 +9,8 @@
 #include <bit>
 #include <cmath>
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define SSKAI_ROWS __attribute__((target_clones("arch=haswell", "default")))
-#else
-#define SSKAI_ROWS
-#endif
+#include "ml/cpu_dispatch.h"
+
 #define SSKAI_INLINE inline __attribute__((always_inline))
 
 namespace sskai::ml::kernels::rows {
@@ -87,10 +84,8 @@ SSKAI_INLINE float ExpShifted(const float* x, float shift, float* out, int64_t n
   return Sum(out, n);
 }
 
-}  // namespace
-
-SSKAI_ROWS void RmsForward(const float* x, const float* w, float* y, float* rstd, int64_t n, float eps, int64_t begin,
-                           int64_t end) {
+SSKAI_INLINE void RmsForwardImpl(const float* x, const float* w, float* y, float* rstd, int64_t n, float eps,
+                                 int64_t begin, int64_t end) {
   for (int64_t row = begin; row < end; ++row) {
     const float* xr = x + row * n;
     float* yr = y + row * n;
@@ -100,8 +95,8 @@ SSKAI_ROWS void RmsForward(const float* x, const float* w, float* y, float* rstd
   }
 }
 
-SSKAI_ROWS void RmsBackward(const float* dy, const float* x, const float* w, const float* rstd, float* dx,
-                            float* dw_acc, int64_t n, int64_t begin, int64_t end) {
+SSKAI_INLINE void RmsBackwardImpl(const float* dy, const float* x, const float* w, const float* rstd, float* dx,
+                                  float* dw_acc, int64_t n, int64_t begin, int64_t end) {
   for (int64_t row = begin; row < end; ++row) {
     const float* dyr = dy + row * n;
     const float* xr = x + row * n;
@@ -117,15 +112,15 @@ SSKAI_ROWS void RmsBackward(const float* dy, const float* x, const float* w, con
   }
 }
 
-SSKAI_ROWS void SwiGluForward(const float* g, const float* u, float* y, int64_t begin, int64_t end) {
+SSKAI_INLINE void SwiGluForwardImpl(const float* g, const float* u, float* y, int64_t begin, int64_t end) {
   for (int64_t i = begin; i < end; ++i) {
     float s = 1.0f / (1.0f + FastExp(-g[i]));
     y[i] = g[i] * s * u[i];
   }
 }
 
-SSKAI_ROWS void SwiGluBackward(const float* dy, const float* g, const float* u, float* dg, float* du, int64_t begin,
-                               int64_t end) {
+SSKAI_INLINE void SwiGluBackwardImpl(const float* dy, const float* g, const float* u, float* dg, float* du,
+                                     int64_t begin, int64_t end) {
   for (int64_t i = begin; i < end; ++i) {
     float s = 1.0f / (1.0f + FastExp(-g[i]));
     float silu = g[i] * s;
@@ -134,8 +129,8 @@ SSKAI_ROWS void SwiGluBackward(const float* dy, const float* g, const float* u, 
   }
 }
 
-SSKAI_ROWS void RotaryForward(const float* x, const float* cos, const float* sin, float* y, RotaryShape shape,
-                              int64_t begin, int64_t end) {
+SSKAI_INLINE void RotaryForwardImpl(const float* x, const float* cos, const float* sin, float* y, RotaryShape shape,
+                                    int64_t begin, int64_t end) {
   const int64_t t_len = shape.t, heads = shape.h, d = shape.d, half = d / 2;
   for (int64_t row = begin; row < end; ++row) {  // row = b·T + t
     int64_t b = row / t_len, t = row % t_len;
@@ -150,8 +145,8 @@ SSKAI_ROWS void RotaryForward(const float* x, const float* cos, const float* sin
   }
 }
 
-SSKAI_ROWS void RotaryBackward(const float* dy, const float* cos, const float* sin, float* dx, RotaryShape shape,
-                               int64_t begin, int64_t end) {
+SSKAI_INLINE void RotaryBackwardImpl(const float* dy, const float* cos, const float* sin, float* dx, RotaryShape shape,
+                                     int64_t begin, int64_t end) {
   const int64_t t_len = shape.t, heads = shape.h, d = shape.d, half = d / 2;
   for (int64_t row = begin; row < end; ++row) {
     int64_t b = row / t_len, t = row % t_len;
@@ -166,7 +161,8 @@ SSKAI_ROWS void RotaryBackward(const float* dy, const float* cos, const float* s
   }
 }
 
-SSKAI_ROWS void CausalSoftmaxForward(const float* s, float* p, int64_t t, int64_t len_s, int64_t begin, int64_t end) {
+SSKAI_INLINE void CausalSoftmaxForwardImpl(const float* s, float* p, int64_t t, int64_t len_s, int64_t begin,
+                                           int64_t end) {
   for (int64_t row = begin; row < end; ++row) {
     const float* sr = s + row * len_s;
     float* pr = p + row * len_s;
@@ -177,8 +173,8 @@ SSKAI_ROWS void CausalSoftmaxForward(const float* s, float* p, int64_t t, int64_
   }
 }
 
-SSKAI_ROWS void CausalSoftmaxBackward(const float* dp, const float* p, float* ds, int64_t t, int64_t len_s,
-                                      int64_t begin, int64_t end) {
+SSKAI_INLINE void CausalSoftmaxBackwardImpl(const float* dp, const float* p, float* ds, int64_t t, int64_t len_s,
+                                            int64_t begin, int64_t end) {
   for (int64_t row = begin; row < end; ++row) {
     const float* gr = dp + row * len_s;
     const float* pr = p + row * len_s;
@@ -190,8 +186,8 @@ SSKAI_ROWS void CausalSoftmaxBackward(const float* dp, const float* p, float* ds
   }
 }
 
-SSKAI_ROWS void CrossEntropyForward(const float* x, const int64_t* target, float* lse, float* loss, int64_t v,
-                                    int64_t ignore, int64_t begin, int64_t end) {
+SSKAI_INLINE void CrossEntropyForwardImpl(const float* x, const int64_t* target, float* lse, float* loss, int64_t v,
+                                          int64_t ignore, int64_t begin, int64_t end) {
   for (int64_t row = begin; row < end; ++row) {
     if (target[row] == ignore) {
       lse[row] = 0.0f;
@@ -206,8 +202,8 @@ SSKAI_ROWS void CrossEntropyForward(const float* x, const int64_t* target, float
   }
 }
 
-SSKAI_ROWS void CrossEntropyBackward(const float* x, const int64_t* target, const float* lse, float scale, float* dx,
-                                     int64_t v, int64_t ignore, int64_t begin, int64_t end) {
+SSKAI_INLINE void CrossEntropyBackwardImpl(const float* x, const int64_t* target, const float* lse, float scale,
+                                           float* dx, int64_t v, int64_t ignore, int64_t begin, int64_t end) {
   for (int64_t row = begin; row < end; ++row) {
     float* dr = dx + row * v;
     if (target[row] == ignore) {
@@ -220,5 +216,42 @@ SSKAI_ROWS void CrossEntropyBackward(const float* x, const int64_t* target, cons
     dr[target[row]] -= scale;
   }
 }
+
+}  // namespace
+
+SSKAI_DISPATCHED(RmsForward,
+                 (const float* x, const float* w, float* y, float* rstd, int64_t n, float eps, int64_t begin,
+                  int64_t end),
+                 (x, w, y, rstd, n, eps, begin, end))
+SSKAI_DISPATCHED(RmsBackward,
+                 (const float* dy, const float* x, const float* w, const float* rstd, float* dx, float* dw_acc,
+                  int64_t n, int64_t begin, int64_t end),
+                 (dy, x, w, rstd, dx, dw_acc, n, begin, end))
+SSKAI_DISPATCHED(SwiGluForward, (const float* g, const float* u, float* y, int64_t begin, int64_t end),
+                 (g, u, y, begin, end))
+SSKAI_DISPATCHED(SwiGluBackward,
+                 (const float* dy, const float* g, const float* u, float* dg, float* du, int64_t begin, int64_t end),
+                 (dy, g, u, dg, du, begin, end))
+SSKAI_DISPATCHED(RotaryForward,
+                 (const float* x, const float* cos, const float* sin, float* y, RotaryShape shape, int64_t begin,
+                  int64_t end),
+                 (x, cos, sin, y, shape, begin, end))
+SSKAI_DISPATCHED(RotaryBackward,
+                 (const float* dy, const float* cos, const float* sin, float* dx, RotaryShape shape, int64_t begin,
+                  int64_t end),
+                 (dy, cos, sin, dx, shape, begin, end))
+SSKAI_DISPATCHED(CausalSoftmaxForward, (const float* s, float* p, int64_t t, int64_t len_s, int64_t begin, int64_t end),
+                 (s, p, t, len_s, begin, end))
+SSKAI_DISPATCHED(CausalSoftmaxBackward,
+                 (const float* dp, const float* p, float* ds, int64_t t, int64_t len_s, int64_t begin, int64_t end),
+                 (dp, p, ds, t, len_s, begin, end))
+SSKAI_DISPATCHED(CrossEntropyForward,
+                 (const float* x, const int64_t* target, float* lse, float* loss, int64_t v, int64_t ignore,
+                  int64_t begin, int64_t end),
+                 (x, target, lse, loss, v, ignore, begin, end))
+SSKAI_DISPATCHED(CrossEntropyBackward,
+                 (const float* x, const int64_t* target, const float* lse, float scale, float* dx, int64_t v,
+                  int64_t ignore, int64_t begin, int64_t end),
+                 (x, target, lse, scale, dx, v, ignore, begin, end))
 
 }  // namespace sskai::ml::kernels::rows

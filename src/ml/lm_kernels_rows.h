@@ -1,7 +1,7 @@
 // src/ml/lm_kernels_rows.h — the loops behind lm_kernels.h: plain fp32 arrays, no torch (internal to
 // libsskai_ml.so). Each function handles the rows (or elements) [begin, end) of contiguous row-major
 // buffers, so callers split the work across threads; outputs never alias inputs. On x86-64 with GCC
-// every loop is also compiled for AVX2+FMA and picked at load time (target_clones).
+// every loop is also compiled for AVX2+FMA and picked at run time (cpu_dispatch.h).
 #pragma once
 
 #include <cstdint>

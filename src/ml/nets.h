@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "ml/cnn_kernels.h"
 #include "ml/sync_batch_norm.h"
 
 namespace sskai::ml {
@@ -127,6 +128,24 @@ class CnnNet : public Net {
       folded = true;
     }
     return folded;
+  }
+  // The tensors of the fused evaluation-mode forward (cnn_kernels.h); shared, not copied.
+  kernels::CnnWeights InferenceWeights() const {
+    kernels::CnnWeights w;
+    w.pixel_mean = mean_;
+    w.pixel_std = std_;
+    w.conv1_weight = conv1_->weight;
+    w.conv1_bias = conv1_->bias;
+    w.conv2_weight = conv2_->weight;
+    w.conv2_bias = conv2_->bias;
+    w.bn1_weight = bn1_->weight, w.bn1_bias = bn1_->bias, w.bn1_mean = bn1_->running_mean;
+    w.bn1_var = bn1_->running_var, w.bn1_eps = bn1_->options.eps();
+    w.bn2_weight = bn2_->weight, w.bn2_bias = bn2_->bias, w.bn2_mean = bn2_->running_mean;
+    w.bn2_var = bn2_->running_var, w.bn2_eps = bn2_->options.eps();
+    w.fc1_weight = fc1_->weight, w.fc1_bias = fc1_->bias;
+    w.fc2_weight = fc2_->weight, w.fc2_bias = fc2_->bias;
+    w.pooled_h = pooled_h_, w.pooled_w = pooled_w_;
+    return w;
   }
   torch::Tensor forward(torch::Tensor x) override {
     x = (x / 255.0 - mean_) / std_;

@@ -243,7 +243,8 @@ int RunReplica(const ReplicaOptions& given) {
   });
   // Requests the gateway marks with kBatchHeader go through the batcher (one forward pass for
   // many requests); the rest run on the io thread that read them.
-  auto batcher = std::make_shared<Batcher>([slot] { return slot->Get(); });
+  // One batch worker per io thread: the io threads sit idle while requests wait in batches.
+  auto batcher = std::make_shared<Batcher>([slot] { return slot->Get(); }, options.threads);
   router->Add("POST", "/predict", [slot, lm, batcher](http::Request& req, http::Responder respond) {
     if (lm->Get()) {
       return respond(http::ErrorResponse(Status::InvalidArgument(

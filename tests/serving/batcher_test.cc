@@ -17,7 +17,8 @@ class FakePredictor : public ml::Predictor {
  public:
   Result<ml::PredictOutput> PredictJson(const std::string& input_json) override {
     calls += 1;
-    json j = json::parse(input_json);
+    json j = json::parse(input_json, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) return Status::InvalidArgument("input: not valid JSON");
     if (j.is_object()) j = j.contains("rows") ? j["rows"] : j["instances"];
     ml::PredictOutput out;
     for (const json& row : j) {
@@ -66,7 +67,13 @@ TEST(SplitRowsTest, CutsRowTextsOutOfTheBodyAsWritten) {
   EXPECT_FALSE(SplitRows(R"({"rows":[{"x":1}],"other":1})").has_value());  // more keys
   EXPECT_FALSE(SplitRows(R"({"rows":[{"x":1}]} x)").has_value());           // not JSON
   EXPECT_FALSE(SplitRows(R"([{"x":1}, 2])").has_value());                   // a number row
-  EXPECT_FALSE(SplitRows(R"([{"x":}])").has_value());                       // not JSON
+  EXPECT_FALSE(SplitRows(R"([{"x":1} {"x":2}])").has_value());              // no comma
+  EXPECT_FALSE(SplitRows(R"([{"x":1},])").has_value());                     // trailing comma
+  EXPECT_FALSE(SplitRows(R"([{"x":1}],)").has_value());                     // text after the rows
+  // A row's own text is not validated here (the predictor's parse of the batch is).
+  auto unchecked = SplitRows(R"([{"x":}])");
+  ASSERT_TRUE(unchecked.has_value());
+  EXPECT_EQ((*unchecked)[0], R"({"x":})");
 }
 
 TEST(NormalizeInputTest, BareRowObjectsBecomeAListEnvelopesAndListsPassUnchanged) {
@@ -111,9 +118,9 @@ TEST(BatcherTest, CoalescesIntoOneForwardPassWithTheSameAnswers) {
 TEST(BatcherTest, ABadRequestFailsAloneAndOthersSucceed) {
   auto predictor = std::make_shared<FakePredictor>();
   Batcher batcher([predictor] { return predictor; });
-  BatchSettings settings{4, std::chrono::milliseconds(1000)};
+  BatchSettings settings{5, std::chrono::milliseconds(1000)};
   std::vector<std::string> bodies = {R"({"rows":[{"x":1}]})", R"({"rows":[{"bad":true}]})",
-                                     R"({"x":3})", R"([{"x":4},{"x":5}])"};
+                                     R"({"x":3})", R"([{"x":4},{"x":5}])", R"([{"x":}])"};
   std::vector<std::unique_ptr<Answer>> answers;
   for (const auto& body : bodies) {
     answers.push_back(std::make_unique<Answer>());
@@ -121,7 +128,7 @@ TEST(BatcherTest, ABadRequestFailsAloneAndOthersSucceed) {
     batcher.Submit(body, settings, [a](http::Response r) { a->promise.set_value(std::move(r)); });
   }
   auto r0 = answers[0]->future.get(), r1 = answers[1]->future.get(),
-       r2 = answers[2]->future.get(), r3 = answers[3]->future.get();
+       r2 = answers[2]->future.get(), r3 = answers[3]->future.get(), r4 = answers[4]->future.get();
   EXPECT_EQ(r0.status, 200);
   EXPECT_EQ(json::parse(r0.body)["predictions"], json::array({2.0}));
   EXPECT_EQ(r1.status, 400);
@@ -130,6 +137,28 @@ TEST(BatcherTest, ABadRequestFailsAloneAndOthersSucceed) {
   EXPECT_EQ(json::parse(r2.body)["predictions"], json::array({6.0}));
   EXPECT_EQ(r3.status, 200);
   EXPECT_EQ(json::parse(r3.body)["predictions"], json::array({8.0, 10.0}));
+  EXPECT_EQ(r4.status, 400);  // a row that is not JSON: its own error, the others unaffected
+  EXPECT_NE(r4.body.find("not valid JSON"), std::string::npos) << r4.body;
+}
+
+TEST(BatcherTest, SeveralWorkersAnswerEveryRequestOnce) {
+  auto predictor = std::make_shared<FakePredictor>();
+  Batcher batcher([predictor] { return predictor; }, /*workers=*/3);
+  constexpr int kRequests = 200;
+  std::vector<std::unique_ptr<Answer>> answers;
+  for (int idx = 0; idx < kRequests; ++idx) {
+    answers.push_back(std::make_unique<Answer>());
+    Answer* a = answers.back().get();
+    batcher.Submit("[{\"x\":" + std::to_string(idx) + "}]", BatchSettings{8, std::chrono::milliseconds(1)},
+                   [a](http::Response r) { a->promise.set_value(std::move(r)); });
+  }
+  for (int idx = 0; idx < kRequests; ++idx) {
+    auto r = answers[idx]->future.get();  // a second answer would throw (promise already satisfied)
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(json::parse(r.body)["predictions"], json::array({2.0 * idx})) << idx;
+  }
+  EXPECT_EQ(batcher.batched_requests(), kRequests);
+  EXPECT_LT(batcher.batches(), kRequests);  // coalesced, not one pass per request
 }
 
 TEST(BatcherTest, NoDelayRunsWhatIsQueued) {
