@@ -7,8 +7,8 @@
 # FastAPI + uvicorn + PyTorch on the same model files (MLP and CNN), and batching on vs off.
 #   bench/serving_bench.sh [BUILD_DIR]
 # Env: SECTIONS (default "cold gateway compare sweep": which parts run), DURATION, COLD_N,
-# FIXED_RATE, SWEEP_RATES, FASTAPI_WORKERS, HOLD=1 (after setting up the endpoints, print how to
-# reach them and wait, for profiling by hand).
+# FIXED_RATE, SWEEP_RATES, WIDE_RATES and WIDE_HIDDEN (the sweep's wide MLP), FASTAPI_WORKERS,
+# HOLD=1 (after setting up the endpoints, print how to reach them and wait, for profiling by hand).
 set -euo pipefail
 BUILD=${1:-build}
 BIN=$BUILD/apps/sskai/sskai
@@ -125,11 +125,23 @@ for _ in $(seq 1500); do
   curl -sf "${auth[@]}" $URL/v1/jobs/$JOB | grep -q '"state":"succeeded"' && break; sleep 0.2
 done
 BATCH='"config":{"batching":{"max_batch_size":'${BATCH_SIZE:-32}',"max_delay_ms":'${BATCH_DELAY_MS:-2}'}}'
-for ep in "ded iris-mlp" "dedb iris-mlp $BATCH" "cnn fm-cnn" "cnnb fm-cnn $BATCH"; do
+ENDPOINTS=("ded iris-mlp" "dedb iris-mlp $BATCH" "cnn fm-cnn" "cnnb fm-cnn $BATCH")
+if has sweep; then
+  # For the batching sweep, also a wide MLP (hidden WIDE_HIDDEN) on the same iris rows: a model
+  # whose forward pass (matrix-vector products over MBs of weights), not HTTP, dominates a request.
+  JOB=$(curl -sf "${auth[@]}" -d '{"dataset":"iris","model":"iris-wide","hyperparameters":{"epochs":5,"hidden":['"${WIDE_HIDDEN:-1024,1024}"']}}' \
+        $URL/v1/jobs | sed -E 's/.*"id":([0-9]+).*/\1/')
+  for _ in $(seq 1500); do
+    curl -sf "${auth[@]}" $URL/v1/jobs/$JOB | grep -q '"state":"succeeded"' && break; sleep 0.2
+  done
+  ENDPOINTS+=("wide iris-wide" "wideb iris-wide $BATCH")
+fi
+for ep in "${ENDPOINTS[@]}"; do
   set -- $ep
   curl -sf "${auth[@]}" -d "{\"name\":\"$1\",\"model\":\"$2\",\"max_replicas\":1${3:+,$3}}" $URL/v1/endpoints >/dev/null
 done
-for name in ded dedb cnn cnnb; do
+for ep in "${ENDPOINTS[@]}"; do
+  name=${ep%% *}
   for _ in $(seq 600); do
     # ready, with a replica that has a port (the state can read ready before the replica list)
     curl -sf "${auth[@]}" $URL/v1/endpoints/$name | grep '"state":"ready"' | grep -q '"port":[1-9]' && break
@@ -203,9 +215,11 @@ fi
 
 if has sweep; then
 echo "(c) batching on vs off, offered load sweep (p95 at each rate; compare throughput at equal p95):"
-for model in "mlp ded dedb $DIR/row.json" "cnn cnn cnnb $DIR/image.json"; do
+for model in "mlp ded dedb $DIR/row.json" "cnn cnn cnnb $DIR/image.json" "wide-mlp wide wideb $DIR/row.json"; do
   set -- $model
-  for rate in ${SWEEP_RATES:-200 400 800 1600 3200}; do
+  rates=${SWEEP_RATES:-200 400 800 1600 3200}
+  [ "$1" = wide-mlp ] && rates=${WIDE_RATES:-100 200 400 800 1600}
+  for rate in $rates; do
     RATE=$rate run_wrk "$1 off, offered $rate/s" "$URL/v1/endpoints/$2/predict" "$4"
     RATE=$rate run_wrk "$1 on,  offered $rate/s" "$URL/v1/endpoints/$3/predict" "$4"
   done
