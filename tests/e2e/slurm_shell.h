@@ -3,8 +3,10 @@
 
 #include <sys/wait.h>
 
+#include <chrono>
 #include <cstdio>
 #include <string>
+#include <thread>
 
 namespace sskai::testing {
 
@@ -20,12 +22,24 @@ inline std::string Shell(const std::string& cmd, int* rc = nullptr) {
   return out;
 }
 
-// Whether slurmctld answers and the node can run jobs.
+// Whether slurmctld answers and the node can run jobs. A node still cleaning up the previous
+// test's jobs reads "completing", and a busy slurmctld may not answer at once: wait up to ~15 s
+// for either instead of skipping the test (no slurmctld process: false at once).
 inline bool SlurmUp() {
-  int rc = 0;
-  std::string out = Shell("sinfo -h -o %T", &rc);
-  return rc == 0 && (out.find("idle") != std::string::npos || out.find("mixed") != std::string::npos ||
-                     out.find("allocated") != std::string::npos);
+  for (int attempt = 0; attempt < 30; ++attempt) {
+    int rc = 0;
+    std::string out = Shell("sinfo -h -o %T", &rc);
+    if (rc == 0 && (out.find("idle") != std::string::npos || out.find("mixed") != std::string::npos ||
+                    out.find("allocated") != std::string::npos)) {
+      return true;
+    }
+    int ctld = 0;
+    if (rc != 0) Shell("pgrep -x slurmctld", &ctld);  // no controller at all: not worth waiting for
+    const bool transient = out.find("completing") != std::string::npos || (rc != 0 && ctld == 0);
+    if (!transient) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  return false;
 }
 
 }  // namespace sskai::testing
