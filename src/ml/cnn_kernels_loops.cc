@@ -148,16 +148,19 @@ SSKAI_INLINE void LinearImpl(const float* x, int64_t n, int64_t k, const float* 
 
 }  // namespace
 
-SSKAI_DISPATCHED(Linear,
-                 (const float* x, int64_t n, int64_t k, const float* w, const float* b, int64_t m, bool relu,
-                  float* out),
-                 (x, n, k, w, b, m, relu, out))
-SSKAI_DISPATCHED(ConvBiasPoolRelu,
-                 (const float* in, int64_t h, int64_t w, int64_t c, const float* wt, const float* bias, int64_t o,
-                  float* out, int64_t out_row),
-                 (in, h, w, c, wt, bias, o, out, out_row))
-SSKAI_DISPATCHED(AdaptiveAvgPool,
-                 (const float* in, int64_t h, int64_t w, int64_t c, int64_t oh, int64_t ow, float* out),
-                 (in, h, w, c, oh, ow, out))
+// Only the AVX2+FMA build: CnnInference::Prepare uses these loops only on CPUs with both (their
+// baseline build was slower than libtorch), so a dispatched baseline copy would be dead code.
+SSKAI_AVX2_FMA void Linear(const float* x, int64_t n, int64_t k, const float* w, const float* b, int64_t m, bool relu,
+                           float* out) {
+  LinearImpl(x, n, k, w, b, m, relu, out);
+}
+SSKAI_AVX2_FMA void ConvBiasPoolRelu(const float* in, int64_t h, int64_t w, int64_t c, const float* wt,
+                                     const float* bias, int64_t o, float* out, int64_t out_row) {
+  ConvBiasPoolReluImpl(in, h, w, c, wt, bias, o, out, out_row);
+}
+SSKAI_AVX2_FMA void AdaptiveAvgPool(const float* in, int64_t h, int64_t w, int64_t c, int64_t oh, int64_t ow,
+                                    float* out) {
+  AdaptiveAvgPoolImpl(in, h, w, c, oh, ow, out);
+}
 
 }  // namespace sskai::ml::kernels::loops

@@ -1,7 +1,7 @@
 // src/ml/cnn_kernels_loops.h — the loops behind cnn_kernels.h: plain fp32 arrays, no torch (internal
 // to libsskai_ml.so). Images are channels-last (NHWC); the image functions handle one image, so
-// callers split a batch across threads. On x86-64 with GCC every loop is also compiled for AVX2+FMA and
-// picked at run time (cpu_dispatch.h).
+// callers split a batch across threads. On x86-64 the loops are compiled for AVX2+FMA only: call them
+// only where cpu_dispatch.h's HasAvx2Fma() holds (CnnInference::Prepare checks it).
 #pragma once
 
 #include <cstdint>
