@@ -33,6 +33,7 @@ struct EndpointManager::Replica {
   TimePoint reclaim_at = TimePoint::max();  // spot: the pool kills it then
   TimePoint launched_at{};
   TimePoint stop_sent_at{};
+  TimePoint kill_sent_at{};  // the last forced stop (Kill): repeated at most every kKillResend
   int64_t usage_id = 0;
   std::shared_ptr<http::ClientPool> pool;
   // Slurm placement (slurm_replicas.cc): the endpoint_replicas row that survives a restart.
@@ -125,10 +126,11 @@ Result<http::ClientResponse> ProxyStream(http::ClientPool& pool, EndpointManager
 
 // Replica addresses: a port file holds "port" (loopback) or "host:port" (another node).
 // ParseReplicaAddress is pure; Probe reads the file once (*port == 0) and asks GET `target`
-// (sending `key` when not empty): true on 200.
+// (sending `key` when not empty): true on 200. `status` (optional) gets the HTTP status of
+// the answer, 0 when there was none (no address yet, nothing listening, a timeout).
 bool ParseReplicaAddress(const std::string& text, std::string* host, int* port);
 bool Probe(const std::string& port_file, std::string* host, int* port, const std::string& key,
-           const char* target = "/healthz");
+           const char* target = "/healthz", int* status = nullptr);
 // What tells that a replica can serve: GET /healthz, or for a keyed replica GET /metadata with
 // its key (a model is loaded and the key is right: a key the replica does not know — say, a
 // changed secret file after a restart — shows as a failed start, not as 401s to callers).

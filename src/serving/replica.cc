@@ -280,6 +280,10 @@ int RunReplica(const ReplicaOptions& given) {
       auto t1 = std::chrono::steady_clock::now();
       auto order = ParseLoadOrder(req.body, opts);
       if (!order.ok()) return http::ErrorResponse(order.status());
+      // The endpoint that took this standby gives it its own key, at once (this answer still
+      // goes out): from here on its readiness probe gets 503 until the model is in, not 401,
+      // and 401 means "no load order ever arrived" (EndpointManager::CheckReady).
+      if (key && !order->key.empty()) key->Set(order->key);
       std::string path = order->model_path;
       if (!order->fetch.model_url.empty()) {  // a Slurm standby: fetch the model first
         auto fetched = FetchReplicaModel(order->fetch, order->token);
@@ -287,8 +291,6 @@ int RunReplica(const ReplicaOptions& given) {
         path = *fetched;
         SSKAI_LOG_INFO("replica: standby fetched the model to {} in {:.1f} ms", path, ms_since(t1));
       }
-      // The endpoint that took this standby gives it its own key (answered with the old one).
-      if (key && !order->key.empty()) key->Set(order->key);
       if (IsLmDir(path)) {
         ReplicaOptions lm_opts = opts;
         if (!order->served_name.empty()) lm_opts.served_name = order->served_name;

@@ -19,6 +19,9 @@ using nlohmann::json;
 
 namespace {
 constexpr auto kStopGrace = std::chrono::seconds(2);
+// A forced stop is sent again only after this long (scancel is asynchronous: the job reads
+// "running" until slurmctld has killed it and the next scontrol poll sees that).
+constexpr auto kKillResend = std::chrono::seconds(5);
 
 // A local replica's Unix socket next to its port file ("<port file minus .port>.sock"), when
 // enabled and the path fits a sockaddr_un; the replica listens there as well as on TCP.
@@ -59,7 +62,8 @@ bool ParseReplicaAddress(const std::string& text, std::string* host, int* port) 
 }
 
 bool Probe(const std::string& port_file, std::string* host, int* port, const std::string& key,
-           const char* target) {
+           const char* target, int* status) {
+  if (status) *status = 0;
   if (*port == 0) {
     std::ifstream in(port_file);
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -71,7 +75,15 @@ bool Probe(const std::string& port_file, std::string* host, int* port, const std
   std::map<std::string, std::string> headers;
   if (!key.empty()) headers[kReplicaKeyHeader] = key;
   auto health = (*client)->Request("GET", target, "", headers);
+  if (health.ok() && status) *status = health->status;
   return health.ok() && health->status == 200;
+}
+
+void EndpointManager::Kill(Replica& r) {
+  const auto now = clock_.Monotonic();
+  if (r.kill_sent_at != TimePoint{} && now - r.kill_sent_at < kKillResend) return;
+  r.kill_sent_at = now;
+  executor_.Signal(r.handle, /*force=*/true);
 }
 
 void EndpointManager::StopReplica(Replica& r) {
@@ -103,7 +115,7 @@ void EndpointManager::ReapStopping() {
       it = stopping_.erase(it);
       continue;
     }
-    if (polled && now - r.stop_sent_at > kStopGrace) executor_.Signal(r.handle, /*force=*/true);
+    if (polled && now - r.stop_sent_at > kStopGrace) Kill(r);
     ++it;
   }
 }
@@ -288,13 +300,25 @@ void EndpointManager::MarkReady(EndpointRt& rt, Replica& r) {
 }
 
 void EndpointManager::CheckReady(store::Endpoint& ep, EndpointRt& rt, Replica& r) {
-  if (Probe(r.port_file, &r.host, &r.port, r.key, ReadinessTarget(r.key))) {
+  int status = 0;
+  if (Probe(r.port_file, &r.host, &r.port, r.key, ReadinessTarget(r.key), &status)) {
     MarkReady(rt, r);
     ep.replica_port = r.port;
     return;
   }
+  if (status == 401) {
+    // It answers, but not to its key, and never will: a standby the server took and then
+    // crashed before sending the load order (which carries the key), or a changed secret
+    // file. Replaced now rather than after the ready timeout; its exit is a failed start.
+    if (r.kill_sent_at == TimePoint{}) {
+      SSKAI_LOG_WARN("serving: replica {} of '{}' rejects its key (401 on {}); replacing it",
+                     r.handle.pid, ep.name, ReadinessTarget(r.key));
+    }
+    Kill(r);
+    return;
+  }
   if (clock_.Monotonic() - r.launched_at > ReadyTimeout(r)) {
-    executor_.Signal(r.handle, /*force=*/true);  // the exit is handled on the next pass
+    Kill(r);  // the exit is handled on a later pass
   }
 }
 

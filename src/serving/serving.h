@@ -218,6 +218,9 @@ class EndpointManager {
                 const std::string& key);
   void SetState(store::Endpoint& ep, const std::string& state, const std::string& reason);
   void StopReplica(Replica& r);  // SIGTERM now, reaped by later passes
+  // SIGKILL / scancel, at most once per kKillResend for one replica: supervision passes run on
+  // every kick, and a dying Slurm job stays "running" until the next scontrol poll.
+  void Kill(Replica& r);
   void ReapStopping();
   void FillWarmPool();
   void DrainQueue(EndpointRt& rt, std::vector<Done>& after);

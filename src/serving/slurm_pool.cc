@@ -72,7 +72,7 @@ void EndpointManager::FillSlurmWarmPool() {
       SSKAI_LOG_INFO("serving: standby Slurm job {} is ready on {}:{}", r.handle.pid, r.host,
                      r.port);
     } else if (!r.ready && now - r.launched_at > options_.slurm_ready_timeout) {
-      executor_.Signal(r.handle, /*force=*/true);  // its exit is handled on a later pass
+      Kill(r);  // its exit is handled on a later pass
     }
     ++it;
   }

@@ -77,10 +77,13 @@ void EndpointManager::SuperviseSpot(store::Endpoint& ep, EndpointRt& rt) {
     if (!r->noticed) continue;
     any_noticed = true;
     if (now >= r->reclaim_at) {  // the pool takes it back, ready replacement or not
-      executor_.Signal(r->handle, /*force=*/true);
+      const bool first = r->kill_sent_at == TimePoint{};
+      Kill(*r);
       r->draining = true;
-      Event(store_, ep, "spot_reclaimed",
-            "spot replica (pid " + std::to_string(r->handle.pid) + ") reclaimed", clock_.NowSeconds());
+      if (first) {
+        Event(store_, ep, "spot_reclaimed",
+              "spot replica (pid " + std::to_string(r->handle.pid) + ") reclaimed", clock_.NowSeconds());
+      }
     } else if (replacement_ready) {
       r->draining = true;  // no new traffic; stopped once its in-flight requests are answered
     }

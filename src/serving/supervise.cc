@@ -30,14 +30,14 @@ void EndpointManager::Supervise(store::Endpoint& ep, std::vector<Done>& after) {
     jobs::ExitInfo exit = PollReplica(r);
     if (!exit.exited) {
       if (r.broken) {
-        executor_.Signal(r.handle, /*force=*/true);  // unreachable: replace it
+        Kill(r);  // unreachable: replace it
       } else if (!r.pending_model.empty()) {
         if (Probe(r.port_file, &r.host, &r.port, r.key)) {
           std::string path = std::move(r.pending_model);
           r.pending_model.clear();
           StartLoad(ep.id, rt.replicas[idx], path);
         } else if (clock_.Monotonic() - r.launched_at > options_.ready_timeout) {
-          executor_.Signal(r.handle, /*force=*/true);
+          Kill(r);
         }
       } else if (!r.ready && !r.loading && !r.draining && !r.load_failed) {
         CheckReady(ep, rt, r);

@@ -64,10 +64,11 @@ class StandbyReplica {
   }
   int port() const { return port_; }
   int Call(const std::string& method, const std::string& target,
-             const std::map<std::string, std::string>& headers = {}) const {
+             const std::map<std::string, std::string>& headers = {},
+             const std::string& body = "{}") const {
     auto client = http::Client::Create("http://127.0.0.1:" + std::to_string(port_));
     if (!client.ok()) return -1;
-    auto r = (*client)->Request(method, target, method == "POST" ? "{}" : "", headers);
+    auto r = (*client)->Request(method, target, method == "POST" ? body : "", headers);
     return r.ok() ? r->status : -1;
   }
 
@@ -91,6 +92,21 @@ TEST(ReplicaKeyE2eTest, AReplicaStartedWithAKeyAnswersOnlyCallsThatCarryIt) {
   // order without model_path is a 400 naming the field.
   EXPECT_EQ(replica.Call("POST", "/predict", {{"x-sskai-replica-key", kKey}}), 503);
   EXPECT_EQ(replica.Call("POST", "/load", {{"x-sskai-replica-key", kKey}}), 400);
+}
+
+// The key of a load order takes effect when the order arrives, before the model is fetched
+// and loaded (even when that then fails): from then on the gateway's readiness probe gets 503
+// while the model loads, and a 401 to it means the standby never got a load order.
+TEST(ReplicaKeyE2eTest, ALoadOrderSwitchesTheStandbyToItsKeyWhenItArrives) {
+  TempDir dir;
+  StandbyReplica replica(dir.path(), kKey);
+  ASSERT_GT(replica.port(), 0);
+  const std::string next(64, 'a');
+  int loaded = replica.Call("POST", "/load", {{"x-sskai-replica-key", kKey}},
+                            R"({"model_path":")" + dir.path() + R"(/missing.pt","key":")" + next + "\"}");
+  EXPECT_GE(loaded, 400);  // no such model file
+  EXPECT_EQ(replica.Call("GET", "/metadata", {{"x-sskai-replica-key", kKey}}), 401);
+  EXPECT_EQ(replica.Call("GET", "/metadata", {{"x-sskai-replica-key", next}}), 503);
 }
 
 TEST(ReplicaKeyE2eTest, AReplicaStartedWithoutAKeyChecksNothing) {

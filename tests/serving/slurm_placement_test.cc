@@ -189,18 +189,61 @@ TEST_F(SlurmPlacementTest, EachReplicaGetsAKeyThatTheGatewaySendsAndARestartKeep
   EXPECT_EQ(Get(other).state, kDeploying);
 }
 
-TEST_F(SlurmPlacementTest, AReplicaThatDoesNotKnowItsKeyIsNeverReady) {
+// A job that answers, but rejects its key, never serves: say a standby taken from the warm
+// pool by a server that crashed before sending it the load order (which carries the key), found
+// again by the restarted server. It is cancelled at once and replaced, not after the ready
+// timeout (300 s), and no 401 reaches a caller.
+TEST_F(SlurmPlacementTest, AReplicaThatRejectsItsKeyIsReplacedAtOnce) {
   int64_t id = Deploy("iris", model_version_id_, R"({"executor":"slurm"})");
   manager_->RunOnce();
   ASSERT_EQ(executor_.launch_count(), 1u);
+  const int job = executor_.launches()[0].handle.pid;
   FakeReplica stranger(200, std::string(64, 'f'));  // healthy, but another key
   std::ofstream(AddressFile()) << "127.0.0.1:" << stranger.port() << "\n";
+  Restart();  // the restarted server re-attaches to the job through its row
+  auto prediction = PredictAsync(id, R"({"rows":[[1]]})");
   manager_->RunOnce();
-  manager_->RunOnce();
-  EXPECT_EQ(Get(id).state, kDeploying);
   auto info = manager_->Replicas()[id];
   ASSERT_EQ(info.size(), 1u);
-  EXPECT_FALSE(info[0].ready);  // readiness asks a keyed route: no 401s reach callers
+  EXPECT_FALSE(info[0].ready);  // readiness asks a keyed route
+  int kills = 0;
+  for (const auto& s : executor_.signals()) kills += s.pid == job && s.force;
+  EXPECT_EQ(kills, 1);
+  manager_->RunOnce();  // its exit: a replacement job, well within the ready timeout
+  ASSERT_EQ(executor_.launch_count(), 2u);
+  EXPECT_NE(executor_.launches()[1].handle.pid, job);
+  EXPECT_EQ(Get(id).state, kDeploying);
+  FakeReplica replica(200, executor_.launches()[1].spec.env.at(kReplicaKeyEnv));
+  std::ofstream(AddressFile()) << "127.0.0.1:" << replica.port() << "\n";
+  manager_->RunOnce();
+  ASSERT_EQ(prediction.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(prediction.get().status, 200);  // the request waited for the replacement
+}
+
+// scancel is asynchronous: the job reads "running" until slurmctld has killed it. Supervision
+// passes run on every kick, but a job gets one forced stop per resend interval, not one per pass.
+TEST_F(SlurmPlacementTest, AJobSlowToDieGetsOneForcedStopPerResendInterval) {
+  executor_.set_exit_on_sigkill(false);
+  int64_t id = Deploy("iris", model_version_id_, R"({"executor":"slurm"})");
+  manager_->RunOnce();
+  const int job = executor_.launches()[0].handle.pid;
+  FakeReplica stranger(200, std::string(64, 'f'));
+  std::ofstream(AddressFile()) << "127.0.0.1:" << stranger.port() << "\n";
+  auto kills = [&] {
+    int n = 0;
+    for (const auto& s : executor_.signals()) n += s.pid == job && s.force;
+    return n;
+  };
+  for (int pass = 0; pass < 10; ++pass) manager_->RunOnce();
+  EXPECT_EQ(kills(), 1);
+  clock_.Advance(5s);
+  manager_->RunOnce();
+  manager_->RunOnce();
+  EXPECT_EQ(kills(), 2);
+  executor_.Kill(job, 9);
+  manager_->RunOnce();
+  EXPECT_EQ(executor_.launch_count(), 2u);  // replaced once it is gone
+  EXPECT_EQ(Get(id).state, kDeploying);
 }
 
 TEST_F(SlurmPlacementTest, AnUnreadableKeySecretFailsTheEndpointWithTheReason) {

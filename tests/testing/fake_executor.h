@@ -77,6 +77,10 @@ class FakeExecutor final : public jobs::Executor {
     std::lock_guard<std::mutex> lock(mu_);
     exit_on_sigterm_ = v;
   }
+  void set_exit_on_sigkill(bool v) {  // false: a job that takes its time to die (scancel)
+    std::lock_guard<std::mutex> lock(mu_);
+    exit_on_sigkill_ = v;
+  }
 
   std::vector<Launched> launches() const {
     std::lock_guard<std::mutex> lock(mu_);
