@@ -128,12 +128,34 @@ std::unique_ptr<kernels::CnnInference> FusedCnn(Net& net, const NetConfig& confi
   return fused;
 }
 
+// The fused evaluation-mode forward of a tabular MLP (mlp_kernels.h), or null where it does not
+// apply or (a guard, as for the CNN) disagrees with the module on a random batch.
+std::unique_ptr<kernels::MlpInference> FusedMlp(Net& net, const NetConfig& config) {
+  auto* mlp = dynamic_cast<MlpNet*>(&net);
+  if (mlp == nullptr || config.features < 1) return nullptr;
+  auto fused = kernels::MlpInference::Prepare(mlp->InferenceWeights());
+  if (!fused || fused->inputs() != config.features) return nullptr;
+  torch::NoGradGuard no_grad;
+  auto gen = at::detail::createCPUGenerator(/*seed_in=*/1);
+  auto x = torch::randn({2, config.features}, gen, torch::kFloat) * 2;
+  auto want = net.forward(x).contiguous();
+  std::vector<float> got(static_cast<size_t>(2 * fused->outputs()));
+  fused->Forward(x.data_ptr<float>(), 2, got.data());
+  if (want.dim() != 2 || want.size(1) != fused->outputs()) return nullptr;
+  double scale = std::max(1.0, want.abs().max().item<double>());
+  const float* w = want.data_ptr<float>();
+  for (size_t idx = 0; idx < got.size(); ++idx) {
+    if (std::abs(static_cast<double>(got[idx]) - w[idx]) > 1e-4 * scale) return nullptr;
+  }
+  return fused;
+}
+
 class PredictorImpl : public Predictor {
  public:
   PredictorImpl(json meta, NetConfig config, std::shared_ptr<Net> net,
                 std::unique_ptr<data::TabularEncoder> encoder)
       : meta_(std::move(meta)), metadata_json_(meta_.dump()), config_(std::move(config)), net_(std::move(net)),
-        cnn_(FusedCnn(*net_, config_)), encoder_(std::move(encoder)),
+        cnn_(FusedCnn(*net_, config_)), mlp_(FusedMlp(*net_, config_)), encoder_(std::move(encoder)),
         classes_(meta_.value("classes", std::vector<std::string>{})),
         regression_(meta_.value("task", "") == "regression") {
     if (regression_ && meta_.contains("target")) {
@@ -144,7 +166,15 @@ class PredictorImpl : public Predictor {
 
   Result<PredictOutput> PredictJson(const std::string& input_json) override {
     try {
-      SSKAI_ASSIGN_OR_RETURN(torch::Tensor x, Encode(input_json));
+      int64_t n_rows = 0;
+      SSKAI_ASSIGN_OR_RETURN(std::vector<float> values, EncodeValues(input_json, &n_rows));
+      if (mlp_ && n_rows <= kernels::MlpInference::kMaxRows) {
+        // A few rows: the fused loops, no ATen op (whose dispatch would cost more than the math).
+        std::vector<float> logits(static_cast<size_t>(n_rows * mlp_->outputs()));
+        mlp_->Forward(values.data(), n_rows, logits.data());
+        return DecodeLogits(logits.data(), n_rows, mlp_->outputs());
+      }
+      torch::Tensor x = torch::from_blob(values.data(), ShapeOf(n_rows), torch::kFloat).clone();
       torch::NoGradGuard no_grad;
       torch::Tensor out = cnn_ ? cnn_->Forward(x) : net_->forward(x);
       return Decode(out);
@@ -156,7 +186,13 @@ class PredictorImpl : public Predictor {
   std::string metadata_json() const override { return metadata_json_; }
 
  private:
-  Result<torch::Tensor> Encode(const std::string& input_json) const {
+  std::vector<int64_t> ShapeOf(int64_t n) const {
+    return config_.kind == "cnn" ? std::vector<int64_t>{n, config_.channels, config_.height, config_.width}
+                                 : std::vector<int64_t>{n, config_.features};
+  }
+
+  // The request body as row-major fp32 values of *n_rows inputs (shape ShapeOf(*n_rows)).
+  Result<std::vector<float>> EncodeValues(const std::string& input_json, int64_t* n_rows) const {
     if (config_.kind == "mlp" && encoder_) {
       std::string rows = input_json;
       // Only an object (an envelope) needs unwrapping; arrays go to the encoder unparsed.
@@ -166,25 +202,17 @@ class PredictorImpl : public Predictor {
         SSKAI_ASSIGN_OR_RETURN(json arr, Instances(input_json));
         rows = arr.dump();
       }
-      int64_t n_rows = 0;
-      SSKAI_ASSIGN_OR_RETURN(std::vector<float> feats, encoder_->EncodeRowsJson(rows, &n_rows));
-      if (n_rows < 1) return Status::InvalidArgument("input: no rows");
-      if (feats.size() != static_cast<size_t>(n_rows * config_.features)) {
-        return Status::InvalidArgument("input: encoder produced " + std::to_string(feats.size() / n_rows) +
+      SSKAI_ASSIGN_OR_RETURN(std::vector<float> feats, encoder_->EncodeRowsJson(rows, n_rows));
+      if (*n_rows < 1) return Status::InvalidArgument("input: no rows");
+      if (feats.size() != static_cast<size_t>(*n_rows * config_.features)) {
+        return Status::InvalidArgument("input: encoder produced " + std::to_string(feats.size() / *n_rows) +
                                        " features per row, the model expects " + std::to_string(config_.features));
       }
-      return torch::from_blob(feats.data(), {n_rows, config_.features}, torch::kFloat).clone();
+      return feats;
     }
     const bool image = config_.kind == "cnn";
     const int64_t width = image ? config_.channels * config_.height * config_.width : config_.features;
-    auto shape_of = [&](int64_t n) {
-      return image ? std::vector<int64_t>{n, config_.channels, config_.height, config_.width}
-                   : std::vector<int64_t>{n, config_.features};
-    };
-    int64_t n_rows = 0;
-    if (auto values = ParseNumberRows(input_json, static_cast<size_t>(width), &n_rows)) {
-      return torch::from_blob(values->data(), shape_of(n_rows), torch::kFloat).clone();
-    }
+    if (auto values = ParseNumberRows(input_json, static_cast<size_t>(width), n_rows)) return std::move(*values);
     // Anything else (other shapes, bad input): the general JSON path and its error messages.
     SSKAI_ASSIGN_OR_RETURN(json instances, Instances(input_json));
     // A bare flat array of exactly one instance's numbers is one instance.
@@ -206,7 +234,32 @@ class PredictorImpl : public Predictor {
       }
       values.insert(values.end(), one.begin(), one.end());
     }
-    return torch::from_blob(values.data(), shape_of(static_cast<int64_t>(instances.size())), torch::kFloat).clone();
+    *n_rows = static_cast<int64_t>(instances.size());
+    return values;
+  }
+
+  // Decode for the fused MLP's logits [n, k]: the same answer as Decode (softmax in fp32, then
+  // probabilities as doubles; the first most likely class).
+  PredictOutput DecodeLogits(const float* out, int64_t n, int64_t k) const {
+    PredictOutput result;
+    result.classes = classes_;
+    if (regression_) {
+      for (int64_t row = 0; row < n; ++row) result.values.push_back(double(out[row * k]) * y_std_ + y_mean_);
+      return result;
+    }
+    std::vector<float> e(static_cast<size_t>(k));
+    for (int64_t row = 0; row < n; ++row) {
+      const float* logits = out + row * k;
+      const float top = *std::max_element(logits, logits + k);
+      float sum = 0;
+      for (int64_t j = 0; j < k; ++j) sum += e[j] = std::exp(logits[j] - top);
+      std::vector<double> probs(static_cast<size_t>(k));
+      for (int64_t j = 0; j < k; ++j) probs[j] = e[j] / sum;
+      const int64_t cls = std::max_element(probs.begin(), probs.end()) - probs.begin();
+      result.probabilities.push_back(std::move(probs));
+      result.labels.push_back(cls < static_cast<int64_t>(classes_.size()) ? classes_[cls] : std::to_string(cls));
+    }
+    return result;
   }
 
   PredictOutput Decode(const torch::Tensor& out) const {
@@ -235,6 +288,7 @@ class PredictorImpl : public Predictor {
   const NetConfig config_;
   const std::shared_ptr<Net> net_;  // eval mode; forward under NoGradGuard mutates nothing
   const std::unique_ptr<kernels::CnnInference> cnn_;  // image CNNs: the fused forward (null: net_'s)
+  const std::unique_ptr<kernels::MlpInference> mlp_;  // tabular MLPs: the fused forward (null: net_'s)
   const std::unique_ptr<data::TabularEncoder> encoder_;
   const std::vector<std::string> classes_;
   const bool regression_;

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "ml/cnn_kernels.h"
+#include "ml/mlp_kernels.h"
 #include "ml/sync_batch_norm.h"
 
 namespace sskai::ml {
@@ -82,6 +83,30 @@ class MlpNet : public Net {
   torch::Tensor forward(torch::Tensor x) override {
     for (auto& layer : layers_) x = ApplyDropout(dropout_, torch::relu(layer->forward(x)));
     return out_->forward(x);
+  }
+  // The weights of the fused evaluation-mode forward (mlp_kernels.h): every layer, `out` last,
+  // copied as contiguous fp32 (empty when a parameter is not an fp32 CPU tensor).
+  std::vector<kernels::MlpLayerWeights> InferenceWeights() const {
+    std::vector<kernels::MlpLayerWeights> out;
+    std::vector<const torch::nn::Linear*> all;
+    for (const auto& layer : layers_) all.push_back(&layer);
+    all.push_back(&out_);
+    for (const torch::nn::Linear* linear : all) {
+      const torch::Tensor& w = (*linear)->weight;
+      const torch::Tensor& b = (*linear)->bias;
+      if (!w.defined() || !b.defined() || w.scalar_type() != torch::kFloat || b.scalar_type() != torch::kFloat ||
+          !w.device().is_cpu() || !b.device().is_cpu() || w.dim() != 2) {
+        return {};
+      }
+      kernels::MlpLayerWeights l;
+      l.outputs = w.size(0);
+      l.inputs = w.size(1);
+      torch::Tensor wc = w.detach().contiguous(), bc = b.detach().contiguous();
+      l.weight.assign(wc.data_ptr<float>(), wc.data_ptr<float>() + wc.numel());
+      l.bias.assign(bc.data_ptr<float>(), bc.data_ptr<float>() + bc.numel());
+      out.push_back(std::move(l));
+    }
+    return out;
   }
 
  private:

@@ -1,5 +1,9 @@
-// tests/ml/tabular_predict_test.cc — the tabular predictor, with and without a fitted encoder.
+// tests/ml/tabular_predict_test.cc — the tabular predictor, with and without a fitted encoder; a
+// few rows (the fused MLP forward on AVX2+FMA CPUs, mlp_kernels.h) answer as a large batch (the
+// module's forward) does.
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "ml/datasets.h"
 #include "ml/ml.h"
@@ -35,6 +39,41 @@ TEST(TabularPredictTest, RawFeatureRowsWithoutEncoder) {
   EXPECT_EQ(wrong.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(wrong.status().message(), "instance 0: expected 4 values, got 2");
   EXPECT_NE((*p)->metadata_json().find(R"("model":"mlp")"), std::string::npos);
+}
+
+TEST(TabularPredictTest, AFewRowsAnswerAsTheSameRowsInALargeBatch) {
+  TempDir dir;
+  data::TabularData d = testing::LoadSklearnCsv("iris.csv");
+  TrainSpec spec;
+  spec.hidden = {32, 16};  // two hidden layers
+  auto r = sskai_ml_engine()->TrainTabular(d, spec, "", dir.Sub("w"), {});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto p = sskai_ml_engine()->LoadPredictor(r->model_path);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  auto row_json = [&](int row) {
+    std::string out = "[";
+    for (int col = 0; col < 4; ++col) out += (col ? "," : "") + std::to_string(d.x[row * 4 + col]);
+    return out + "]";
+  };
+  std::string big = "[";  // 24 rows: more than the fused path takes (16), so the module's GEMMs
+  for (int idx = 0; idx < 24; ++idx) big += (idx ? "," : "") + row_json(idx * 6);
+  big += "]";
+  auto batch = (*p)->PredictJson(big);
+  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+  ASSERT_EQ(batch->labels.size(), 24u);
+  for (int idx = 0; idx < 24; ++idx) {
+    auto one = (*p)->PredictJson("[" + row_json(idx * 6) + "]");
+    ASSERT_TRUE(one.ok()) << one.status().ToString();
+    ASSERT_EQ(one->labels.size(), 1u);
+    EXPECT_EQ(one->labels[0], batch->labels[idx]) << "row " << idx * 6;
+    ASSERT_EQ(one->probabilities[0].size(), 3u);
+    for (size_t k = 0; k < 3; ++k) {
+      EXPECT_NEAR(one->probabilities[0][k], batch->probabilities[idx][k], 1e-5) << "row " << idx * 6;
+    }
+  }
+  double sum = 0;
+  for (double v : batch->probabilities[0]) sum += v;
+  EXPECT_NEAR(sum, 1.0, 1e-5);
 }
 
 TEST(TabularPredictTest, EncodesNamedColumnsWithTheTrainingEncoder) {
