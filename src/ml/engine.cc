@@ -174,10 +174,14 @@ class PredictorImpl : public Predictor {
         mlp_->Forward(values.data(), n_rows, logits.data());
         return DecodeLogits(logits.data(), n_rows, mlp_->outputs());
       }
-      torch::Tensor x = torch::from_blob(values.data(), ShapeOf(n_rows), torch::kFloat).clone();
+      // `values` outlives the forward pass, which reads it without keeping a reference.
+      torch::Tensor x = torch::from_blob(values.data(), ShapeOf(n_rows), torch::kFloat);
       torch::NoGradGuard no_grad;
-      torch::Tensor out = cnn_ ? cnn_->Forward(x) : net_->forward(x);
-      return Decode(out);
+      if (cnn_) {
+        torch::Tensor logits = cnn_->Forward(x).contiguous();
+        return DecodeLogits(logits.data_ptr<float>(), logits.size(0), logits.size(1));
+      }
+      return Decode(net_->forward(x));
     } catch (const std::exception& e) {
       return Status::Internal(std::string("prediction failed: ") + e.what());
     }
