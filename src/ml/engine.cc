@@ -168,7 +168,7 @@ class PredictorImpl : public Predictor {
     try {
       int64_t n_rows = 0;
       SSKAI_ASSIGN_OR_RETURN(std::vector<float> values, EncodeValues(input_json, &n_rows));
-      if (mlp_ && n_rows <= kernels::MlpInference::kMaxRows) {
+      if (mlp_ && mlp_->Takes(n_rows)) {
         // A few rows: the fused loops, no ATen op (whose dispatch would cost more than the math).
         std::vector<float> logits(static_cast<size_t>(n_rows * mlp_->outputs()));
         mlp_->Forward(values.data(), n_rows, logits.data());

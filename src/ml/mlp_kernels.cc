@@ -24,6 +24,7 @@ std::unique_ptr<MlpInference> MlpInference::Prepare(std::vector<MlpLayerWeights>
   std::unique_ptr<MlpInference> out(new MlpInference());
   out->layers_ = std::move(layers);
   out->widest_hidden_ = widest;
+  for (const MlpLayerWeights& l : out->layers_) out->weight_bytes_ += l.inputs * l.outputs * int64_t{sizeof(float)};
   return out;
 }
 

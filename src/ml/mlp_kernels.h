@@ -23,9 +23,11 @@ struct MlpLayerWeights {
 
 class MlpInference {
  public:
-  // Batches larger than this take the caller's GEMM path: there a BLAS GEMM packs the weights once
-  // for many rows, while the row loops re-read them every few rows.
-  static constexpr int64_t kMaxRows = 16;
+  // Whether a batch of n rows should run here: one row always (a single pass over the weights);
+  // up to 16 rows while the weights are small enough to stay in cache (≤ 1 MiB), since the row
+  // loops read the weights once per 4 rows. Other batches take the caller's GEMM path, where a BLAS
+  // GEMM packs the weights once for all rows.
+  bool Takes(int64_t n) const { return n == 1 || (n <= 16 && weight_bytes_ <= (int64_t{1} << 20)); }
 
   // Null when the fused path does not apply: a CPU without AVX2 and FMA (the loops are built for
   // those only), no layers, or layers whose sizes do not chain.
@@ -41,6 +43,7 @@ class MlpInference {
   MlpInference() = default;
   std::vector<MlpLayerWeights> layers_;
   int64_t widest_hidden_ = 0;
+  int64_t weight_bytes_ = 0;
 };
 
 }  // namespace sskai::ml::kernels

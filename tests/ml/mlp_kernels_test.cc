@@ -77,6 +77,23 @@ TEST(MlpKernelsTest, FusedForwardMatchesTheReference) {
   }
 }
 
+TEST(MlpKernelsTest, TakesOneRowAlwaysAndSmallBatchesOfSmallModels) {
+  std::mt19937 rng(5);
+  auto small = MlpInference::Prepare(RandomLayers({4, 128, 64, 3}, rng));  // 34 KB of weights
+  if (!HasAvx2Fma()) {
+    EXPECT_EQ(small, nullptr);  // the fused path is off: every batch takes the module's forward
+    return;
+  }
+  ASSERT_NE(small, nullptr);
+  EXPECT_TRUE(small->Takes(1));
+  EXPECT_TRUE(small->Takes(16));
+  EXPECT_FALSE(small->Takes(17));
+  auto wide = MlpInference::Prepare(RandomLayers({4, 1024, 512, 3}, rng));  // 2 MB: out of cache
+  ASSERT_NE(wide, nullptr);
+  EXPECT_TRUE(wide->Takes(1));   // one pass over the weights either way
+  EXPECT_FALSE(wide->Takes(2));  // a GEMM reads them once for all rows
+}
+
 TEST(MlpKernelsTest, RefusesLayersThatDoNotChain) {
   std::mt19937 rng(3);
   EXPECT_EQ(MlpInference::Prepare({}), nullptr);
