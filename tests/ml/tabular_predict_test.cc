@@ -55,7 +55,7 @@ TEST(TabularPredictTest, AFewRowsAnswerAsTheSameRowsInALargeBatch) {
     for (int col = 0; col < 4; ++col) out += (col ? "," : "") + std::to_string(d.x[row * 4 + col]);
     return out + "]";
   };
-  std::string big = "[";  // 24 rows: more than the fused path takes (16), so the module's GEMMs
+  std::string big = "[";  // 24 rows: more than the fused path takes (8), so the module's GEMMs
   for (int idx = 0; idx < 24; ++idx) big += (idx ? "," : "") + row_json(idx * 6);
   big += "]";
   auto batch = (*p)->PredictJson(big);
