@@ -104,6 +104,7 @@ void EndpointManager::Forget(int64_t endpoint_id) {
   std::vector<Done> after;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    endpoint_writes_.fetch_add(1);  // deleted: a pass that listed it before must list again
     auto it = endpoints_.find(endpoint_id);
     if (it == endpoints_.end()) return;
     for (auto& r : it->second->replicas) StopReplica(*r);
@@ -114,13 +115,18 @@ void EndpointManager::Forget(int64_t endpoint_id) {
 }
 
 
+void EndpointManager::WriteEndpoint(const store::Endpoint& ep) {
+  IgnoreError(store_.UpdateEndpoint(ep));
+  endpoint_writes_.fetch_add(1);
+}
+
 void EndpointManager::SetState(store::Endpoint& ep, const std::string& state,
                                const std::string& reason) {
   if (ep.state == state && ep.reason == reason) return;
   ep.state = state;
   ep.reason = reason;
   ep.updated_at = clock_.NowSeconds();
-  IgnoreError(store_.UpdateEndpoint(ep));
+  WriteEndpoint(ep);
   store::Event ev;
   ev.owner_id = ep.owner_id;
   ev.kind = "endpoint";
@@ -162,10 +168,14 @@ EndpointManager::EndpointRt& EndpointManager::RtFor(const store::Endpoint& ep) {
 void EndpointManager::RunOnce() {
   std::vector<Done> after;
   {
-    // Listed under the lock: commands that change a row under the lock (rollout promotion)
-    // are never overwritten by a pass working on an older copy.
-    std::lock_guard<std::mutex> lock(mu_);
+    // Listed before taking mu_: the query can wait on the store's lock (another thread's write
+    // transaction) for milliseconds, and every request through the gateway needs mu_. Listed
+    // again under mu_ when a command wrote a row meanwhile (rollout promotion, blocking), so a
+    // pass never writes back an older copy of a row.
+    const uint64_t writes = endpoint_writes_.load();
     auto listed = store_.ListEndpointsInStates({kDeploying, kReady, kIdle});
+    std::lock_guard<std::mutex> lock(mu_);
+    if (endpoint_writes_.load() != writes) listed = store_.ListEndpointsInStates({kDeploying, kReady, kIdle});
     if (!listed.ok()) {
       SSKAI_LOG_WARN("serving: cannot list endpoints: {}", listed.status().ToString());
       return;

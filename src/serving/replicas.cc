@@ -181,7 +181,7 @@ std::shared_ptr<EndpointManager::Replica> EndpointManager::Launch(store::Endpoin
   ep.replica_pid = r->handle.pid;
   ep.replica_start_time = r->handle.start_time;
   ep.replica_port = 0;
-  IgnoreError(store_.UpdateEndpoint(ep));
+  WriteEndpoint(ep);
   rt.replicas.push_back(r);
   return r;
 }

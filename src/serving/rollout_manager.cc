@@ -160,7 +160,7 @@ void EndpointManager::ApplyRollout(store::Endpoint& ep, EndpointRt& rt,
       st.finished_at = now;
       ep.model_version_id = st.canary_version_id;
       ep.updated_at = now;
-      IgnoreError(store_.UpdateEndpoint(ep));
+      WriteEndpoint(ep);
       rt.serving_version_id = ep.model_version_id;
       for (auto& r : rt.replicas) {  // the old version drains; nothing is cut off
         if (r->model_version_id != ep.model_version_id) r->draining = true;
@@ -248,7 +248,7 @@ Status EndpointManager::StartRollout(int64_t endpoint_id, int64_t canary_version
     if (ep.state == kIdle) {  // a serverless endpoint at zero: start the canary's replica now
       ep.state = kDeploying;
       ep.reason = "starting a rollout";
-      IgnoreError(store_.UpdateEndpoint(ep));
+      WriteEndpoint(ep);
     }
   }
   Kick();

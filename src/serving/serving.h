@@ -217,6 +217,8 @@ class EndpointManager {
   void SendLoad(int64_t endpoint_id, const std::shared_ptr<Replica>& r, std::string body,
                 const std::string& key);
   void SetState(store::Endpoint& ep, const std::string& state, const std::string& reason);
+  // Every endpoint-row write of the manager (under mu_): the store, then endpoint_writes_.
+  void WriteEndpoint(const store::Endpoint& ep);
   void StopReplica(Replica& r);  // SIGTERM now, reaped by later passes
   // SIGKILL / scancel, at most once per kKillResend for one replica: supervision passes run on
   // every kick, and a dying Slurm job stays "running" until the next scontrol poll.
@@ -267,6 +269,10 @@ class EndpointManager {
   jobs::Executor& executor_;
   Clock& clock_;
   std::mutex mu_;
+  // Counts WriteEndpoint calls: a supervision pass lists the endpoints before taking mu_ (a store
+  // query can wait on the store's lock for milliseconds, and every request needs mu_) and lists
+  // them again under mu_ only when a row was written in between.
+  std::atomic<uint64_t> endpoint_writes_{0};
   std::map<int64_t, std::unique_ptr<EndpointRt>> endpoints_;
   std::vector<std::shared_ptr<Replica>> standby_;   // warm pool
   std::vector<std::shared_ptr<Replica>> slurm_standby_;  // warm pool on Slurm

@@ -63,7 +63,7 @@ void EndpointManager::Supervise(store::Endpoint& ep, std::vector<Done>& after) {
     }
     rt.failed_starts = was_ready ? 0 : rt.failed_starts + 1;
     ep.restarts += 1;
-    IgnoreError(store_.UpdateEndpoint(ep));
+    WriteEndpoint(ep);
     if (rt.failed_starts >= options_.max_restarts) {
       SetState(ep, kFailed,
                "replica failed to start " + std::to_string(rt.failed_starts) + " times (last: " +
