@@ -111,7 +111,8 @@ SSKAI_INLINE void AdaptiveAvgPoolImpl(const float* in, int64_t h, int64_t w, int
   }
 }
 
-// Rows [r, r + R) of x times weight row `wrow`: R dot products sharing each weight load.
+// R rows of x (stride k) times the vector `wrow`: R dot products sharing each load of `wrow`.
+// LinearImpl also calls it with the roles swapped (R weight rows times one input row).
 template <int R>
 SSKAI_INLINE void Dots(const float* x, int64_t k, const float* wrow, float (&dot)[R]) {
   V8 acc[R] = {};
@@ -124,25 +125,6 @@ SSKAI_INLINE void Dots(const float* x, int64_t k, const float* wrow, float (&dot
     float sum = 0;
     for (int l = 0; l < 8; ++l) sum += acc[r][l];
     for (int64_t u = t; u < k; ++u) sum += x[r * k + u] * wrow[u];
-    dot[r] = sum;
-  }
-}
-
-// One row x times weight rows [j, j + R): R independent accumulator chains (a single chain is
-// bound by the FMA latency, not by loading the weights). Each sum runs in the same order as
-// Dots<1>'s, so the result is the same.
-template <int R>
-SSKAI_INLINE void DotsW(const float* x, int64_t k, const float* w, float (&dot)[R]) {
-  V8 acc[R] = {};
-  int64_t t = 0;
-  for (; t + 8 <= k; t += 8) {
-    const V8 xv = Load(x + t);
-    for (int r = 0; r < R; ++r) acc[r] += Load(w + r * k + t) * xv;
-  }
-  for (int r = 0; r < R; ++r) {
-    float sum = 0;
-    for (int l = 0; l < 8; ++l) sum += acc[r][l];
-    for (int64_t u = t; u < k; ++u) sum += x[u] * w[r * k + u];
     dot[r] = sum;
   }
 }
@@ -164,8 +146,10 @@ SSKAI_INLINE void LinearImpl(const float* x, int64_t n, int64_t k, const float* 
   for (int64_t i = full; i < n; ++i) {  // the last rows (a batch of 1: all of it), 4 weight rows at a time
     int64_t j = 0;
     for (; j + 4 <= m; j += 4) {
+      // Weight rows [j, j + 4) against row i: 4 independent accumulator chains (one chain is
+      // bound by the FMA latency); the same products and summation order as Dots<1> per output.
       float dot[4];
-      DotsW<4>(x + i * k, k, w + j * k, dot);
+      Dots<4>(w + j * k, k, x + i * k, dot);
       for (int r = 0; r < 4; ++r) put(i, j + r, dot[r]);
     }
     for (; j < m; ++j) {
