@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
     };
     char shape[64];
     std::snprintf(shape, sizeof(shape), "4-%lld-%lld-3", (long long)widths[1], (long long)widths[2]);
-    for (int batch : {1, 2, 4, 8, 16, 32}) {
+    for (int batch : {1, 2, 4, 8, 16, 32, 64}) {
       at::Tensor x = at::randn({batch, 4});
       std::vector<float> out(static_cast<size_t>(batch * 3));
       fused->Forward(x.data_ptr<float>(), batch, out.data());

@@ -1,8 +1,9 @@
 // tests/ml/mlp_kernels_test.cc — the fused evaluation-mode MLP forward (src/ml/mlp_kernels.h)
 // against a double-precision reference of the same equations (x · wᵀ + b, ReLU between layers,
 // none after the last) on random weights: depths 1–3, widths that are not multiples of the
-// vector width, batches 1–16. Layers that do not chain are refused, and so is every case on a
-// CPU without AVX2+FMA (the ctest variant with SSKAI_CPU_BASELINE=1).
+// vector width or of a panel (16), inputs longer than one pass (256), batches of every tile shape
+// 1–64. A row answers the same bits alone and in any batch. Layers that do not chain are refused,
+// and so is every case on a CPU without AVX2+FMA (the ctest variant with SSKAI_CPU_BASELINE=1).
 #include "ml/mlp_kernels.h"
 
 #include <gtest/gtest.h>
@@ -52,7 +53,7 @@ TEST(MlpKernelsTest, FusedForwardMatchesTheReference) {
   std::mt19937 rng(7);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   const std::vector<std::vector<int64_t>> shapes = {
-      {4, 3}, {4, 64, 3}, {13, 37, 29, 5}, {8, 256, 256, 1}, {100, 17, 2}};
+      {4, 3}, {4, 64, 3}, {13, 37, 29, 5}, {8, 256, 256, 1}, {100, 17, 2}, {600, 300, 10}, {3, 40, 513, 7}};
   for (const auto& widths : shapes) {
     auto layers = RandomLayers(widths, rng);
     auto fused = MlpInference::Prepare(layers);
@@ -63,7 +64,7 @@ TEST(MlpKernelsTest, FusedForwardMatchesTheReference) {
     ASSERT_NE(fused, nullptr);
     EXPECT_EQ(fused->inputs(), widths.front());
     EXPECT_EQ(fused->outputs(), widths.back());
-    for (int64_t n : {1, 2, 3, 5, 8, 16}) {
+    for (int64_t n : {1, 2, 3, 4, 5, 6, 7, 8, 13, 16, 35}) {
       std::vector<float> x;
       for (int64_t e = 0; e < n * widths.front(); ++e) x.push_back(normal(rng) * 3.0f);
       std::vector<float> got(static_cast<size_t>(n * widths.back()));
@@ -77,22 +78,42 @@ TEST(MlpKernelsTest, FusedForwardMatchesTheReference) {
   }
 }
 
-TEST(MlpKernelsTest, TakesFourRowsAlwaysAndEightOfSmallModels) {
+TEST(MlpKernelsTest, ARowAnswersTheSameBitsAloneAndInAnyBatch) {
+  // Each output sums its products in input order, pass by pass, whatever tile the row lands in
+  // (6-row blocks, or the last rows' tiles over 1–6 panels).
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  auto layers = RandomLayers({300, 70, 41, 3}, rng);
+  auto fused = MlpInference::Prepare(layers);
+  if (!HasAvx2Fma()) {
+    EXPECT_EQ(fused, nullptr);
+    return;
+  }
+  ASSERT_NE(fused, nullptr);
+  const int64_t rows = 64, in = 300, out = 3;
+  std::vector<float> x;
+  for (int64_t e = 0; e < rows * in; ++e) x.push_back(normal(rng));
+  std::vector<float> alone(static_cast<size_t>(rows * out));
+  for (int64_t r = 0; r < rows; ++r) fused->Forward(x.data() + r * in, 1, alone.data() + r * out);
+  for (int64_t n : {2, 3, 4, 5, 6, 7, 11, 12, 17, 29, 64}) {
+    std::vector<float> batch(static_cast<size_t>(n * out));
+    fused->Forward(x.data(), n, batch.data());
+    for (int64_t e = 0; e < n * out; ++e) ASSERT_EQ(batch[e], alone[e]) << "batch " << n << ", value " << e;
+  }
+}
+
+TEST(MlpKernelsTest, TakesDynamicBatchesButNotLargeRequests) {
   std::mt19937 rng(5);
-  auto small = MlpInference::Prepare(RandomLayers({4, 128, 64, 3}, rng));  // 34 KB of weights
+  auto small = MlpInference::Prepare(RandomLayers({4, 128, 64, 3}, rng));
   if (!HasAvx2Fma()) {
     EXPECT_EQ(small, nullptr);  // the fused path is off: every batch takes the module's forward
     return;
   }
   ASSERT_NE(small, nullptr);
   EXPECT_TRUE(small->Takes(1));
-  EXPECT_TRUE(small->Takes(8));
-  EXPECT_FALSE(small->Takes(9));
-  auto wide = MlpInference::Prepare(RandomLayers({4, 1024, 512, 3}, rng));  // 2 MB
-  ASSERT_NE(wide, nullptr);
-  EXPECT_TRUE(wide->Takes(1));
-  EXPECT_TRUE(wide->Takes(4));
-  EXPECT_FALSE(wide->Takes(5));  // libtorch's GEMM from here on (bench/mlp_bench.cc)
+  EXPECT_TRUE(small->Takes(32));  // a dynamic batch (max_batch_size ≤ 64)
+  EXPECT_TRUE(small->Takes(MlpInference::kMaxRows));
+  EXPECT_FALSE(small->Takes(MlpInference::kMaxRows + 1));  // libtorch's GEMMs, on all its threads
 }
 
 TEST(MlpKernelsTest, RefusesLayersThatDoNotChain) {

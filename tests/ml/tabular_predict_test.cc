@@ -55,20 +55,20 @@ TEST(TabularPredictTest, AFewRowsAnswerAsTheSameRowsInALargeBatch) {
     for (int col = 0; col < 4; ++col) out += (col ? "," : "") + std::to_string(d.x[row * 4 + col]);
     return out + "]";
   };
-  std::string big = "[";  // 24 rows: more than the fused path takes (8), so the module's GEMMs
-  for (int idx = 0; idx < 24; ++idx) big += (idx ? "," : "") + row_json(idx * 6);
+  std::string big = "[";  // 70 rows: more than the fused path takes (64), so the module's GEMMs
+  for (int idx = 0; idx < 70; ++idx) big += (idx ? "," : "") + row_json(idx * 2);
   big += "]";
   auto batch = (*p)->PredictJson(big);
   ASSERT_TRUE(batch.ok()) << batch.status().ToString();
-  ASSERT_EQ(batch->labels.size(), 24u);
-  for (int idx = 0; idx < 24; ++idx) {
-    auto one = (*p)->PredictJson("[" + row_json(idx * 6) + "]");
+  ASSERT_EQ(batch->labels.size(), 70u);
+  for (int idx = 0; idx < 70; ++idx) {
+    auto one = (*p)->PredictJson("[" + row_json(idx * 2) + "]");
     ASSERT_TRUE(one.ok()) << one.status().ToString();
     ASSERT_EQ(one->labels.size(), 1u);
-    EXPECT_EQ(one->labels[0], batch->labels[idx]) << "row " << idx * 6;
+    EXPECT_EQ(one->labels[0], batch->labels[idx]) << "row " << idx * 2;
     ASSERT_EQ(one->probabilities[0].size(), 3u);
     for (size_t k = 0; k < 3; ++k) {
-      EXPECT_NEAR(one->probabilities[0][k], batch->probabilities[idx][k], 1e-5) << "row " << idx * 6;
+      EXPECT_NEAR(one->probabilities[0][k], batch->probabilities[idx][k], 1e-5) << "row " << idx * 2;
     }
   }
   double sum = 0;
