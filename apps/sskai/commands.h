@@ -37,7 +37,9 @@ struct ServerFlags {
   bool slurm_keep_requeue_delay = false;         // measurements: wait out Slurm's requeue delay
   // Endpoints: where replicas run unless the endpoint says ("executor"): local | slurm.
   std::string serving_executor = "local";
-  int slurm_warm_pool = 0;  // standby replica jobs on Slurm (engine loaded) for fast cold starts
+  // Standby replica jobs on Slurm (engine loaded) for fast cold starts, per partition:
+  // "[partition=]N[..M]", comma-separated (serving::ParseWarmPoolSpec); "0" = none.
+  std::string slurm_warm_pool = "0";
   std::string hub_endpoint = "https://huggingface.co";  // models pull: Hugging Face hub (http/https)
   std::string ca_bundle;  // https: PEM CA bundle replacing the system trust store ("" = system)
   std::string hf_token;  // models pull: default token for gated repos

@@ -78,8 +78,10 @@ int main(int argc, char** argv) {
                      "price a Slurm partition as a catalog offering: "
                      "<partition>=<instance_type>@<zone>[:spot|:ondemand] (repeatable)");
   server->add_option("--slurm-warm-pool", sf.slurm_warm_pool,
-                     "standby replica jobs kept on Slurm (default partition; engine loaded, no "
-                     "model) for fast cold starts of Slurm endpoints; they cost cluster time")
+                     "standby replica jobs kept on Slurm (engine loaded, no model) for fast cold "
+                     "starts of Slurm endpoints, per partition: [partition=]N[..M], comma-separated "
+                     "(no partition: the default one; N..M: at least N, up to M while cold starts "
+                     "ask for more); they cost cluster time")
       ->capture_default_str();
   server->add_option("--slurm-default-partition", sf.slurm_default_partition,
                      "partition of Slurm jobs that name none (default: the cluster's default)");

@@ -129,6 +129,11 @@ int RunServer(const ServerFlags& flags) {
     std::cerr << listen.status().message() << "\n";
     return 2;
   }
+  auto slurm_pools = serving::ParseWarmPoolSpec(flags.slurm_warm_pool, flags.slurm_default_partition);
+  if (!slurm_pools.ok()) {
+    std::cerr << slurm_pools.status().message() << "\n";
+    return 2;
+  }
   std::error_code ec;
   fs::path data_dir = fs::absolute(flags.data_dir);
   for (const char* sub : {"", "logs/jobs", "logs/endpoints", "run"}) {
@@ -222,8 +227,8 @@ int RunServer(const ServerFlags& flags) {
   // Replicas on Slurm: submitted through the routing executor; each fetches its model with a
   // token of the endpoint's owner that is revoked once the replica is ready.
   eo.default_executor = flags.serving_executor;
-  eo.slurm_warm_pool = slurm_executor ? flags.slurm_warm_pool : 0;
   eo.slurm_default_partition = flags.slurm_default_partition;
+  if (slurm_executor) eo.slurm_warm_pools = std::move(*slurm_pools);
   eo.mint_token = [&st, &clock](int64_t owner_id, const std::string& name) {
     return api::CreateToken(st, clock, owner_id, name);
   };

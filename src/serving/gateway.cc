@@ -236,6 +236,15 @@ std::string EndpointManager::PrometheusText() {
     out << "# HELP sskai_serving_slurm_standby_ready Standby replica jobs on Slurm ready to take "
            "a model.\n# TYPE sskai_serving_slurm_standby_ready gauge\n"
         << "sskai_serving_slurm_standby_ready " << slurm_ready << "\n";
+    if (!slurm_pool_target_.empty()) {
+      out << "# HELP sskai_serving_slurm_standby_target Standby replica jobs a Slurm partition's "
+             "warm pool aims for (its minimum plus recent replica launches, at most its maximum).\n"
+             "# TYPE sskai_serving_slurm_standby_target gauge\n";
+      for (const auto& [partition, target] : slurm_pool_target_) {
+        out << "sskai_serving_slurm_standby_target{partition=\"" << partition << "\"} " << target
+            << "\n";
+      }
+    }
   }
   auto family = [&](const char* name, const char* type, const char* help, auto value) {
     out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";

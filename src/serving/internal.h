@@ -39,6 +39,7 @@ struct EndpointManager::Replica {
   // Slurm placement (slurm_replicas.cc): the endpoint_replicas row that survives a restart.
   int64_t slurm_row_id = 0;
   std::string standby_file;  // a standby job of the Slurm warm pool: its job file (slurm_pool.cc)
+  std::string standby_partition;  // ... and the partition whose pool it is in
   int64_t owner_id = 0;
   std::string token_name;  // the replica's model-download token (revoked once it is ready)
   TimePoint next_poll{};   // Slurm: scontrol is asked at most every slurm_poll_interval

@@ -10,6 +10,7 @@
 #include <deque>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "common/status.h"
 #include "serving/spot.h"
@@ -100,5 +101,29 @@ enum class Admission { kDispatch, kQueue, kReject };
 // kDispatch when a ready replica has room (in-flight < replica_concurrency), kQueue when the
 // queue has room (< queue_limit), else kReject (the caller answers 429 + Retry-After).
 Admission Admit(const ServingConfig& config, int least_loaded_in_flight, bool any_ready, int queued);
+
+// The warm pool on Slurm, one per partition (`sskai server --slurm-warm-pool`, docs/serving.md):
+// standby replica jobs, engine loaded and no model, that a replica launch of a Slurm endpoint in
+// the same partition takes instead of submitting a job. The pool holds `min` standbys and grows
+// towards `max` while launches in its partition ask for them (WarmPoolTarget).
+struct WarmPoolSpec {
+  std::string partition;  // resolved: an entry without one names the default partition
+  int min = 0;
+  int max = 0;  // >= min; == min: a fixed size
+};
+
+// Parses a comma-separated list of entries `[partition=]N` or `[partition=]N..M` (at least N
+// standbys, up to M on demand); an entry without a partition is for `default_partition`. ""
+// and "0" mean no pool. Errors (kInvalidArgument) name the entry and what is wrong, e.g.
+// "--slurm-warm-pool entry 2 ('gpu=4..2'): the maximum 2 is below the minimum 4"; a partition
+// named twice or with characters other than letters, digits, '_', '-', '.', counts that are not
+// integers in 0..64, and max < min are refused.
+Result<std::vector<WarmPoolSpec>> ParseWarmPoolSpec(const std::string& text, const std::string& default_partition);
+
+// How many standbys a pool should hold at `now`: its min plus the replica launches in its
+// partition during the last `window` (`launches`, oldest first; each either took a standby or
+// had to wait for a new job), at most its max. So a burst of cold starts grows the pool for the
+// next ones, and a quiet window shrinks it back to min.
+int WarmPoolTarget(const WarmPoolSpec& spec, const std::deque<TimePoint>& launches, TimePoint now, Millis window);
 
 }  // namespace sskai::serving

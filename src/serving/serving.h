@@ -121,11 +121,14 @@ class EndpointManager {
     // 64 hex characters) and its endpoint_replicas row, so a restarted server can still call
     // the replicas it re-attaches to. "" = run_dir + "/replica-key.secret".
     std::string replica_secret_file;
-    // The warm pool on Slurm (docs/serving.md, "Warm pool on Slurm"): standby replica jobs in
-    // slurm_default_partition (engine loaded, no model) that a cold start of a Slurm endpoint in
-    // that partition takes instead of submitting a job. 0 = none. They cost cluster time: each
-    // has a usage record (owner 0, subject_kind "standby") until an endpoint takes it.
-    int slurm_warm_pool = 0;
+    // The warm pools on Slurm (docs/serving.md, "Warm pool on Slurm"; ParseWarmPoolSpec in
+    // policy.h): per partition, standby replica jobs (engine loaded, no model) that a replica
+    // launch of a Slurm endpoint in that partition takes instead of submitting a job; each pool
+    // holds its min and grows towards its max with the launches of the last
+    // slurm_warm_pool_window. Empty = none. They cost cluster time: each has a usage record
+    // (owner 0, subject_kind "standby") until an endpoint takes it.
+    std::vector<WarmPoolSpec> slurm_warm_pools;
+    Millis slurm_warm_pool_window{std::chrono::minutes(10)};
     std::string slurm_default_partition;  // the executor's default ("" = Slurm's own)
   };
 
@@ -254,9 +257,10 @@ class EndpointManager {
   // The warm pool on Slurm (slurm_pool.cc); REQUIRE mu_.
   void FillSlurmWarmPool();
   void CancelCrashedStandbys();
-  Result<std::shared_ptr<Replica>> LaunchSlurmStandby();
-  // A ready standby for a cold start of `rt` (its partition is the pool's), taken out of the
-  // pool (its usage record closed; its job file is the caller's to remove), or nullptr.
+  Result<std::shared_ptr<Replica>> LaunchSlurmStandby(const std::string& partition);
+  // Called for every replica launch of a Slurm endpoint: counts the launch as demand for its
+  // partition's pool (if it has one) and returns a ready standby of that pool, taken out of it
+  // (its usage record closed; its job file is the caller's to remove), or nullptr.
   std::shared_ptr<Replica> TakeSlurmStandby(const EndpointRt& rt);
   // Spot effects (spot_manager.cc); REQUIRE mu_.
   void SpotLaunch(store::Endpoint& ep, EndpointRt& rt, Replica& r, store::UsageRecord& usage);
@@ -275,9 +279,13 @@ class EndpointManager {
   std::atomic<uint64_t> endpoint_writes_{0};
   std::map<int64_t, std::unique_ptr<EndpointRt>> endpoints_;
   std::vector<std::shared_ptr<Replica>> standby_;   // warm pool
-  std::vector<std::shared_ptr<Replica>> slurm_standby_;  // warm pool on Slurm
+  std::vector<std::shared_ptr<Replica>> slurm_standby_;  // warm pools on Slurm, all partitions
   bool slurm_pool_checked_ = false;  // a crashed predecessor's standby jobs were cancelled
-  TimePoint next_standby_submit_{};  // after a failed sbatch: not before
+  // Per pool partition: replica launches in the window (WarmPoolTarget), the current target,
+  // and, after a failed sbatch, the time before which no standby is submitted there.
+  std::map<std::string, std::deque<TimePoint>> slurm_launches_;
+  std::map<std::string, int> slurm_pool_target_;
+  std::map<std::string, TimePoint> next_standby_submit_;
   std::vector<std::shared_ptr<Replica>> stopping_;  // signalled, not yet exited
   int64_t next_replica_id_ = 1;
   std::string server_url_;

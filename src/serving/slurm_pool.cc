@@ -1,17 +1,21 @@
-// EndpointManager: the warm pool on Slurm (Options::slurm_warm_pool). Standby replica jobs run
-// `sskai replica --standby --host 0.0.0.0` in the default partition: the engine is loaded, no
-// model. A cold start of a Slurm endpoint in that partition takes a ready standby instead of
-// submitting a job (which pays the Slurm queue and the engine load) and sends it a load order
-// (POST /load: the model's URL and sha256, a download token and the replica's new key;
-// slurm_replicas.cc); a replacement standby is submitted at once. Standbys are cluster jobs that
-// cost money: each has a usage record (owner 0 = the platform, subject_kind "standby") from
-// submit until an endpoint takes it (the endpoint's own record starts then) or it stops.
+// EndpointManager: the warm pools on Slurm (Options::slurm_warm_pools, one per partition).
+// Standby replica jobs run `sskai replica --standby --host 0.0.0.0` in their pool's partition:
+// the engine is loaded, no model. A replica launch of a Slurm endpoint in that partition takes a
+// ready standby instead of submitting a job (which pays the Slurm queue and the engine load) and
+// sends it a load order (POST /load: the model's URL and sha256, a download token and the
+// replica's new key; slurm_replicas.cc); a replacement standby is submitted on the same pass.
+// Each launch also counts as demand: a pool holds its min plus the launches of the last window,
+// up to its max (WarmPoolTarget in policy.h), and stops its surplus standbys (not-ready ones
+// first, then the newest) once the window has passed. Standbys are cluster jobs that cost
+// money: each has a usage record (owner 0 = the platform, subject_kind "standby") from submit
+// until an endpoint takes it (the endpoint's own record starts then) or it stops.
 //
 // Why a job file, not a table: a standby holds nothing worth re-attaching to (a clean stop
 // cancels it), so all a crashed server's successor needs is which jobs to cancel. One file per
 // standby beside its address file in run_dir ("<job id> <start token> <usage id>") says that,
 // needs no migration, and goes away with the standby. Standby keys are random for the same
 // reason: no restart has to derive them again.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -76,20 +80,40 @@ void EndpointManager::FillSlurmWarmPool() {
     }
     ++it;
   }
-  if (now < next_standby_submit_) return;
-  while (static_cast<int>(slurm_standby_.size()) < options_.slurm_warm_pool) {
-    auto launched = LaunchSlurmStandby();
-    if (!launched.ok()) {
-      SSKAI_LOG_WARN("serving: cannot submit a standby replica to Slurm: {}",
-                     launched.status().ToString());
-      next_standby_submit_ = now + kSubmitBackoff;
-      return;
+  for (const WarmPoolSpec& pool : options_.slurm_warm_pools) {
+    auto& launches = slurm_launches_[pool.partition];
+    while (!launches.empty() && now - launches.front() >= options_.slurm_warm_pool_window) launches.pop_front();
+    const int target = WarmPoolTarget(pool, launches, now, options_.slurm_warm_pool_window);
+    slurm_pool_target_[pool.partition] = target;
+    std::vector<std::shared_ptr<Replica>> mine;  // oldest first
+    for (auto& r : slurm_standby_) {
+      if (r->standby_partition == pool.partition) mine.push_back(r);
     }
-    slurm_standby_.push_back(std::move(*launched));
+    // Surplus (the window passed): stop the standbys not ready yet first, then the newest.
+    std::stable_partition(mine.begin(), mine.end(), [](const auto& r) { return r->ready; });
+    for (int surplus = static_cast<int>(mine.size()) - target; surplus > 0; --surplus) {
+      auto r = mine.back();
+      mine.pop_back();
+      SSKAI_LOG_INFO("serving: warm pool of partition '{}' shrinks to {}: stopping standby Slurm job {}",
+                     pool.partition, target, r->handle.pid);
+      StopReplica(*r);
+      slurm_standby_.erase(std::find(slurm_standby_.begin(), slurm_standby_.end(), r));
+    }
+    if (now < next_standby_submit_[pool.partition]) continue;
+    for (int have = static_cast<int>(mine.size()); have < target; ++have) {
+      auto launched = LaunchSlurmStandby(pool.partition);
+      if (!launched.ok()) {
+        SSKAI_LOG_WARN("serving: cannot submit a standby replica to Slurm partition '{}': {}", pool.partition,
+                       launched.status().ToString());
+        next_standby_submit_[pool.partition] = now + kSubmitBackoff;
+        break;
+      }
+      slurm_standby_.push_back(std::move(*launched));
+    }
   }
 }
 
-Result<std::shared_ptr<EndpointManager::Replica>> EndpointManager::LaunchSlurmStandby() {
+Result<std::shared_ptr<EndpointManager::Replica>> EndpointManager::LaunchSlurmStandby(const std::string& partition) {
   auto r = std::make_shared<Replica>();
   r->id = next_replica_id_++;
   SSKAI_ASSIGN_OR_RETURN(r->key, RandomReplicaKey());
@@ -101,7 +125,7 @@ Result<std::shared_ptr<EndpointManager::Replica>> EndpointManager::LaunchSlurmSt
                "--port-file", r->port_file};
   spec.env[kReplicaKeyEnv] = r->key;  // the environment (a 0600 file), never argv
   spec.executor = "slurm";
-  spec.partition = options_.slurm_default_partition;
+  spec.partition = partition;
   spec.name = "standby-" + r->key.substr(0, 8);
   spec.log_path = options_.log_dir + "/slurm-standby.log";
   spec.new_session = true;
@@ -119,6 +143,7 @@ Result<std::shared_ptr<EndpointManager::Replica>> EndpointManager::LaunchSlurmSt
   auto opened = store_.OpenUsage(usage);
   if (opened.ok()) r->usage_id = opened->id;
   r->standby_file = base + ".job";
+  r->standby_partition = partition;
   std::ofstream(r->standby_file) << r->handle.pid << " " << r->handle.start_time << " "
                                  << r->usage_id << "\n";
   SSKAI_LOG_INFO("serving: standby replica submitted as Slurm job {}", r->handle.pid);
@@ -128,14 +153,17 @@ Result<std::shared_ptr<EndpointManager::Replica>> EndpointManager::LaunchSlurmSt
 std::shared_ptr<EndpointManager::Replica> EndpointManager::TakeSlurmStandby(const EndpointRt& rt) {
   const std::string& partition =
       rt.config.partition.empty() ? options_.slurm_default_partition : rt.config.partition;
-  if (partition != options_.slurm_default_partition) return nullptr;
+  const bool pooled = std::any_of(options_.slurm_warm_pools.begin(), options_.slurm_warm_pools.end(),
+                                  [&](const WarmPoolSpec& p) { return p.partition == partition; });
+  if (!pooled) return nullptr;
+  slurm_launches_[partition].push_back(clock_.Monotonic());  // demand, taken or not
+  next_standby_submit_.erase(partition);  // a replacement (or one more) on this pass
   for (auto it = slurm_standby_.begin(); it != slurm_standby_.end(); ++it) {
-    if (!(*it)->ready) continue;
+    if (!(*it)->ready || (*it)->standby_partition != partition) continue;
     auto r = *it;
     slurm_standby_.erase(it);
     if (r->usage_id > 0) IgnoreError(store_.CloseUsage(r->usage_id, clock_.NowSeconds()));
     r->usage_id = 0;
-    next_standby_submit_ = {};  // a replacement on this pass
     return r;
   }
   return nullptr;

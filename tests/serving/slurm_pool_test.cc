@@ -3,9 +3,12 @@
 // usage; a cold start of a Slurm endpoint takes a ready standby (no new job), sends it the load
 // order (model URL, sha256, download token, the replica's new key) and serves through it with
 // the new key; a replacement standby is submitted; a crashed server's standby jobs are
-// cancelled by its successor; a clean stop cancels them. Plus the load order's parsing.
+// cancelled by its successor; a clean stop cancels them. Each partition has its own pool, and
+// a pool grows with the replica launches of its window and shrinks back after it. Plus the load
+// order's parsing.
 #include <filesystem>
 #include <mutex>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "serving/internal.h"
@@ -64,7 +67,7 @@ class SlurmPoolTest : public SlurmManagerTest {
  protected:
   void SetUp() override {
     SlurmManagerTest::SetUp();
-    options_.slurm_warm_pool = 1;
+    options_.slurm_warm_pools = {{"debug", 1, 1}};
     options_.slurm_default_partition = "debug";
     Restart();
   }
@@ -152,6 +155,161 @@ TEST_F(SlurmPoolTest, ACrashedServersStandbyJobsAreCancelledAndACleanStopCancels
   manager_->Stop();
   EXPECT_FALSE(executor_.alive(job));
   EXPECT_FALSE(std::filesystem::exists(job_file));
+}
+
+// The standby jobs launched so far (pid → partition), in launch order.
+std::vector<std::pair<int, std::string>> Standbys(const FakeExecutor& executor) {
+  std::vector<std::pair<int, std::string>> out;
+  for (const auto& l : executor.launches()) {
+    if (l.spec.argv.size() > 2 && l.spec.argv[2] == "--standby") out.push_back({l.handle.pid, l.spec.partition});
+  }
+  return out;
+}
+
+TEST_F(SlurmPoolTest, EachPartitionHasItsOwnPoolAndAColdStartTakesOnlyFromItsOwn) {
+  options_.slurm_warm_pools = {{"debug", 1, 1}, {"gpu", 2, 2}};
+  Restart();
+  manager_->RunOnce();
+  auto standbys = Standbys(executor_);
+  ASSERT_EQ(standbys.size(), 3u);
+  EXPECT_EQ(standbys[0].second, "debug");
+  EXPECT_EQ(standbys[1].second, "gpu");
+  EXPECT_EQ(standbys[2].second, "gpu");
+  // Only the debug standby is ready: a cold start in gpu must not take it.
+  FakeStandby debug_standby(executor_.launches()[0].spec.env.at(kReplicaKeyEnv));
+  std::ofstream(executor_.launches()[0].spec.argv.back()) << "127.0.0.1:" << debug_standby.port() << "\n";
+  manager_->RunOnce();
+  int64_t gpu_ep = Deploy("g", model_version_id_, R"({"executor":"slurm","partition":"gpu"})");
+  manager_->RunOnce();
+  auto info = manager_->Replicas()[gpu_ep];
+  ASSERT_EQ(info.size(), 1u);
+  EXPECT_NE(info[0].pid, standbys[0].first);  // a job of its own, submitted to gpu
+  EXPECT_EQ(executor_.launches().back().spec.partition, "gpu");
+  EXPECT_TRUE(debug_standby.orders().empty());
+  // A cold start in debug takes the debug standby; the replacement goes to debug.
+  int64_t debug_ep = Deploy("d", model_version_id_, R"({"executor":"slurm"})");  // the default: debug
+  manager_->RunOnce();
+  info = manager_->Replicas()[debug_ep];
+  ASSERT_EQ(info.size(), 1u);
+  EXPECT_EQ(info[0].pid, standbys[0].first);
+  for (int i = 0; i < 500 && debug_standby.orders().empty(); ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(debug_standby.orders().size(), 1u);  // the load order (sent off the manager's thread)
+  standbys = Standbys(executor_);
+  ASSERT_EQ(standbys.size(), 4u);
+  EXPECT_EQ(standbys[3].second, "debug");
+}
+
+TEST_F(SlurmPoolTest, APoolGrowsWithReplicaLaunchesAndShrinksBackAfterTheWindow) {
+  options_.slurm_warm_pools = {{"debug", 1, 3}};
+  options_.slurm_warm_pool_window = 60s;
+  Restart();
+  manager_->RunOnce();
+  ASSERT_EQ(Standbys(executor_).size(), 1u);
+  // Cold starts while no standby is ready: each submits its own job and counts as demand.
+  Deploy("a", model_version_id_, R"({"executor":"slurm"})");
+  manager_->RunOnce();
+  EXPECT_EQ(Standbys(executor_).size(), 2u);  // min 1 + 1 launch
+  clock_.Advance(20s);
+  Deploy("b", model_version_id_, R"({"executor":"slurm"})");
+  manager_->RunOnce();
+  EXPECT_EQ(Standbys(executor_).size(), 3u);
+  Deploy("c", model_version_id_, R"({"executor":"slurm"})");
+  manager_->RunOnce();
+  auto standbys = Standbys(executor_);
+  ASSERT_EQ(standbys.size(), 3u);  // at most max
+  // The oldest standby becomes ready; the window of the first launch passes: target 1 + 2 = 3.
+  FakeStandby ready(executor_.launches()[0].spec.env.at(kReplicaKeyEnv));
+  std::ofstream(executor_.launches()[0].spec.argv.back()) << "127.0.0.1:" << ready.port() << "\n";
+  clock_.Advance(41s);
+  manager_->RunOnce();
+  auto stopped = [&](int pid) {
+    for (const auto& sig : executor_.signals()) {
+      if (sig.pid == pid) return true;
+    }
+    return false;
+  };
+  EXPECT_FALSE(stopped(standbys[0].first));
+  EXPECT_FALSE(stopped(standbys[1].first));
+  EXPECT_FALSE(stopped(standbys[2].first));
+  // Quiet for a whole window: back to 1. The ready standby stays; the two not ready are stopped,
+  // their usage records closed, and nothing new is submitted.
+  clock_.Advance(60s);
+  manager_->RunOnce();
+  EXPECT_FALSE(stopped(standbys[0].first));
+  EXPECT_TRUE(stopped(standbys[1].first));
+  EXPECT_TRUE(stopped(standbys[2].first));
+  EXPECT_EQ(Standbys(executor_).size(), 3u);
+  store::Page page;
+  auto usage = store_->ListUsage(0, page, 0, 0);
+  ASSERT_TRUE(usage.ok());
+  int open = 0;
+  for (const auto& u : usage->items) open += u.subject_kind == "standby" && u.ended_at == 0;
+  EXPECT_EQ(open, 1);
+  // The next cold start takes the ready one and the pool grows again.
+  int64_t d = Deploy("d", model_version_id_, R"({"executor":"slurm"})");
+  manager_->RunOnce();
+  auto info = manager_->Replicas()[d];
+  ASSERT_EQ(info.size(), 1u);
+  EXPECT_EQ(info[0].pid, standbys[0].first);
+  EXPECT_EQ(Standbys(executor_).size(), 5u);  // target 1 + 1 = 2, none left: two new
+  std::string metrics = manager_->PrometheusText();
+  EXPECT_NE(metrics.find("sskai_serving_slurm_standby_target{partition=\"debug\"} 2"), std::string::npos) << metrics;
+}
+
+TEST(WarmPoolSpecTest, ParsesPartitionsAndRangesAndNamesTheBadEntry) {
+  auto one = ParseWarmPoolSpec("1", "debug");
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ((*one)[0].partition, "debug");
+  EXPECT_EQ((*one)[0].min, 1);
+  EXPECT_EQ((*one)[0].max, 1);
+  auto many = ParseWarmPoolSpec("0..2,gpu=1..4,cpu=3", "");
+  ASSERT_TRUE(many.ok()) << many.status().ToString();
+  ASSERT_EQ(many->size(), 3u);
+  EXPECT_EQ((*many)[0].partition, "");  // Slurm's own default partition
+  EXPECT_EQ((*many)[0].min, 0);
+  EXPECT_EQ((*many)[0].max, 2);
+  EXPECT_EQ((*many)[1].partition, "gpu");
+  EXPECT_EQ((*many)[1].max, 4);
+  EXPECT_EQ((*many)[2].min, 3);
+  EXPECT_EQ((*many)[2].max, 3);
+  for (const char* none : {"", "0", "gpu=0"}) {
+    auto parsed = ParseWarmPoolSpec(none, "debug");
+    ASSERT_TRUE(parsed.ok()) << none;
+    EXPECT_TRUE(parsed->empty()) << none;
+  }
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"x", "entry 1 ('x'): must be N or N..M"},
+      {"1,gpu=4..2", "entry 2 ('gpu=4..2'): the maximum 2 is below the minimum 4"},
+      {"gpu=1,gpu=2", "entry 2 ('gpu=2'): partition 'gpu' has a pool already"},
+      {"1,debug=2", "entry 2 ('debug=2'): partition 'debug' has a pool already"},
+      {"=1", "entry 1 ('=1'): the partition before '=' is empty"},
+      {"g\"x=1", "a partition name has letters, digits"},
+      {"1,", "entry 2 is empty"},
+      {"65", "counts from 0 to 64"},
+      {"-1", "must be N or N..M"},
+      {"1..", "must be N or N..M"},
+      {"1.5", "must be N or N..M"},
+  };
+  for (const auto& [text, want] : bad) {
+    auto parsed = ParseWarmPoolSpec(text, "debug");
+    ASSERT_EQ(parsed.status().code(), StatusCode::kInvalidArgument) << text;
+    EXPECT_NE(parsed.status().message().find(want), std::string::npos) << text << ": " << parsed.status().message();
+  }
+}
+
+TEST(WarmPoolSpecTest, TheTargetIsMinPlusTheLaunchesOfTheWindowAtMostMax) {
+  const WarmPoolSpec pool{"debug", 1, 3};
+  const TimePoint t0{std::chrono::hours(1)};
+  std::deque<TimePoint> launches;
+  EXPECT_EQ(WarmPoolTarget(pool, launches, t0, 60s), 1);
+  launches = {t0, t0 + 10s};
+  EXPECT_EQ(WarmPoolTarget(pool, launches, t0 + 10s, 60s), 3);
+  EXPECT_EQ(WarmPoolTarget(pool, launches, t0 + 65s, 60s), 2);  // the first left the window
+  EXPECT_EQ(WarmPoolTarget(pool, launches, t0 + 70s, 60s), 1);
+  launches = {t0, t0, t0, t0, t0};
+  EXPECT_EQ(WarmPoolTarget(pool, launches, t0, 60s), 3);  // at most max
+  EXPECT_EQ(WarmPoolTarget({"debug", 0, 0}, launches, t0, 60s), 0);
 }
 
 TEST(LoadOrderTest, ParsesAPathOrAFetchAndNamesTheBadField) {
