@@ -24,6 +24,9 @@ struct EndpointManager::Replica {
   bool broken = false;       // a request to it failed at the connection: no more traffic
   bool was_ready = false;    // it served at some point (its exit is not a failed start)
   std::string pending_model; // a starting standby taken by a cold start: /load once healthy
+  // A Slurm standby job taken before it was ready: its load order (body, and the standby's own
+  // key that authenticates it), sent once the standby answers (supervise.cc).
+  std::string pending_load, pending_load_key;
   std::string served_name;   // LM: the model id its OpenAI routes answer (the endpoint name)
   int in_flight = 0;
   int64_t model_version_id = 0;

@@ -259,8 +259,9 @@ class EndpointManager {
   void CancelCrashedStandbys();
   Result<std::shared_ptr<Replica>> LaunchSlurmStandby(const std::string& partition);
   // Called for every replica launch of a Slurm endpoint: counts the launch as demand for its
-  // partition's pool (if it has one) and returns a ready standby of that pool, taken out of it
-  // (its usage record closed; its job file is the caller's to remove), or nullptr.
+  // partition's pool (if it has one) and returns a standby of that pool — a ready one, else the
+  // oldest still starting — taken out of it (its usage record closed; its job file is the
+  // caller's to remove), or nullptr.
   std::shared_ptr<Replica> TakeSlurmStandby(const EndpointRt& rt);
   // Spot effects (spot_manager.cc); REQUIRE mu_.
   void SpotLaunch(store::Endpoint& ep, EndpointRt& rt, Replica& r, store::UsageRecord& usage);

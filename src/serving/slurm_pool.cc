@@ -1,9 +1,11 @@
 // EndpointManager: the warm pools on Slurm (Options::slurm_warm_pools, one per partition).
 // Standby replica jobs run `sskai replica --standby --host 0.0.0.0` in their pool's partition:
 // the engine is loaded, no model. A replica launch of a Slurm endpoint in that partition takes a
-// ready standby instead of submitting a job (which pays the Slurm queue and the engine load) and
-// sends it a load order (POST /load: the model's URL and sha256, a download token and the
-// replica's new key; slurm_replicas.cc); a replacement standby is submitted on the same pass.
+// standby instead of submitting a job (which pays the Slurm queue and the engine load) and sends
+// it a load order (POST /load: the model's URL and sha256, a download token and the replica's
+// new key; slurm_replicas.cc) — at once if it is ready, else once it answers (a standby still
+// starting was submitted before any new job would be); a replacement is submitted on the same
+// pass.
 // Each launch also counts as demand: a pool holds its min plus the launches of the last window,
 // up to its max (WarmPoolTarget in policy.h), and stops its surplus standbys (not-ready ones
 // first, then the newest) once the window has passed. Standbys are cluster jobs that cost
@@ -158,10 +160,20 @@ std::shared_ptr<EndpointManager::Replica> EndpointManager::TakeSlurmStandby(cons
   if (!pooled) return nullptr;
   slurm_launches_[partition].push_back(clock_.Monotonic());  // demand, taken or not
   next_standby_submit_.erase(partition);  // a replacement (or one more) on this pass
+  // A ready standby, else the oldest one still starting (ahead of any job submitted now) that
+  // is not being stopped for missing its ready timeout.
+  auto pick = slurm_standby_.end();
   for (auto it = slurm_standby_.begin(); it != slurm_standby_.end(); ++it) {
-    if (!(*it)->ready || (*it)->standby_partition != partition) continue;
-    auto r = *it;
-    slurm_standby_.erase(it);
+    if ((*it)->standby_partition != partition || (*it)->kill_sent_at != TimePoint{}) continue;
+    if ((*it)->ready) {
+      pick = it;
+      break;
+    }
+    if (pick == slurm_standby_.end()) pick = it;
+  }
+  if (pick != slurm_standby_.end()) {
+    auto r = *pick;
+    slurm_standby_.erase(pick);
     if (r->usage_id > 0) IgnoreError(store_.CloseUsage(r->usage_id, clock_.NowSeconds()));
     r->usage_id = 0;
     return r;

@@ -101,8 +101,9 @@ Result<std::shared_ptr<EndpointManager::Replica>> EndpointManager::LaunchSlurm(
   const std::string version_url =
       server_url_ + "/v1/models/" + model.name + "/versions/" + std::to_string(mv.version);
   const std::string model_url = version_url + (lm ? "/files" : "/content");
-  // A ready standby of the warm pool: no queue, no engine load; it fetches and loads the model
-  // on the load order, which also gives it this replica's key.
+  // A standby of the warm pool: no queue, no engine load; it fetches and loads the model on the
+  // load order, which also gives it this replica's key. One still starting is taken too (it was
+  // submitted before any new job would be): the order waits until it answers.
   if (auto standby = TakeSlurmStandby(rt)) {
     r->handle = standby->handle;
     r->host = standby->host;
@@ -115,8 +116,14 @@ Result<std::shared_ptr<EndpointManager::Replica>> EndpointManager::LaunchSlurm(
     json load = {{"model_url", model_url}, {"model_sha256", mv.blob_sha256},
                  {"model_files", lm}, {"token", *token}, {"key", r->key}};
     if (lm) load["served_name"] = ep.name;
-    SendLoad(ep.id, r, load.dump(), standby->key);
-    SSKAI_LOG_INFO("serving: replica of '{}' is standby Slurm job {}", ep.name, r->handle.pid);
+    if (standby->ready) {
+      SendLoad(ep.id, r, load.dump(), standby->key);
+    } else {
+      r->pending_load = load.dump();
+      r->pending_load_key = standby->key;
+    }
+    SSKAI_LOG_INFO("serving: replica of '{}' is standby Slurm job {}{}", ep.name, r->handle.pid,
+                   standby->ready ? "" : " (still starting: the load order waits for it)");
     return r;
   }
   jobs::LaunchSpec spec;

@@ -39,6 +39,17 @@ void EndpointManager::Supervise(store::Endpoint& ep, std::vector<Done>& after) {
         } else if (clock_.Monotonic() - r.launched_at > options_.ready_timeout) {
           Kill(r);
         }
+      } else if (!r.pending_load.empty()) {
+        if (Probe(r.port_file, &r.host, &r.port, r.pending_load_key)) {
+          std::string body = std::move(r.pending_load), key = std::move(r.pending_load_key);
+          r.pending_load.clear();
+          r.pending_load_key.clear();
+          SSKAI_LOG_INFO("serving: standby Slurm job {} taken by '{}' is ready on {}:{}; sending its load order",
+                         r.handle.pid, ep.name, r.host, r.port);
+          SendLoad(ep.id, rt.replicas[idx], std::move(body), key);
+        } else if (clock_.Monotonic() - r.launched_at > ReadyTimeout(r)) {
+          Kill(r);
+        }
       } else if (!r.ready && !r.loading && !r.draining && !r.load_failed) {
         CheckReady(ep, rt, r);
       }

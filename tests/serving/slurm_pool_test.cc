@@ -183,9 +183,11 @@ TEST_F(SlurmPoolTest, EachPartitionHasItsOwnPoolAndAColdStartTakesOnlyFromItsOwn
   manager_->RunOnce();
   auto info = manager_->Replicas()[gpu_ep];
   ASSERT_EQ(info.size(), 1u);
-  EXPECT_NE(info[0].pid, standbys[0].first);  // a job of its own, submitted to gpu
-  EXPECT_EQ(executor_.launches().back().spec.partition, "gpu");
+  EXPECT_EQ(info[0].pid, standbys[1].first);  // gpu's oldest standby, still starting
   EXPECT_TRUE(debug_standby.orders().empty());
+  standbys = Standbys(executor_);
+  ASSERT_EQ(standbys.size(), 4u);
+  EXPECT_EQ(standbys[3].second, "gpu");  // its replacement
   // A cold start in debug takes the debug standby; the replacement goes to debug.
   int64_t debug_ep = Deploy("d", model_version_id_, R"({"executor":"slurm"})");  // the default: debug
   manager_->RunOnce();
@@ -195,8 +197,42 @@ TEST_F(SlurmPoolTest, EachPartitionHasItsOwnPoolAndAColdStartTakesOnlyFromItsOwn
   for (int i = 0; i < 500 && debug_standby.orders().empty(); ++i) std::this_thread::sleep_for(10ms);
   EXPECT_EQ(debug_standby.orders().size(), 1u);  // the load order (sent off the manager's thread)
   standbys = Standbys(executor_);
-  ASSERT_EQ(standbys.size(), 4u);
-  EXPECT_EQ(standbys[3].second, "debug");
+  ASSERT_EQ(standbys.size(), 5u);
+  EXPECT_EQ(standbys[4].second, "debug");
+  // A partition without a pool submits its own job and no standby.
+  int64_t other = Deploy("o", model_version_id_, R"({"executor":"slurm","partition":"long"})");
+  manager_->RunOnce();
+  info = manager_->Replicas()[other];
+  ASSERT_EQ(info.size(), 1u);
+  EXPECT_EQ(executor_.launches().back().spec.partition, "long");
+  EXPECT_EQ(Standbys(executor_).size(), 5u);
+}
+
+TEST_F(SlurmPoolTest, AStandbyStillStartingIsTakenAndGetsItsLoadOrderOnceItAnswers) {
+  manager_->RunOnce();
+  ASSERT_EQ(Standbys(executor_).size(), 1u);
+  const std::string standby_key = executor_.launches()[0].spec.env.at(kReplicaKeyEnv);
+  const int standby_job = executor_.launches()[0].handle.pid;
+  int64_t id = Deploy("fn", model_version_id_, R"({"executor":"slurm"})");
+  auto cold = PredictAsync(id, R"({"rows":[[1]]})");
+  manager_->RunOnce();
+  // Taken while starting: no replica job of its own, one replacement standby.
+  auto info = manager_->Replicas()[id];
+  ASSERT_EQ(info.size(), 1u);
+  EXPECT_EQ(info[0].pid, standby_job);
+  ASSERT_EQ(executor_.launch_count(), 2u);
+  EXPECT_EQ(Standbys(executor_).size(), 2u);
+  EXPECT_EQ(cold.wait_for(100ms), std::future_status::timeout);  // queued meanwhile
+  // It starts listening: the next pass sends the order, and the queued request is answered.
+  FakeStandby standby(standby_key);
+  std::ofstream(executor_.launches()[0].spec.argv.back()) << "127.0.0.1:" << standby.port() << "\n";
+  manager_->RunOnce();
+  ASSERT_EQ(cold.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(cold.get().status, 200);
+  ASSERT_EQ(standby.orders().size(), 1u);
+  EXPECT_EQ(json::parse(standby.orders()[0])["key"], standby.key());
+  EXPECT_NE(standby.key(), standby_key);
+  EXPECT_EQ(executor_.launch_count(), 2u);
 }
 
 TEST_F(SlurmPoolTest, APoolGrowsWithReplicaLaunchesAndShrinksBackAfterTheWindow) {
@@ -205,21 +241,28 @@ TEST_F(SlurmPoolTest, APoolGrowsWithReplicaLaunchesAndShrinksBackAfterTheWindow)
   Restart();
   manager_->RunOnce();
   ASSERT_EQ(Standbys(executor_).size(), 1u);
-  // Cold starts while no standby is ready: each submits its own job and counts as demand.
+  // Each launch takes a standby (still starting here) and counts as demand: the pool refills
+  // to min 1 + the launches of the window, at most max 3.
   Deploy("a", model_version_id_, R"({"executor":"slurm"})");
   manager_->RunOnce();
-  EXPECT_EQ(Standbys(executor_).size(), 2u);  // min 1 + 1 launch
+  EXPECT_EQ(Standbys(executor_).size(), 3u);  // took #1; target 2: two new
   clock_.Advance(20s);
   Deploy("b", model_version_id_, R"({"executor":"slurm"})");
   manager_->RunOnce();
-  EXPECT_EQ(Standbys(executor_).size(), 3u);
+  EXPECT_EQ(Standbys(executor_).size(), 5u);  // took #2; target 3: two new
   Deploy("c", model_version_id_, R"({"executor":"slurm"})");
   manager_->RunOnce();
   auto standbys = Standbys(executor_);
-  ASSERT_EQ(standbys.size(), 3u);  // at most max
-  // The oldest standby becomes ready; the window of the first launch passes: target 1 + 2 = 3.
-  FakeStandby ready(executor_.launches()[0].spec.env.at(kReplicaKeyEnv));
-  std::ofstream(executor_.launches()[0].spec.argv.back()) << "127.0.0.1:" << ready.port() << "\n";
+  ASSERT_EQ(standbys.size(), 6u);  // took #3; target still 3 (max): one new
+  // In the pool now: #4, #5, #6. #4 becomes ready; the first launch leaves the window: the
+  // target stays 1 + 2 = 3.
+  int ready_launch = -1;
+  for (size_t i = 0; i < executor_.launches().size(); ++i) {
+    if (executor_.launches()[i].handle.pid == standbys[3].first) ready_launch = static_cast<int>(i);
+  }
+  ASSERT_GE(ready_launch, 0);
+  FakeStandby fourth(executor_.launches()[ready_launch].spec.env.at(kReplicaKeyEnv));
+  std::ofstream(executor_.launches()[ready_launch].spec.argv.back()) << "127.0.0.1:" << fourth.port() << "\n";
   clock_.Advance(41s);
   manager_->RunOnce();
   auto stopped = [&](int pid) {
@@ -228,17 +271,15 @@ TEST_F(SlurmPoolTest, APoolGrowsWithReplicaLaunchesAndShrinksBackAfterTheWindow)
     }
     return false;
   };
-  EXPECT_FALSE(stopped(standbys[0].first));
-  EXPECT_FALSE(stopped(standbys[1].first));
-  EXPECT_FALSE(stopped(standbys[2].first));
-  // Quiet for a whole window: back to 1. The ready standby stays; the two not ready are stopped,
-  // their usage records closed, and nothing new is submitted.
+  for (size_t i = 3; i < 6; ++i) EXPECT_FALSE(stopped(standbys[i].first)) << i;
+  // Quiet for a whole window: back to 1. The ready standby stays; the two still starting are
+  // stopped, their usage records closed, and nothing new is submitted.
   clock_.Advance(60s);
   manager_->RunOnce();
-  EXPECT_FALSE(stopped(standbys[0].first));
-  EXPECT_TRUE(stopped(standbys[1].first));
-  EXPECT_TRUE(stopped(standbys[2].first));
-  EXPECT_EQ(Standbys(executor_).size(), 3u);
+  EXPECT_FALSE(stopped(standbys[3].first));
+  EXPECT_TRUE(stopped(standbys[4].first));
+  EXPECT_TRUE(stopped(standbys[5].first));
+  EXPECT_EQ(Standbys(executor_).size(), 6u);
   store::Page page;
   auto usage = store_->ListUsage(0, page, 0, 0);
   ASSERT_TRUE(usage.ok());
@@ -250,8 +291,8 @@ TEST_F(SlurmPoolTest, APoolGrowsWithReplicaLaunchesAndShrinksBackAfterTheWindow)
   manager_->RunOnce();
   auto info = manager_->Replicas()[d];
   ASSERT_EQ(info.size(), 1u);
-  EXPECT_EQ(info[0].pid, standbys[0].first);
-  EXPECT_EQ(Standbys(executor_).size(), 5u);  // target 1 + 1 = 2, none left: two new
+  EXPECT_EQ(info[0].pid, standbys[3].first);
+  EXPECT_EQ(Standbys(executor_).size(), 8u);  // target 1 + 1 = 2, none left: two new
   std::string metrics = manager_->PrometheusText();
   EXPECT_NE(metrics.find("sskai_serving_slurm_standby_target{partition=\"debug\"} 2"), std::string::npos) << metrics;
 }
