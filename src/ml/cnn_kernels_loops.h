@@ -22,9 +22,13 @@ void ConvBiasPoolRelu(const float* in, int64_t h, int64_t w, int64_t c, const fl
 // adaptive_avg_pool2d: rows floor(i·h/oh) .. ceil((i+1)·h/oh)).
 void AdaptiveAvgPool(const float* in, int64_t h, int64_t w, int64_t c, int64_t oh, int64_t ow, float* out);
 
-// out [n, m] = x [n, k] · wᵀ + b (w [m, k] row-major, b [m]), then ReLU when `relu`: a few rows
-// at a time over each weight row, for the small batches where a BLAS GEMM spends its time packing
-// the weights.
-void Linear(const float* x, int64_t n, int64_t k, const float* w, const float* b, int64_t m, bool relu, float* out);
+// out [n, m] = x [n, k] · wᵀ + b (w [m, k] row-major, b [m] or null for none), then ReLU when
+// `relu`: a few rows at a time over each weight row, for the small batches where a BLAS GEMM
+// spends its time packing the weights. Row i of out starts at out + i · ldo (ldo < 0: m), so a
+// caller may compute a slice of the outputs (w and b offset, out offset, ldo the full width).
+// `prefetch`: the weights come from memory, read once per call (an LM decode step), so each next
+// block of weight rows is prefetched while the current one computes.
+void Linear(const float* x, int64_t n, int64_t k, const float* w, const float* b, int64_t m, bool relu, float* out,
+            int64_t ldo = -1, bool prefetch = false);
 
 }  // namespace sskai::ml::kernels::loops

@@ -8,7 +8,10 @@
 #include "ml/lm_kernels.h"
 
 #include <algorithm>
+#include <vector>
 
+#include "ml/cnn_kernels_loops.h"
+#include "ml/cpu_dispatch.h"
 #include "ml/lm_kernels_rows.h"
 
 namespace sskai::ml::kernels {
@@ -225,5 +228,33 @@ at::Tensor CrossEntropySum(const at::Tensor& logits, const at::Tensor& targets, 
 }
 
 }  // namespace reference
+
+bool LinearTakes(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  const bool grad = at::GradMode::is_enabled() &&
+                    (x.requires_grad() || w.requires_grad() || (b.defined() && b.requires_grad()));
+  if (grad || !HasAvx2Fma() || !Plain(w) || w.dim() != 2 || w.size(1) < 1 || x.dim() < 1 ||
+      x.size(-1) != w.size(1) || x.device() != w.device() || x.scalar_type() != at::kFloat ||
+      (b.defined() && (!Plain(b) || b.dim() != 1 || b.size(0) != w.size(0)))) {
+    return false;
+  }
+  const int64_t rows = x.numel() / w.size(1);
+  return rows >= 1 && rows <= kDecodeRows;
+}
+
+at::Tensor Linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  if (!LinearTakes(x, w, b)) return at::linear(x, w, b);
+  const int64_t k = w.size(1), m = w.size(0), rows = x.numel() / k;
+  const at::Tensor in = x.contiguous();  // a decode step's last positions may be a strided view
+  std::vector<int64_t> sizes = x.sizes().vec();
+  sizes.back() = m;
+  at::Tensor y = at::empty(sizes, x.options());
+  const float* bias = b.defined() ? F32(b) : nullptr;
+  // Output columns over the intra-op threads: each thread reads its own slice of weight rows.
+  at::parallel_for(0, m, std::max<int64_t>(16, (int64_t{1} << 16) / k), [&](int64_t j0, int64_t j1) {
+    loops::Linear(F32(in), rows, k, F32(w) + j0 * k, bias != nullptr ? bias + j0 : nullptr, j1 - j0,
+                  /*relu=*/false, F32(y) + j0, m, /*prefetch=*/true);
+  });
+  return y;
+}
 
 }  // namespace sskai::ml::kernels

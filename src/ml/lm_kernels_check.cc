@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <optional>
 
 #include "ml/lm_kernels.h"
 
@@ -113,6 +114,43 @@ std::vector<KernelCheck> CheckLmKernels(uint64_t seed) {
     out.push_back(Compare("cross_entropy_sum", {randn({rows, vocab}, 3.0), targets}, {true, false},
                           [](const auto& in) { return CrossEntropySum(in[0], in[1], -100); },
                           [](const auto& in) { return reference::CrossEntropySum(in[0], in[1], -100); }, gen));
+  }
+  return out;
+}
+
+std::vector<KernelCheck> CheckDecodeLinear(uint64_t seed) {
+  at::Generator gen = at::detail::createCPUGenerator(seed);
+  auto randn = [&](std::vector<int64_t> shape) {
+    return at::randn(shape, gen, at::TensorOptions().dtype(at::kFloat));
+  };
+  struct Case {
+    std::string name;
+    at::Tensor x, w, b;
+    bool grad = false;
+  };
+  std::vector<Case> cases = {
+      {"linear", randn({1, 256}), randn({300, 256}), at::Tensor()},  // blocks of 8, 4, then single rows
+      {"linear+bias", randn({1, 1, 37}), randn({17, 37}), randn({17})},
+      {"linear", randn({3, 64}), randn({9, 64}), randn({9})},
+      {"linear", randn({2, 4, 16}), randn({33, 16}), at::Tensor()},  // 8 rows: blocks of 4 rows
+      {"linear(strided)", randn({16, 3}).t(), randn({40, 16}), at::Tensor()},
+      {"linear(9 rows)", randn({9, 16}), randn({5, 16}), at::Tensor()},
+      {"linear(autograd)", randn({1, 16}), randn({5, 16}), at::Tensor(), true},
+  };
+  std::vector<KernelCheck> out;
+  for (auto& c : cases) {
+    std::optional<at::NoGradGuard> no_grad;
+    if (c.grad) {
+      c.w.set_requires_grad(true);
+    } else {
+      no_grad.emplace();
+    }
+    KernelCheck check;
+    check.op = c.name + " " + ShapeText(c.x) + "x" + ShapeText(c.w);
+    check.fused = LinearTakes(c.x, c.w, c.b);
+    at::Tensor got = Linear(c.x, c.w, c.b), want = at::linear(c.x, c.w, c.b);
+    check.forward = got.sizes() == want.sizes() ? RelDiff(got.detach(), want.detach()) : 1e30;
+    out.push_back(check);
   }
   return out;
 }

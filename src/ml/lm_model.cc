@@ -213,7 +213,7 @@ torch::Tensor LmCore::RmsNorm(const torch::Tensor& x, const torch::Tensor& weigh
 
 torch::Tensor LmCore::Proj(const std::string& module, const torch::Tensor& x, bool bias) {
   torch::Tensor b = bias ? Cast(params_.at(module + ".bias")) : torch::Tensor();
-  torch::Tensor y = torch::linear(Cast(x), Cast(params_.at(module + ".weight")), b);
+  torch::Tensor y = kernels::Linear(Cast(x), Cast(params_.at(module + ".weight")), b);
   auto it = lora_.find(module);
   if (it != lora_.end()) {
     // Adapters compute in fp32 (their storage), or in the compute dtype under mixed precision.
@@ -286,7 +286,7 @@ torch::Tensor LmCore::Hidden(const torch::Tensor& ids, const torch::Tensor& posi
 
 torch::Tensor LmCore::Head(const torch::Tensor& hidden) {
   const auto& w = config_.tie_word_embeddings ? params_.at("model.embed_tokens.weight") : params_.at("lm_head.weight");
-  return torch::linear(Cast(hidden), Cast(w)).to(torch::kFloat);
+  return kernels::Linear(Cast(hidden), Cast(w), torch::Tensor()).to(torch::kFloat);
 }
 
 torch::Tensor LmCore::Forward(const torch::Tensor& ids, const torch::Tensor& positions, const torch::Tensor& key_valid,

@@ -7,6 +7,8 @@
 
 #include <cstdio>
 
+#include "ml/cpu_dispatch.h"
+
 namespace sskai::ml::kernels {
 namespace {
 
@@ -23,6 +25,20 @@ TEST(LmKernelsTest, FusedOpsMatchTheReferenceForwardAndBackward) {
       EXPECT_EQ(c.fused, !fallback_expected);
       EXPECT_LE(c.forward, kTolerance);
       EXPECT_LE(c.backward, kTolerance);
+    }
+  }
+}
+
+TEST(LmKernelsTest, DecodeLinearMatchesATenAndLeavesOtherInputsToIt) {
+  for (uint64_t seed : {1u, 2u}) {
+    auto checks = CheckDecodeLinear(seed);
+    ASSERT_EQ(checks.size(), 7u);
+    for (const auto& c : checks) {
+      SCOPED_TRACE(c.op + " seed " + std::to_string(seed));
+      bool fallback_expected = c.op.find("9 rows") != std::string::npos || c.op.find("autograd") != std::string::npos;
+      // The row loops exist only in an AVX2+FMA build (the baseline-CPU ctest variant: all fall back).
+      EXPECT_EQ(c.fused, !fallback_expected && HasAvx2Fma());
+      EXPECT_LE(c.forward, kTolerance);
     }
   }
 }
