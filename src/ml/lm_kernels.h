@@ -42,10 +42,12 @@ at::Tensor CrossEntropySum(const at::Tensor& logits, const at::Tensor& targets, 
 
 // y = x · wᵀ (+ b), as at::linear: x [..., k], w [m, k], b [m] or undefined. Without autograd
 // (GradMode off, or nothing requiring a gradient) on CPU fp32 with at most kDecodeRows rows — a
-// decode step — it runs the row loops of cnn_kernels_loops.h over the weights as they are (no
-// packing), output columns split over torch's intra-op threads: ATen's matrix-vector product
-// reads the weights at a fraction of memory speed. Anything else is at::linear.
-constexpr int64_t kDecodeRows = 8;
+// decode step of up to 4 requests — it runs the row loops of cnn_kernels_loops.h over the
+// weights as they are (no packing), output columns split over torch's intra-op threads: ATen's
+// matrix-vector product reads the weights at a fraction of memory speed. From 5–8 rows on the
+// loops only match ATen's GEMM (bench/mlp_bench.cc, the row loops' earlier table in
+// BENCHMARKS.md), so anything else is at::linear.
+constexpr int64_t kDecodeRows = 4;
 at::Tensor Linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b);
 // Whether Linear runs the row loops for these inputs (else at::linear).
 bool LinearTakes(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b);

@@ -21,8 +21,8 @@ struct KernelCheck {
 // torch's intra-op threads; safe to call from any one thread.
 std::vector<KernelCheck> CheckLmKernels(uint64_t seed);
 
-// The decode-step Linear (no autograd) against at::linear: 1–8 rows, odd widths, with and
-// without bias, a strided input, and inputs it must leave to at::linear (9 rows; autograd on).
+// The decode-step Linear (no autograd) against at::linear: 1–4 rows, odd widths, with and
+// without bias, a strided input, and inputs it must leave to at::linear (5 rows; autograd on).
 // `fused` says whether the row loops ran; `backward` is 0.
 std::vector<KernelCheck> CheckDecodeLinear(uint64_t seed);
 
