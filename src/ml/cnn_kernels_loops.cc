@@ -7,9 +7,9 @@
 #include "ml/cnn_kernels_loops.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "ml/cpu_dispatch.h"
+#include "ml/vec8.h"
 
 #define SSKAI_INLINE inline __attribute__((always_inline))
 
@@ -17,16 +17,8 @@ namespace sskai::ml::kernels::loops {
 
 namespace {
 
-// Eight floats in one vector register (AVX) or two (SSE): GCC's vector extension, so the
-// accumulators' layout is explicit instead of left to the auto-vectorizer.
-typedef float V8 __attribute__((vector_size(32)));
-
-SSKAI_INLINE V8 Load(const float* p) {
-  V8 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-SSKAI_INLINE void Store(float* p, V8 v) { std::memcpy(p, &v, sizeof v); }
+SSKAI_INLINE V8 Load(const float* p) { return Load8(p); }
+SSKAI_INLINE void Store(float* p, V8 v) { Store8(p, v); }
 SSKAI_INLINE V8 Max(V8 a, V8 b) { return a > b ? a : b; }
 
 // Adds the 3×3 window sums of P output pixels (input offsets `offs` from `base`) into acc: each

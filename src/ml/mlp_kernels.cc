@@ -15,9 +15,9 @@
 #include "ml/mlp_kernels.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "ml/cpu_dispatch.h"
+#include "ml/vec8.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -31,17 +31,11 @@ namespace sskai::ml::kernels {
 namespace {
 
 constexpr int64_t kPanel = 16;   // outputs per packed panel
-constexpr int64_t kChunk = 256;  // inputs per pass: a 6-row block's chunk is 12 KB, a panel's 32 KB
+constexpr int64_t kChunk = 256;  // inputs per pass: a 6-row block's chunk is 6 KB, a panel's 16 KB
 constexpr int64_t kGroup = 6;    // panels per group for the last rows' tiles
 
-typedef float V8 __attribute__((vector_size(32)));
-
-SSKAI_KERNEL V8 Load(const float* p) {
-  V8 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-SSKAI_KERNEL void Store(float* p, V8 v) { std::memcpy(p, &v, sizeof v); }
+SSKAI_KERNEL V8 Load(const float* p) { return Load8(p); }
+SSKAI_KERNEL void Store(float* p, V8 v) { Store8(p, v); }
 // One vbroadcastss from memory. (Generic vector code gave GCC's worse forms: `V8{} + s` adds 0.0f
 // to s first, an initializer list became 8 inserts, a shuffle a load, a move and a broadcast.)
 #if defined(__x86_64__) && defined(__GNUC__)
