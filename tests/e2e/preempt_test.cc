@@ -125,7 +125,16 @@ TEST_F(PreemptTest, HttpNoticeAndSigtermCheckpointThenRecover) {
   auto timeline = Timeline(id);
   EXPECT_TRUE(Has(timeline, "checkpointing: preemption notice (deadline 30 s)")) << Dump(timeline);
   EXPECT_TRUE(Has(timeline, "preempted: preempted with notice")) << Dump(timeline);
-  // A plain SIGTERM to the worker is a notice too.
+  // A plain SIGTERM to the worker is a notice too — once the worker runs: "running" is recorded
+  // when the fork returns, and a SIGTERM that beats the child's exec goes to the server's
+  // inherited handler instead (the HTTP notice, a file, is not lost that way). Progress past the
+  // resume point means the relaunched worker is in its training loop.
+  const int resumed_at = job["checkpoint"]["step"].get<int>();
+  for (int idx = 0; idx < 600 && job["progress"].value("step", 0) <= resumed_at; ++idx) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    job = server_->CallJson("GET", "/v1/jobs/" + std::to_string(id));
+  }
+  ASSERT_GT(job["progress"].value("step", 0), resumed_at) << job.dump();
   int pid = 0;
   for (const auto& line : timeline) {
     auto pos = line.find("worker pid ");
