@@ -8,7 +8,10 @@
 # e.g. bench/gateway_ab.sh "base|/tmp/base/sskai|" "tcp|build/apps/sskai/sskai|--replica-transport tcp" \
 #        "unix|build/apps/sskai/sskai|"
 # Env: ROUNDS (3), DURATION (5s), RATE (the fixed-rate rows, 1000), PORT (first port, 18400),
-# KEEP=1 (leave the servers up and print their pids/dirs).
+# KEEP=1 (leave the servers up and print their pids/dirs), FLOOR=1 (each round also measures
+# the reference programs in bench/floor/, built here with gcc/g++: a raw epoll HTTP server, a
+# raw two-hop forwarder and a minimal Boost.Beast server and proxy, to show what this machine's
+# kernel and Beast cost per request before any sskai work).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-5s} RATE=${RATE:-1000} PORT=${PORT:-18400}
@@ -59,8 +62,32 @@ for spec in "$@"; do
   setup "$label" "$bin" "$flags" "$port"
   port=$((port + 1))
 done
+floor_pids=()
+if [ "${FLOOR:-0}" = 1 ]; then
+  fdir=$(mktemp -d /tmp/sskai-floor-XXXXXX)
+  dirs+=("$fdir")
+  gcc -O2 -o "$fdir/epoll_floor" "$HERE/floor/epoll_floor.c"
+  g++ -O2 -std=c++20 -o "$fdir/beast_floor" "$HERE/floor/beast_floor.cc" -lpthread
+  fport=$((PORT + 50))
+  "$fdir/epoll_floor" server "$fport" "$fdir/answer.sock" & floor_pids+=($!)
+  sleep 0.2
+  "$fdir/epoll_floor" proxy $((fport + 1)) "$fdir/answer.sock" & floor_pids+=($!)
+  "$fdir/beast_floor" server $((fport + 2)) & floor_pids+=($!)
+  "$fdir/beast_floor" proxy $((fport + 3)) "$fdir/answer.sock" & floor_pids+=($!)
+  pids+=("${floor_pids[@]}")
+  echo '[{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}]' >"$fdir/row.json"
+  sleep 0.3
+fi
+floor_rows() {  # rate label
+  local names=("C epoll server" "C epoll proxy" "Beast server" "Beast proxy") idx
+  for idx in 0 1 2 3; do
+    TOKEN=x wrk_row "floor: ${names[$idx]} $2" "${floor_pids[$idx]}" \
+      "http://127.0.0.1:$((fport + idx))/predict" "$fdir/row.json" "$1"
+  done
+}
 for round in $(seq "$ROUNDS"); do
   echo "round $round, $(uptime | sed 's/.*load/load/')"
+  if [ "${FLOOR:-0}" = 1 ]; then floor_rows "$RATE" "~$RATE/s"; floor_rows 0 closed; fi
   for side in "${!labels[@]}"; do
     dir=${dirs[$side]} url=http://127.0.0.1:${ports[$side]}
     rport=$(curl -sf -H "Authorization: Bearer $(cat "$dir/admin.token")" "$url/v1/endpoints/ded" |

@@ -366,6 +366,7 @@ void JobController::Launch(store::Job& job) {
   }
   spec.log_path = LogPath(job.id);
   spec.new_session = true;
+  spec.hold_stop_signals = true;  // a notice sent before the worker is ready is not lost
   spec.executor = exec->executor == "spot-sim" ? "local" : exec->executor;
   spec.name = "job-" + std::to_string(job.id);
   spec.tasks = exec->tasks;

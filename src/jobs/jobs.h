@@ -72,6 +72,12 @@ struct LaunchSpec {
   std::string log_path;                          // stdout+stderr appended here
   bool new_session = true;                       // setsid(): survives a server crash
   bool die_with_parent = false;                  // PR_SET_PDEATHSIG(SIGTERM)
+  // Local: SIGTERM/SIGINT stay blocked across exec, so a stop signal that arrives before the
+  // program has installed its handlers waits for it instead of ending it. Only for programs that
+  // unblock them once ready (`sskai worker`: a SIGTERM is its preemption notice). Without it, a
+  // stop signal that arrives between fork and exec ends the child with the default action (never
+  // the server's own handler).
+  bool hold_stop_signals = false;
   // Which executor runs it (RoutingExecutor): "slurm" | "local" | "" (the server's default).
   std::string executor;
   std::string name;                              // stable per job ("job-7"): the Slurm job name

@@ -222,13 +222,26 @@ class LocalExecutor final : public Executor {
       }
     }
     pid_t parent = getpid();
+    // SIGTERM/SIGINT are blocked from before fork until the child has dropped the server's
+    // handlers: a stop signal in that window must not run the server's handler in the child
+    // (where it was lost). The child then unblocks them (pending: default action, it ends), or
+    // with hold_stop_signals keeps them blocked across exec for the program to unblock.
+    sigset_t stop_signals, saved_mask;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, &saved_mask);
     pid_t pid = fork();
+    if (pid != 0) pthread_sigmask(SIG_SETMASK, &saved_mask, nullptr);
     if (pid < 0) {
       if (log_fd >= 0) close(log_fd);
       if (!store_dir.empty()) rmdir(store_dir.c_str());
       return Status::Unavailable(std::string("fork failed: ") + strerror(errno));
     }
     if (pid == 0) {
+      SetDisposition(SIGTERM, SIG_DFL);
+      SetDisposition(SIGINT, SIG_DFL);
+      if (!spec.hold_stop_signals) sigprocmask(SIG_SETMASK, &saved_mask, nullptr);
       if (spec.new_session) setsid();
       if (spec.die_with_parent) {
         prctl(PR_SET_PDEATHSIG, SIGTERM);

@@ -426,6 +426,13 @@ int RunWorker(const WorkerOptions& options) {
   sa.sa_handler = OnSignal;
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
+  // The local executor launches workers with these blocked (LaunchSpec::hold_stop_signals): a
+  // notice that came before this point is delivered now, to the handler.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  sigprocmask(SIG_UNBLOCK, &stop_signals, nullptr);
   Worker worker(options);
   return worker.Run();
 }

@@ -43,10 +43,7 @@ std::string Rows() { return json::array({{{"f0", 5.1}, {"f1", 3.5}, {"f2", 1.4},
 class SlurmServingTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!SlurmUp()) {
-      GTEST_SKIP() << "slurmctld is not running: scripts/start-slurm.sh (the ctest fixture) could not "
-                      "start it (needs root, slurm-wlm and munge)";
-    }
+    if (std::string why = SlurmUnavailable(); !why.empty()) GTEST_SKIP() << why;
     const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     if (test == "ColdStartThroughSlurm" && std::getenv("SSKAI_SLURM_COLD_STARTS") == nullptr) {
       GTEST_SKIP() << "set SSKAI_SLURM_COLD_STARTS=N to measure N cold starts";

@@ -24,22 +24,43 @@ inline std::string Shell(const std::string& cmd, int* rc = nullptr) {
 
 // Whether slurmctld answers and the node can run jobs. A node still cleaning up the previous
 // test's jobs reads "completing", and a busy slurmctld may not answer at once: wait up to ~15 s
-// for either instead of skipping the test (no slurmctld process: false at once).
-inline bool SlurmUp() {
+// for either instead of skipping the test (no slurmctld process: false at once). A node that an
+// earlier test's killed job left drained or down (slurmd drains a node whose job step it could
+// not kill in time) is resumed once, as scripts/start-slurm.sh does when it starts the cluster.
+// *state: what sinfo said last (for the skip message).
+inline bool SlurmUp(std::string* state = nullptr) {
+  bool resumed = false;
   for (int attempt = 0; attempt < 30; ++attempt) {
     int rc = 0;
     std::string out = Shell("sinfo -h -o %T", &rc);
+    if (state != nullptr) *state = out;
     if (rc == 0 && (out.find("idle") != std::string::npos || out.find("mixed") != std::string::npos ||
                     out.find("allocated") != std::string::npos)) {
       return true;
     }
     int ctld = 0;
     if (rc != 0) Shell("pgrep -x slurmctld", &ctld);  // no controller at all: not worth waiting for
-    const bool transient = out.find("completing") != std::string::npos || (rc != 0 && ctld == 0);
+    const bool stuck = rc == 0 && (out.find("drain") != std::string::npos ||
+                                   out.find("down") != std::string::npos);
+    if (stuck && !resumed) {
+      Shell("for n in $(sinfo -h -N -o %N); do scontrol update nodename=$n state=resume; done");
+      resumed = true;
+    }
+    const bool transient =
+        out.find("completing") != std::string::npos || stuck || (rc != 0 && ctld == 0);
     if (!transient) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   return false;
+}
+
+// Empty when SlurmUp(); else why a Slurm test skips.
+inline std::string SlurmUnavailable() {
+  std::string node_state;
+  if (SlurmUp(&node_state)) return "";
+  return "slurmctld is not running or its node cannot take jobs (sinfo: '" + node_state +
+         "'): scripts/start-slurm.sh (the ctest fixture) could not start it (needs root, "
+         "slurm-wlm and munge)";
 }
 
 }  // namespace sskai::testing

@@ -19,10 +19,7 @@ namespace {
 class SlurmTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!SlurmUp()) {
-      GTEST_SKIP() << "slurmctld is not running: scripts/start-slurm.sh (the ctest fixture) could not "
-                      "start it (needs root, slurm-wlm and munge)";
-    }
+    if (std::string why = SlurmUnavailable(); !why.empty()) GTEST_SKIP() << why;
   }
   void StartServer(std::vector<std::string> flags) {
     server_ = std::make_unique<TestServer>(dir_.path(), std::move(flags));

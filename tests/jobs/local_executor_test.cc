@@ -92,6 +92,63 @@ TEST(LocalExecutorTest, ForcedSignalKillsAWorkerThatIgnoresSigterm) {
   EXPECT_EQ(info.signal, SIGKILL);
 }
 
+// The SigBlk mask of /proc/self/status as a number ("" when the line is missing).
+uint64_t BlockedMask(const std::string& status_lines) {
+  auto pos = status_lines.find("SigBlk:");
+  if (pos == std::string::npos) return 0;
+  return std::stoull(status_lines.substr(pos + 7), nullptr, 16);
+}
+
+constexpr uint64_t kTermBit = uint64_t{1} << (SIGTERM - 1);
+
+// A stop signal sent the moment Launch returns (before the child has exec'd, most of the time)
+// waits, blocked, for a program launched with hold_stop_signals: it neither runs a handler
+// inherited from the launching process nor ends the program.
+TEST(LocalExecutorTest, HeldStopSignalsWaitForTheProgram) {
+  testing::ScratchDir dir;
+  std::string log = dir.path() + "/held.log";
+  struct sigaction noop {}, saved {};
+  noop.sa_handler = [](int) {};  // the launching process has a handler, like the server
+  sigaction(SIGTERM, &noop, &saved);
+  auto ex = MakeLocalExecutor();
+  LaunchSpec spec;  // not through /bin/sh: dash unblocks every signal when it starts
+  spec.argv = {"/bin/grep", "SigBlk", "/proc/self/status"};
+  spec.log_path = log;
+  spec.hold_stop_signals = true;
+  auto h = ex->Launch(spec);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  ex->Signal(*h, /*force=*/false);
+  ExitInfo info = WaitExit(*ex, *h);
+  sigaction(SIGTERM, &saved, nullptr);
+  ASSERT_TRUE(info.exited);
+  EXPECT_EQ(info.signal, 0) << "the early SIGTERM ended the program";
+  EXPECT_EQ(info.exit_code, 0);
+  EXPECT_NE(BlockedMask(ReadFile(log)) & kTermBit, 0u) << ReadFile(log);
+}
+
+// Without hold_stop_signals the program starts with SIGTERM unblocked, and a SIGTERM sent the
+// moment Launch returns ends it (before, one that beat exec ran the launching process's handler
+// in the child and was lost).
+TEST(LocalExecutorTest, EarlyStopSignalEndsAProgramThatDoesNotHoldIt) {
+  testing::ScratchDir dir;
+  std::string log = dir.path() + "/mask.log";
+  struct sigaction noop {}, saved {};
+  noop.sa_handler = [](int) {};
+  sigaction(SIGTERM, &noop, &saved);
+  auto ex = MakeLocalExecutor();
+  auto h = ex->Launch(Shell("sleep 2; exit 0"));
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  ex->Signal(*h, /*force=*/false);
+  ExitInfo info = WaitExit(*ex, *h);
+  ASSERT_TRUE(info.exited);
+  EXPECT_EQ(info.signal, SIGTERM) << info.Describe();
+  auto plain = ex->Launch(Shell("grep SigBlk /proc/self/status", log));
+  ASSERT_TRUE(plain.ok());
+  ASSERT_TRUE(WaitExit(*ex, *plain).exited);
+  sigaction(SIGTERM, &saved, nullptr);
+  EXPECT_EQ(BlockedMask(ReadFile(log)) & kTermBit, 0u) << ReadFile(log);
+}
+
 TEST(LocalExecutorTest, SignalIgnoresAHandleWhoseStartTimeDoesNotMatch) {
   auto ex = MakeLocalExecutor();
   LaunchSpec spec;
