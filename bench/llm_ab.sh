@@ -3,8 +3,9 @@
 # round so each sees the same machine load; 1 thread, process CPU time (--clock cpu), as the
 # "LM engine" section of BENCHMARKS.md. Prints every run's JSON, the load average before and after,
 # and per side the median (min–max) of train / prefill / decode tok/s and the first-step loss.
-#   bench/llm_ab.sh 'label|libsskai_ml.so or python|env assignments' ...
+#   bench/llm_ab.sh 'label|libsskai_ml.so or python|env assignments[|extra flags]' ...
 # e.g. bench/llm_ab.sh "base|/tmp/base/libsskai_ml.so|" "new|build/apps/sskai/libsskai_ml.so|" "torch|python|"
+#      bench/llm_ab.sh "bf16|build/apps/sskai/libsskai_ml.so||--precision bf16" "torch-bf16|python||--precision bf16"
 # Env: ROUNDS (3), BENCH (build/bench/llm_bench), MODEL (llm_bench model flags, default the ~0.87 M
 # demo shape), RUN (shared run flags, default batch 16×128), LIB (the library that saves the model).
 set -euo pipefail
@@ -21,12 +22,12 @@ SSKAI_ML_LIBRARY=${LIB:-build/apps/sskai/libsskai_ml.so} "$BENCH" $MODEL --promp
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for _ in $(seq "$ROUNDS"); do
   for side in "$@"; do
-    IFS='|' read -r label lib envs <<<"$side"
+    IFS='|' read -r label lib envs flags <<<"$side"
     # shellcheck disable=SC2086
     if [ "$lib" = python ]; then
-      out=$(env $envs /usr/bin/python3 "$HERE/llm_bench.py" "$dir/model" $RUN --threads 1 --clock cpu)
+      out=$(env $envs /usr/bin/python3 "$HERE/llm_bench.py" "$dir/model" $RUN $flags --threads 1 --clock cpu)
     else
-      out=$(env $envs SSKAI_ML_LIBRARY="$lib" "$BENCH" $MODEL $RUN --threads 1 --clock cpu)
+      out=$(env $envs SSKAI_ML_LIBRARY="$lib" "$BENCH" $MODEL $RUN $flags --threads 1 --clock cpu)
     fi
     echo "$label $out" | tee -a "$dir/runs"
   done

@@ -1,9 +1,9 @@
 // bench/llm_bench.cc — LM engine throughput on this machine: prefill and decode tokens/s of a
-// Llama-shaped model with random weights, and training (full fine-tune) tokens/s.
+// Llama-shaped model with random weights, and training (full fine-tune, or LoRA with --lora R) tokens/s.
 //
 //   build/bench/llm_bench [--layers 6 --hidden 384 --heads 6 --kv 2 --ffn 1024 --vocab 8192 --tie 0]
 //                         [--prompt 128 --decode 64 --train-batch 4 --train-seq 128 --train-steps 5]
-//                         [--threads 1 --precision fp32 --clock wall|cpu]
+//                         [--threads 1 --precision fp32|bf16 --clock wall|cpu --lora R]
 //                         [--save DIR]   (writes the model so bench/llm_bench.py can run the same one)
 // Training tokens/s is the median optimizer step after one warm-up step (as bench/llm_bench.py).
 // Prints one JSON object.
@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
   c.num_attention_heads = 6;
   c.num_key_value_heads = 2;
   c.max_position_embeddings = 1024;
-  int prompt = 128, decode = 64, train_batch = 4, train_seq = 128, threads = 1, train_steps = 5;
+  int prompt = 128, decode = 64, train_batch = 4, train_seq = 128, threads = 1, train_steps = 5, lora_rank = 0;
   std::string save, device = "cpu", dtype = "auto", precision;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
     else if (k == "--save") save = v;
     else if (k == "--tie") c.tie_word_embeddings = std::atoi(v) != 0;
     else if (k == "--precision") precision = v;
+    else if (k == "--lora") lora_rank = std::atoi(v);
     else if (k == "--clock") g_cpu_clock = std::string(v) == "cpu";
     else {
       std::fprintf(stderr, "unknown flag %s\n", k.c_str());
@@ -110,7 +111,8 @@ int main(int argc, char** argv) {
     data.push_back(e);
   }
   LmTrainSpec spec;
-  spec.lora = false;
+  spec.lora = lora_rank > 0;  // LoRA on q/k/v/o (LoraSpec's default targets), else full fine-tuning
+  if (spec.lora) spec.lora_spec.rank = lora_rank;
   spec.steps = train_steps + 1;  // the first step (optimizer state allocation) is the warm-up
   spec.batch_size = train_batch;
   spec.max_seq_len = train_seq;

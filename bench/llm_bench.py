@@ -2,10 +2,13 @@
 """Baseline for bench/llm_bench.cc: the same model (saved by `llm_bench --save DIR`) in PyTorch
 eager (Debian python3-torch), fp32, with a KV cache; same prompt, decode and training shapes, same
 optimizer (AdamW, weight decay 0 as LmTrainSpec's default, clipping at 1.0, zero_grad with
-set_to_none) and the same timing (median step after one warm-up step).
+set_to_none) and the same timing (median step after one warm-up step). `--precision bf16` trains
+the way a PyTorch user mixes precision: fp32 weights and optimizer, forward and loss under
+torch.autocast(bfloat16) (the C++ side's `--precision bf16`: fp32 masters, matmuls in bf16).
 
   /usr/bin/python3 bench/llm_bench.py DIR [--prompt 128 --decode 64 --train-batch 4 --train-seq 128
-                                           --train-steps 5 --threads 1 --clock wall|cpu]
+                                           --train-steps 5 --threads 1 --clock wall|cpu
+                                           --precision fp32|bf16]
 """
 import argparse
 import json
@@ -80,6 +83,7 @@ def main():
     ap.add_argument("--train-steps", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--clock", default="wall", choices=["wall", "cpu"])
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     a = ap.parse_args()
     now = time.process_time if a.clock == "cpu" else time.time
     torch.set_num_threads(a.threads)
@@ -106,8 +110,9 @@ def main():
 
     def step():
         opt.zero_grad(set_to_none=True)
-        logits = m(data[:, :-1])
-        loss = F.cross_entropy(logits.reshape(-1, V), data[:, 1:].reshape(-1))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+            logits = m(data[:, :-1])
+            loss = F.cross_entropy(logits.float().reshape(-1, V), data[:, 1:].reshape(-1))
         loss.backward()
         torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
         opt.step()

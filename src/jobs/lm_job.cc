@@ -63,6 +63,7 @@ Result<json> UploadFileSet(LmJobIo& io, const std::string& jobs_path, const lmda
       {"parameters", r.parameters},
       {"tokenizer", r.adapter ? json(nullptr) : json(r.tokenizer_file)},
       {"chat_template", r.chat_template},
+      {"training_precision", r.precision},
       {"adapter", false},
       {"source", {{"kind", "job"}, {"pretrained", spec.contains("config")}}}};
   if (r.adapter) {

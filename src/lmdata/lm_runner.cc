@@ -190,6 +190,8 @@ Result<LmRunResult> RunLmJob(ml::Engine& engine, const LmRunInput& in, const LmR
   result.steps = ts_spec.steps;
   result.resumed_from_step = tr.resumed_from_step;
   result.trainable_parameters = tr.trainable_parameters;
+  result.precision = tr.precision;
+  log("training: done in " + tr.precision + (ts_spec.precision == "auto" ? " (precision auto)" : ""));
   result.metrics["train_loss"] = tr.final_loss;
   result.metrics["steps"] = ts_spec.steps;
   result.metrics["train_sequences"] = static_cast<double>(ts.sequences);

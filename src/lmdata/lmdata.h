@@ -191,6 +191,7 @@ struct LmRunResult {
   std::string tokenizer_file;           // "tokenizer.json" | "tokenizer.model" (merged output)
   std::string chat_template = "none";   // "llama3" | "chatml" | "none"
   int steps = 0, resumed_from_step = 0;
+  std::string precision;                // what training computed in: "fp32" | "bf16"
   // eval_loss, perplexity (held-out split; absent without one), eval_loss_before, train_loss,
   // train_sequences, eval_sequences, train_tokens, tokens_per_second.
   std::map<std::string, double> metrics;

@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ml/cpu_dispatch.h"
 #include "ml/distributed.h"
 #include "ml/lm_kernels.h"
 #include "ml/lm_model.h"
@@ -127,17 +128,30 @@ std::string Fingerprint(const LmTrainSpec& s, const std::vector<LmExample>& data
   return j.dump();
 }
 
-// "bf16" → bfloat16 compute; "auto" → bfloat16 on a CUDA device whose bf16 matmul works (probed:
-// libtorch has no device-capability query without CUDA headers), else fp32.
+// "bf16" → bfloat16 compute; "auto" → bfloat16 where bf16 matmuls are native: a CUDA device whose
+// bf16 matmul works (probed: libtorch has no device-capability query without CUDA headers), or a
+// CPU with AVX512-BF16 when libtorch has oneDNN (its CPU bf16 matmul path; ~4× an fp32 OpenBLAS
+// GEMM on a Zen 5 core, BENCHMARKS.md); else fp32. Elsewhere a CPU bf16 matmul is emulated and
+// slower than fp32, so "auto" keeps fp32 there.
 torch::ScalarType ResolvePrecision(const std::string& precision, torch::Device device) {
   if (precision == "bf16") return torch::kBFloat16;
-  if (precision != "auto" || !device.is_cuda()) return torch::kFloat;
+  if (precision != "auto") return torch::kFloat;
+  if (!device.is_cuda()) return at::hasMKLDNN() && kernels::HasNativeBf16() ? torch::kBFloat16 : torch::kFloat;
   try {
     auto a = torch::ones({8, 8}, torch::TensorOptions().device(device).dtype(torch::kBFloat16));
     return torch::matmul(a, a).sum().item<float>() == 512.0f ? torch::kBFloat16 : torch::kFloat;
   } catch (const std::exception&) {
     return torch::kFloat;
   }
+}
+
+// The fingerprint stored in a checkpoint's state file ("" when there is none or it is unreadable;
+// LoadCheckpoint reports those).
+std::string CheckpointFingerprint(const std::string& dir) {
+  std::ifstream in(dir + "/" + kStateFile);
+  json state = json::parse(in, nullptr, false);
+  if (state.is_discarded() || !state.contains("fingerprint") || !state["fingerprint"].is_string()) return "";
+  return state["fingerprint"].get<std::string>();
 }
 
 // Every training step frees and reallocates the same activation and gradient buffers (many above
@@ -283,6 +297,16 @@ Result<LmTrainResult> TrainLm(LmCore* core, const std::vector<LmExample>& data, 
     torch::ScalarType compute = ResolvePrecision(spec.precision, core->device());
     LmTrainSpec resolved = spec;
     resolved.precision = compute == torch::kBFloat16 ? "bf16" : "fp32";
+    if (spec.precision == "auto" && !resume_dir.empty()) {
+      // A run resumed elsewhere (after a preemption, on another kind of machine) keeps the
+      // precision it started with, whatever "auto" picks here: bf16 and fp32 both run everywhere.
+      LmTrainSpec other = resolved;
+      other.precision = resolved.precision == "bf16" ? "fp32" : "bf16";
+      if (CheckpointFingerprint(resume_dir) == Fingerprint(other, data)) {
+        resolved = other;
+        compute = other.precision == "bf16" ? torch::kBFloat16 : torch::kFloat;
+      }
+    }
     // Trainable weights are fp32 masters (full fine-tuning converts a bf16/fp16 base; LoRA adapters
     // are fp32 already and the frozen base keeps its dtype); matmuls run in `compute`.
     if (!spec.lora) core->ConvertParams(torch::kFloat);
@@ -307,6 +331,7 @@ Result<LmTrainResult> TrainLm(LmCore* core, const std::vector<LmExample>& data, 
 
     LmTrainResult result;
     for (const auto& t : trainable.tensors) result.trainable_parameters += t.numel();
+    result.precision = resolved.precision;
     int step = 0;
     if (!resume_dir.empty()) {
       SSKAI_ASSIGN_OR_RETURN(step, LoadCheckpoint(resume_dir, trainable, opt, fingerprint));

@@ -257,8 +257,10 @@ struct LmTrainSpec {
   int checkpoint_every = 0;           // steps; 0 = only at the end
   // "fp32" | "bf16" | "auto". bf16 = mixed precision: fp32 master weights and optimizer state,
   // matmuls/attention in bfloat16 (autocast-style; norms, softmax and the loss in fp32). "auto" =
-  // bf16 on a CUDA device whose bf16 matmul works, fp32 otherwise (CPU). Explicit "bf16" also
-  // runs on CPU (correct, but libtorch's CPU bf16 kernels are slower than fp32).
+  // bf16 where bf16 matmuls are native (a CUDA device whose bf16 matmul works; a CPU with
+  // AVX512-BF16 and a libtorch with oneDNN), fp32 otherwise; a resumed "auto" run keeps the
+  // precision its checkpoint was written in. Explicit "bf16" runs on any CPU (correct, but slower
+  // than fp32 where bf16 is emulated).
   std::string precision = "fp32";
 };
 
@@ -290,6 +292,7 @@ struct LmTrainResult {
   int resumed_from_step = 0;
   double final_loss = 0;
   int64_t trainable_parameters = 0;
+  std::string precision;  // what the run computed in: "fp32" | "bf16" ("auto" resolved)
 };
 
 struct LmSaveOptions {

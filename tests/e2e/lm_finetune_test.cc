@@ -97,6 +97,10 @@ TEST_F(LmFinetuneTest, LoraFineTuneRegistersAFinetunedVersionWithEvalLoss) {
   EXPECT_TRUE(manifest["files"].contains("adapter_config.json")) << manifest.dump();
   EXPECT_EQ(manifest["adapter"]["rank"], 4);
   EXPECT_EQ(manifest["chat_template"], "chatml");
+  // Precision "auto" (the default) resolved per machine; the version and the log say which.
+  std::string precision = manifest.value("training_precision", "");
+  EXPECT_TRUE(precision == "fp32" || precision == "bf16") << manifest.dump();
+  EXPECT_NE(Logs(id).find("training: done in " + precision + " (precision auto)"), std::string::npos) << Logs(id);
   // Per-step metrics: loss, learning rate and throughput through the worker metrics route.
   json metrics = server_->CallJson("GET", "/v1/jobs/" + std::to_string(id) + "/metrics");
   ASSERT_EQ(metrics["items"].size(), 6u) << metrics.dump();

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "ml/lm_test_util.h"
@@ -225,47 +226,79 @@ TEST(LmTest, PackedRowLossEqualsSumOfDocumentLosses) {
   EXPECT_LT(lm->Evaluate({packed}, 1)->loss, row->loss * 0.7);
 }
 
-// Mixed precision (bf16 compute, fp32 master weights) runs on CPU too: it learns, resumes
-// bit-identically, and an unknown precision is refused naming the field.
-TEST(LmTest, Bf16MixedPrecisionTrainsAndResumesExactly) {
+// Trains TinyLm(9) with `spec` straight through, then again stopped after two steps and resumed
+// from that checkpoint with `resume_spec`. The resumed run must continue the straight one
+// bit-identically (losses and final logits); returns {straight, resumed} results.
+std::pair<LmTrainResult, LmTrainResult> ExpectStopAndResumeLikeStraight(const LmTrainSpec& spec,
+                                                                        const LmTrainSpec& resume_spec) {
   TempDir dir;
   auto data = Corpus();
+  std::vector<double> straight_losses, resumed_losses;
+  LmTrainCallbacks log, log2, stop;
+  log.on_step = [&](const LmStepMetrics& m) { straight_losses.push_back(m.loss); };
+  log2.on_step = [&](const LmStepMetrics& m) { resumed_losses.push_back(m.loss); };
+  int calls = 0;
+  stop.should_stop = [&]() { return ++calls == 2; };
+  auto straight = TinyLm(9);
+  auto whole = straight->Train(data, spec, "", dir.Sub("a"), log);
+  EXPECT_TRUE(whole.ok()) << whole.status().ToString();
+  EXPECT_EQ(TinyLm(9)->Train(data, spec, "", dir.Sub("b"), stop).status().code(), StatusCode::kCancelled);
+  auto resumed = TinyLm(9);
+  auto done = resumed->Train(data, resume_spec, dir.Sub("b/checkpoint"), dir.Sub("c"), log2);
+  EXPECT_TRUE(done.ok()) << spec.precision << ": " << done.status().ToString();
+  if (!whole.ok() || !done.ok()) return {};
+  EXPECT_EQ(done->resumed_from_step, 2);
+  EXPECT_EQ(resumed_losses, std::vector<double>(straight_losses.begin() + 2, straight_losses.end())) << spec.precision;
+  std::vector<int64_t> probe = {1, 30, 31, 32};
+  EXPECT_EQ(*resumed->Logits(probe), *straight->Logits(probe)) << spec.precision;
+  return {*whole, *done};
+}
+
+LmTrainSpec FullFineTune(const std::string& precision) {
   LmTrainSpec spec;
   spec.lora = false;
-  spec.precision = "bf16";
+  spec.precision = precision;
   spec.steps = 4;
   spec.batch_size = 4;
   spec.learning_rate = 1e-2;
   spec.checkpoint_every = 2;
-  auto straight = TinyLm(9);
-  auto before = straight->Evaluate(data, 8);
-  std::vector<double> straight_losses;
-  LmTrainCallbacks log;
-  log.on_step = [&](const LmStepMetrics& m) { straight_losses.push_back(m.loss); };
-  ASSERT_TRUE(straight->Train(data, spec, "", dir.Sub("a"), log).ok());
-  EXPECT_LT(straight->Evaluate(data, 8)->loss, before->loss);
+  return spec;
+}
 
-  auto first = TinyLm(9);
-  spec.steps = 4;
-  LmTrainCallbacks stop;
-  int calls = 0;
-  stop.should_stop = [&]() { return ++calls == 2; };
-  EXPECT_EQ(first->Train(data, spec, "", dir.Sub("b"), stop).status().code(), StatusCode::kCancelled);
-  auto resumed = TinyLm(9);
-  std::vector<double> resumed_losses;
-  LmTrainCallbacks log2;
-  log2.on_step = [&](const LmStepMetrics& m) { resumed_losses.push_back(m.loss); };
-  auto done = resumed->Train(data, spec, dir.Sub("b/checkpoint"), dir.Sub("c"), log2);
-  ASSERT_TRUE(done.ok()) << done.status().ToString();
-  EXPECT_EQ(done->resumed_from_step, 2);
-  EXPECT_EQ(resumed_losses, std::vector<double>(straight_losses.begin() + 2, straight_losses.end()));
-  std::vector<int64_t> probe = {1, 30, 31, 32};
-  EXPECT_EQ(*resumed->Logits(probe), *straight->Logits(probe));
+// Mixed precision (bf16 compute, fp32 master weights) runs on CPU too: it learns, resumes
+// bit-identically, and an unknown precision is refused naming the field.
+TEST(LmTest, Bf16MixedPrecisionTrainsAndResumesExactly) {
+  auto data = Corpus();
+  LmTrainSpec spec = FullFineTune("bf16");
+  auto model = TinyLm(9);
+  auto before = model->Evaluate(data, 8);
+  ASSERT_TRUE(model->Train(data, spec, "", "", {}).ok());
+  EXPECT_LT(model->Evaluate(data, 8)->loss, before->loss);
+  auto [whole, resumed] = ExpectStopAndResumeLikeStraight(spec, spec);
+  EXPECT_EQ(resumed.precision, "bf16");
 
   spec.precision = "fp16";
   auto bad = TinyLm(9)->Train(data, spec, "", "", {});
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(bad.status().message().find("precision"), std::string::npos);
+}
+
+// "auto" resolves per machine (bf16 on a CPU with AVX512-BF16, fp32 on most others) and says which
+// it ran; a run resumed with "auto" keeps the precision its checkpoint was written in, whichever
+// "auto" picks on this machine, and continues bit-identically.
+TEST(LmTest, AutoPrecisionResumesInTheCheckpointsPrecision) {
+  LmTrainSpec spec = FullFineTune("auto");
+  spec.steps = 1;
+  auto fresh = TinyLm(9)->Train(Corpus(), spec, "", "", {});
+  ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
+  EXPECT_TRUE(fresh->precision == "fp32" || fresh->precision == "bf16") << fresh->precision;
+  std::printf("precision auto on this machine: %s\n", fresh->precision.c_str());
+
+  for (const std::string precision : {"fp32", "bf16"}) {
+    auto [whole, resumed] = ExpectStopAndResumeLikeStraight(FullFineTune(precision), FullFineTune("auto"));
+    EXPECT_EQ(whole.precision, precision);
+    EXPECT_EQ(resumed.precision, precision);
+  }
 }
 
 }  // namespace
