@@ -26,6 +26,40 @@ bool Plain(const at::Tensor& t) {
   return t.defined() && t.device().is_cpu() && t.scalar_type() == at::kFloat && t.is_contiguous();
 }
 
+// fp32 or bf16, CPU, contiguous: activations the templated row loops take.
+bool Rows(const at::Tensor& t) {
+  return t.defined() && t.device().is_cpu() && t.is_contiguous() &&
+         (t.scalar_type() == at::kFloat || t.scalar_type() == at::kBFloat16);
+}
+
+static_assert(sizeof(at::BFloat16) == sizeof(rows::Bf16), "c10::BFloat16 is 16 bits");
+
+template <typename T>
+T* Data(const at::Tensor& t);
+template <>
+float* Data<float>(const at::Tensor& t) {
+  return t.data_ptr<float>();
+}
+template <>
+rows::Bf16* Data<rows::Bf16>(const at::Tensor& t) {
+  return reinterpret_cast<rows::Bf16*>(t.data_ptr<at::BFloat16>());
+}
+
+// Calls f(T{}) with T the row loops' element type for t's dtype (float or rows::Bf16).
+template <typename F>
+void WithRowType(const at::Tensor& t, const F& f) {
+  if (t.scalar_type() == at::kBFloat16) {
+    f(rows::Bf16{});
+  } else {
+    f(float{});
+  }
+}
+
+// The upstream gradient in the dtype and layout of the output it belongs to.
+at::Tensor GradLike(const at::Tensor& grad, const at::Tensor& like) {
+  return grad.to(like.scalar_type()).contiguous();
+}
+
 // Runs f(begin, end) over [0, count) items of `item_size` floats on torch's intra-op threads.
 template <typename F>
 void ForRanges(int64_t count, int64_t item_size, const F& f) {
@@ -66,17 +100,23 @@ struct RmsNormFn : public torch::autograd::Function<RmsNormFn> {
 struct SwiGluFn : public torch::autograd::Function<SwiGluFn> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& g, const at::Tensor& u) {
     auto y = at::empty_like(g);
-    ForRanges(g.numel(), 1, [&](int64_t b, int64_t e) { rows::SwiGluForward(F32(g), F32(u), F32(y), b, e); });
+    WithRowType(g, [&](auto tag) {
+      using T = decltype(tag);
+      ForRanges(g.numel(), 1, [&](int64_t b, int64_t e) { rows::SwiGluForward(Data<T>(g), Data<T>(u), Data<T>(y), b, e); });
+    });
     ctx->save_for_backward({g, u});
     return y;
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto saved = ctx->get_saved_variables();
     const auto &g = saved[0], &u = saved[1];
-    auto dy = grads[0].contiguous();
+    auto dy = GradLike(grads[0], g);
     auto dg = at::empty_like(g), du = at::empty_like(u);
-    ForRanges(g.numel(), 1, [&](int64_t b, int64_t e) {
-      rows::SwiGluBackward(F32(dy), F32(g), F32(u), F32(dg), F32(du), b, e);
+    WithRowType(g, [&](auto tag) {
+      using T = decltype(tag);
+      ForRanges(g.numel(), 1, [&](int64_t b, int64_t e) {
+        rows::SwiGluBackward(Data<T>(dy), Data<T>(g), Data<T>(u), Data<T>(dg), Data<T>(du), b, e);
+      });
     });
     return {dg, du};
   }
@@ -90,21 +130,28 @@ struct RotaryFn : public torch::autograd::Function<RotaryFn> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
     auto y = at::empty({x.size(0), x.size(2), x.size(1), x.size(3)}, x.options());
     auto shape = ShapeOf(x, cos);
-    ForRanges(x.size(0) * x.size(1), x.size(2) * x.size(3), [&](int64_t b, int64_t e) {
-      rows::RotaryForward(F32(x), F32(cos), F32(sin), F32(y), shape, b, e);
+    WithRowType(x, [&](auto tag) {
+      using T = decltype(tag);
+      ForRanges(x.size(0) * x.size(1), x.size(2) * x.size(3), [&](int64_t b, int64_t e) {
+        rows::RotaryForward(Data<T>(x), F32(cos), F32(sin), Data<T>(y), shape, b, e);
+      });
     });
     ctx->save_for_backward({cos, sin});
     ctx->saved_data["x_sizes"] = x.sizes();
+    ctx->saved_data["x_dtype"] = x.scalar_type();
     return y;
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto saved = ctx->get_saved_variables();
     const auto &cos = saved[0], &sin = saved[1];
-    auto dy = grads[0].contiguous();
+    auto dy = grads[0].to(ctx->saved_data["x_dtype"].toScalarType()).contiguous();
     auto dx = at::empty(ctx->saved_data["x_sizes"].toIntVector(), dy.options());
     auto shape = ShapeOf(dx, cos);
-    ForRanges(dx.size(0) * dx.size(1), dx.size(2) * dx.size(3), [&](int64_t b, int64_t e) {
-      rows::RotaryBackward(F32(dy), F32(cos), F32(sin), F32(dx), shape, b, e);
+    WithRowType(dx, [&](auto tag) {
+      using T = decltype(tag);
+      ForRanges(dx.size(0) * dx.size(1), dx.size(2) * dx.size(3), [&](int64_t b, int64_t e) {
+        rows::RotaryBackward(Data<T>(dy), F32(cos), F32(sin), Data<T>(dx), shape, b, e);
+      });
     });
     return {dx, at::Tensor(), at::Tensor()};
   }
@@ -114,19 +161,25 @@ struct CausalSoftmaxFn : public torch::autograd::Function<CausalSoftmaxFn> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& s) {
     int64_t t = s.size(-2), len_s = s.size(-1);
     auto p = at::empty_like(s);
-    ForRanges(s.numel() / len_s, len_s, [&](int64_t b, int64_t e) {
-      rows::CausalSoftmaxForward(F32(s), F32(p), t, len_s, b, e);
+    WithRowType(s, [&](auto tag) {
+      using T = decltype(tag);
+      ForRanges(s.numel() / len_s, len_s, [&](int64_t b, int64_t e) {
+        rows::CausalSoftmaxForward(Data<T>(s), Data<T>(p), t, len_s, b, e);
+      });
     });
     ctx->save_for_backward({p});
     return p;
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto p = ctx->get_saved_variables()[0];
-    auto dp = grads[0].contiguous();
+    auto dp = GradLike(grads[0], p);
     int64_t t = p.size(-2), len_s = p.size(-1);
     auto ds = at::empty_like(p);
-    ForRanges(p.numel() / len_s, len_s, [&](int64_t b, int64_t e) {
-      rows::CausalSoftmaxBackward(F32(dp), F32(p), F32(ds), t, len_s, b, e);
+    WithRowType(p, [&](auto tag) {
+      using T = decltype(tag);
+      ForRanges(p.numel() / len_s, len_s, [&](int64_t b, int64_t e) {
+        rows::CausalSoftmaxBackward(Data<T>(dp), Data<T>(p), Data<T>(ds), t, len_s, b, e);
+      });
     });
     return {ds};
   }
@@ -139,9 +192,13 @@ struct CrossEntropySumFn : public torch::autograd::Function<CrossEntropySumFn> {
     for (int64_t i = 0; i < n; ++i) {
       TORCH_CHECK(tg[i] == ignore || (tg[i] >= 0 && tg[i] < v), "Target ", tg[i], " is out of bounds.");
     }
-    auto lse = at::empty({n}, x.options()), loss = at::empty({n}, x.options());
-    ForRanges(n, v, [&](int64_t b, int64_t e) {
-      rows::CrossEntropyForward(F32(x), tg, F32(lse), F32(loss), v, ignore, b, e);
+    auto stats = x.options().dtype(at::kFloat);
+    auto lse = at::empty({n}, stats), loss = at::empty({n}, stats);
+    WithRowType(x, [&](auto tag) {
+      using T = decltype(tag);
+      ForRanges(n, v, [&](int64_t b, int64_t e) {
+        rows::CrossEntropyForward(Data<T>(x), tg, F32(lse), F32(loss), v, ignore, b, e);
+      });
     });
     ctx->save_for_backward({x, target, lse});
     ctx->saved_data["ignore"] = ignore;
@@ -153,8 +210,11 @@ struct CrossEntropySumFn : public torch::autograd::Function<CrossEntropySumFn> {
     int64_t ignore = ctx->saved_data["ignore"].toInt(), v = x.size(1);
     float scale = grads[0].item<float>();
     auto dx = at::empty_like(x);
-    ForRanges(x.size(0), v, [&](int64_t b, int64_t e) {
-      rows::CrossEntropyBackward(F32(x), target.data_ptr<int64_t>(), F32(lse), scale, F32(dx), v, ignore, b, e);
+    WithRowType(x, [&](auto tag) {
+      using T = decltype(tag);
+      ForRanges(x.size(0), v, [&](int64_t b, int64_t e) {
+        rows::CrossEntropyBackward(Data<T>(x), target.data_ptr<int64_t>(), F32(lse), scale, Data<T>(dx), v, ignore, b, e);
+      });
     });
     return {dx, at::Tensor(), at::Tensor()};
   }
@@ -170,7 +230,9 @@ at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& w, double eps) {
 }
 
 at::Tensor SwiGlu(const at::Tensor& gate, const at::Tensor& up) {
-  if (Plain(gate) && Plain(up) && gate.sizes() == up.sizes()) return SwiGluFn::apply(gate, up);
+  if (Rows(gate) && Rows(up) && gate.scalar_type() == up.scalar_type() && gate.sizes() == up.sizes()) {
+    return SwiGluFn::apply(gate, up);
+  }
   return reference::SwiGlu(gate, up);
 }
 
@@ -178,21 +240,21 @@ at::Tensor RotaryHeadsFirst(const at::Tensor& x, const at::Tensor& cos, const at
   bool shapes = x.dim() == 4 && cos.dim() == 4 && cos.sizes() == sin.sizes() && x.size(3) % 2 == 0 &&
                 (cos.size(0) == 1 || cos.size(0) == x.size(0)) && cos.size(1) == x.size(1) && cos.size(2) == 1 &&
                 cos.size(3) == x.size(3);
-  if (shapes && Plain(x) && Plain(cos) && Plain(sin) && !cos.requires_grad() && !sin.requires_grad()) {
-    return RotaryFn::apply(x, cos, sin);
+  if (shapes && Rows(x) && Rows(cos) && Rows(sin) && !cos.requires_grad() && !sin.requires_grad()) {
+    return RotaryFn::apply(x, cos.to(at::kFloat), sin.to(at::kFloat));  // the row loops read fp32 tables
   }
   return reference::RotaryHeadsFirst(x, cos, sin);
 }
 
 at::Tensor CausalSoftmax(const at::Tensor& scores) {
-  if (Plain(scores) && scores.dim() >= 2 && scores.size(-1) >= scores.size(-2) && scores.size(-2) > 0) {
+  if (Rows(scores) && scores.dim() >= 2 && scores.size(-1) >= scores.size(-2) && scores.size(-2) > 0) {
     return CausalSoftmaxFn::apply(scores);
   }
   return reference::CausalSoftmax(scores);
 }
 
 at::Tensor CrossEntropySum(const at::Tensor& logits, const at::Tensor& targets, int64_t ignore_index) {
-  if (Plain(logits) && logits.dim() == 2 && logits.size(1) > 0 && targets.dim() == 1 &&
+  if (Rows(logits) && logits.dim() == 2 && logits.size(1) > 0 && targets.dim() == 1 &&
       targets.size(0) == logits.size(0) && targets.device().is_cpu() && targets.scalar_type() == at::kLong &&
       targets.is_contiguous()) {
     return CrossEntropySumFn::apply(logits, targets, ignore_index);
@@ -214,17 +276,18 @@ at::Tensor SwiGlu(const at::Tensor& gate, const at::Tensor& up) { return at::sil
 at::Tensor RotaryHeadsFirst(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
   int64_t half = x.size(-1) / 2;
   auto rotated = at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
-  return (x * cos + rotated * sin).transpose(1, 2);
+  auto c = cos.to(x.scalar_type()), s = sin.to(x.scalar_type());
+  return (x * c + rotated * s).transpose(1, 2);
 }
 
 at::Tensor CausalSoftmax(const at::Tensor& scores) {
   int64_t t = scores.size(-2), len_s = scores.size(-1);
   auto masked = at::ones({t, len_s}, scores.options().dtype(at::kBool)).triu(len_s - t + 1);
-  return at::softmax(scores.masked_fill(masked, -1e30), -1);
+  return at::softmax(scores.to(at::kFloat).masked_fill(masked, -1e30), -1).to(scores.scalar_type());
 }
 
 at::Tensor CrossEntropySum(const at::Tensor& logits, const at::Tensor& targets, int64_t ignore_index) {
-  return at::nll_loss(at::log_softmax(logits, -1), targets, {}, at::Reduction::Sum, ignore_index);
+  return at::nll_loss(at::log_softmax(logits.to(at::kFloat), -1), targets, {}, at::Reduction::Sum, ignore_index);
 }
 
 }  // namespace reference

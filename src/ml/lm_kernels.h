@@ -2,10 +2,12 @@
 // libsskai_ml.so; lm_model.cc and lm_train.cc call these instead of composing ATen ops).
 //
 // Each function computes exactly the equation of its reference composition (namespace reference,
-// the plain ATen ops the model used before) up to float rounding. On CPU with fp32, contiguous
-// inputs it runs one hand-written pass per row for the forward and one for the backward (a custom
-// autograd function: fewer passes over memory and fewer saved tensors than the composition);
-// anything else (another device or dtype, strided inputs) takes the reference composition.
+// the plain ATen ops the model used before) up to float rounding. On CPU with contiguous inputs it
+// runs one hand-written pass per row for the forward and one for the backward (a custom autograd
+// function: fewer passes over memory and fewer saved tensors than the composition); anything else
+// (another device, strided inputs) takes the reference composition. RMSNorm fuses fp32 only; the
+// other ops also fuse bf16 activations (bf16 mixed-precision training): they read and write bf16
+// and compute in fp32, rounding once per stored value where the composition rounds after each op.
 // Rows run in parallel over at::parallel_for (torch's intra-op threads).
 // Thread-safety: the functions are reentrant (no shared state).
 // Errors: shape mismatches throw c10::Error, as the ATen ops they replace do.
@@ -27,17 +29,19 @@ at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& w, double eps);
 at::Tensor SwiGlu(const at::Tensor& gate, const at::Tensor& up);
 
 // Rotary embedding, heads first: x [B, T, H, D] → (x * cos + rotate_half(x) * sin) as [B, H, T, D]
-// (contiguous on the fused path; a transposed view otherwise). cos, sin [B or 1, T, 1, D] carry
-// no gradient; rotate_half(x) = cat(-x[..., D/2:], x[..., :D/2]).
+// in x's dtype (contiguous on the fused path; a transposed view otherwise). cos, sin [B or 1, T, 1,
+// D] carry no gradient; the fused path reads them in fp32, the composition in x's dtype;
+// rotate_half(x) = cat(-x[..., D/2:], x[..., :D/2]).
 at::Tensor RotaryHeadsFirst(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
 
 // Causal softmax over the last dimension of scores [..., T, S] (S >= T): query row t sees key
 // slots 0 .. S − T + t (the earlier S − T slots are a KV cache); masked slots get probability 0.
+// Computed in fp32; the result in scores' dtype.
 at::Tensor CausalSoftmax(const at::Tensor& scores);
 
 // Sum over rows whose target is not `ignore_index` of −log_softmax(logits)[row, target]
-// (cross-entropy with reduction sum). logits [N, V] float, targets [N] int64. Targets outside
-// [0, V) other than ignore_index throw.
+// (cross-entropy with reduction sum). logits [N, V] fp32 or bf16 (widened: the loss is fp32),
+// targets [N] int64. Targets outside [0, V) other than ignore_index throw.
 at::Tensor CrossEntropySum(const at::Tensor& logits, const at::Tensor& targets, int64_t ignore_index);
 
 // y = x · wᵀ (+ b), as at::linear: x [..., k], w [m, k], b [m] or undefined. Without autograd

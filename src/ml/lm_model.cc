@@ -237,9 +237,9 @@ torch::Tensor LmCore::Hidden(const torch::Tensor& ids, const torch::Tensor& posi
 
   // The attention scaling rides on q's rotary factors (saves a pass over the scores).
   double scaling = 1.0 / std::sqrt(static_cast<double>(hd));
-  auto [cos_f, sin_f] = Rotary(positions, len);  // [B|1,T,1,hd]
-  auto cos = Cast(cos_f), sin = Cast(sin_f);
-  auto cos_q = Cast(cos_f * scaling), sin_q = Cast(sin_f * scaling);
+  // fp32 tables in every compute dtype: the fused rotary reads them as they are, the fallback casts.
+  auto [cos, sin] = Rotary(positions, len);  // [B|1,T,1,hd]
+  auto cos_q = cos * scaling, sin_q = sin * scaling;
   int64_t past = cache != nullptr ? cache->len : 0, total = past + len;
   // Plain causal attention takes the fused masked softmax; padding or packed documents need the mask.
   bool causal_only = !key_valid.defined() && !documents.defined();
@@ -267,8 +267,9 @@ torch::Tensor LmCore::Hidden(const torch::Tensor& ids, const torch::Tensor& posi
       k = cache->k[l].narrow(2, 0, total);
       v = cache->v[l].narrow(2, 0, total);
     }
-    auto scores = torch::matmul(q, k.transpose(-1, -2)).to(torch::kFloat).view({batch, kv_heads, group, len, total});
-    auto probs = (causal_only ? kernels::CausalSoftmax(scores) : torch::softmax(scores.add_(mask), -1))
+    // Softmax statistics in fp32 either way (the fused causal softmax widens bf16 scores itself).
+    auto scores = torch::matmul(q, k.transpose(-1, -2)).view({batch, kv_heads, group, len, total});
+    auto probs = (causal_only ? kernels::CausalSoftmax(scores) : torch::softmax(scores.to(torch::kFloat).add_(mask), -1))
                      .to(q.scalar_type())
                      .view({batch, kv_heads, group * len, total});
     auto attn = torch::matmul(probs, v)
@@ -284,10 +285,12 @@ torch::Tensor LmCore::Hidden(const torch::Tensor& ids, const torch::Tensor& posi
   return RmsNorm(x, params_.at("model.norm.weight"));
 }
 
-torch::Tensor LmCore::Head(const torch::Tensor& hidden) {
+torch::Tensor LmCore::HeadInComputeDtype(const torch::Tensor& hidden) {
   const auto& w = config_.tie_word_embeddings ? params_.at("model.embed_tokens.weight") : params_.at("lm_head.weight");
-  return kernels::Linear(Cast(hidden), Cast(w), torch::Tensor()).to(torch::kFloat);
+  return kernels::Linear(Cast(hidden), Cast(w), torch::Tensor());
 }
+
+torch::Tensor LmCore::Head(const torch::Tensor& hidden) { return HeadInComputeDtype(hidden).to(torch::kFloat); }
 
 torch::Tensor LmCore::Forward(const torch::Tensor& ids, const torch::Tensor& positions, const torch::Tensor& key_valid,
                               KvCache* cache, const torch::Tensor& documents) {

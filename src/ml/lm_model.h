@@ -75,7 +75,10 @@ class LmCore {
   // Hidden states before lm_head [B,T,H] (for loss computations that slice positions).
   torch::Tensor Hidden(const torch::Tensor& ids, const torch::Tensor& positions, const torch::Tensor& key_valid,
                        KvCache* cache, const torch::Tensor& documents = {});
+  // Logits in fp32, and in the compute dtype (bf16 under mixed precision: the training loss reads
+  // them directly, saving a widened copy of [B,T,V] and its gradient's cast back).
   torch::Tensor Head(const torch::Tensor& hidden);
+  torch::Tensor HeadInComputeDtype(const torch::Tensor& hidden);
   KvCache NewCache(int64_t batch, int64_t capacity) const;
 
   Status AddLora(const LoraSpec& spec, uint64_t seed);

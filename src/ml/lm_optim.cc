@@ -1,13 +1,15 @@
 // src/ml/lm_optim.cc — the LM trainer's optimizer step: gradient clipping fused into AdamW.
 //
 // libtorch's AdamW (and clip_grad_norm_) run ~10 separate tensor ops per parameter, each a full
-// pass over memory; for fp32 CPU tensors this does the whole update in one pass. The state lives in
-// the torch::optim::AdamW object (AdamWParamState), so optimizer.pt checkpoints keep their format.
+// pass over memory; for fp32 CPU tensors this does the whole update in one pass (the vectorized
+// loop of lm_kernels_rows.h). The state lives in the torch::optim::AdamW object
+// (AdamWParamState), so optimizer.pt checkpoints keep their format.
 #include <cmath>
 #include <limits>
 #include <sstream>
 #include <type_traits>
 
+#include "ml/lm_kernels_rows.h"
 #include "ml/lm_model.h"
 
 namespace sskai::ml {
@@ -32,40 +34,9 @@ struct Update {
   int64_t step = 0;
 };
 
-struct Scalars {
-  float wd_factor, b1, c1, b2, c2, coef, eps, sqrt_bc2, neg_step;
-  bool decay;
-};
-
-// p ← p·(1 − lr·wd); g' = g·coef; m ← β1·m + (1−β1)·g'; v ← β2·v + (1−β2)·g'²;
-// p ← p − lr/(1−β1^t) · m / (√v / √(1−β2^t) + eps)   (torch::optim::AdamW's update).
-// v ≥ 0, so sqrt never sets errno: telling the compiler lets it vectorize the loop.
-__attribute__((optimize("no-math-errno"))) void FusedRange(const Scalars& s, float* p, const float* g, float* m,
-                                                            float* v, int64_t begin, int64_t end) {
-  for (int64_t i = begin; i < end; ++i) {
-    float pi = s.decay ? p[i] * s.wd_factor : p[i];
-    float gi = g[i] * s.coef;
-    float mi = m[i] * s.b1 + gi * s.c1;
-    float vi = v[i] * s.b2 + gi * gi * s.c2;
-    m[i] = mi;
-    v[i] = vi;
-    p[i] = pi + s.neg_step * (mi / (std::sqrt(vi) / s.sqrt_bc2 + s.eps));
-  }
-}
-
 void FusedCpu(const Update& u, float* p, const float* g, float* m, float* v, int64_t n) {
-  Scalars s;
-  s.wd_factor = static_cast<float>(1 - u.lr * u.weight_decay);
-  s.decay = u.weight_decay != 0;
-  s.b1 = static_cast<float>(u.beta1);
-  s.c1 = static_cast<float>(1 - u.beta1);
-  s.b2 = static_cast<float>(u.beta2);
-  s.c2 = static_cast<float>(1 - u.beta2);
-  s.coef = static_cast<float>(u.coef);
-  s.eps = static_cast<float>(u.eps);
-  s.sqrt_bc2 = static_cast<float>(std::sqrt(1 - std::pow(u.beta2, static_cast<double>(u.step))));
-  s.neg_step = static_cast<float>(-u.lr / (1 - std::pow(u.beta1, static_cast<double>(u.step))));
-  at::parallel_for(0, n, 32768, [&](int64_t begin, int64_t end) { FusedRange(s, p, g, m, v, begin, end); });
+  auto s = kernels::rows::MakeAdamWScalars(u.lr, u.weight_decay, u.beta1, u.beta2, u.eps, u.coef, u.step);
+  at::parallel_for(0, n, 32768, [&](int64_t begin, int64_t end) { kernels::rows::AdamWStep(s, p, g, m, v, begin, end); });
 }
 
 void OpSequence(const Update& u, torch::Tensor& p, const torch::Tensor& grad, torch::Tensor& m, torch::Tensor& v) {

@@ -72,7 +72,9 @@ std::pair<torch::Tensor, int64_t> SumLoss(LmCore* core, const LmBatch& batch) {
   int64_t len = batch.ids.size(1);
   if (len < 2) return {torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat).device(batch.ids.device())), 0};
   auto first = [&](const torch::Tensor& t) { return t.defined() ? t.narrow(1, 0, len - 1) : t; };
-  auto logits = core->Forward(first(batch.ids), first(batch.positions), torch::Tensor(), nullptr, first(batch.documents));
+  // The fused cross-entropy widens bf16 logits itself (statistics and loss in fp32).
+  auto logits = core->HeadInComputeDtype(
+      core->Hidden(first(batch.ids), first(batch.positions), torch::Tensor(), nullptr, first(batch.documents)));
   auto pred = logits.reshape({-1, logits.size(-1)});
   auto gold = batch.labels.narrow(1, 1, len - 1).reshape({-1});
   int64_t count = gold.ne(-100).sum().item<int64_t>();
