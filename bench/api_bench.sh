@@ -2,7 +2,7 @@
 # API benchmark (issue: platform core): throughput and latency of a list call and a predict call
 # at 64 connections with wrk, against /healthz as the baseline (the HTTP layer alone), plus the
 # server's RSS idle and with N datasets/jobs/models.
-#   bench/api_bench.sh [BUILD_DIR] [N]
+#   bench/api_bench.sh [BUILD_DIR] [N]   (env: SERVER_FLAGS, extra `sskai server` flags)
 set -euo pipefail
 BUILD=${1:-build}
 N=${2:-1000}
@@ -16,7 +16,7 @@ DURATION=${DURATION:-10s}
 trap 'kill $(cat $DIR/pid 2>/dev/null) 2>/dev/null || true; rm -rf $DIR' EXIT
 
 start() {
-  "$BIN" server --listen 127.0.0.1:$PORT --data-dir "$DIR" --max-running-jobs 1 >"$DIR/server.log" 2>&1 &
+  "$BIN" server --listen 127.0.0.1:$PORT --data-dir "$DIR" --max-running-jobs 1 ${SERVER_FLAGS:-} >"$DIR/server.log" 2>&1 &
   echo $! >"$DIR/pid"
   for _ in $(seq 100); do curl -sf $URL/healthz >/dev/null && return; sleep 0.05; done
   echo "server did not start"; cat "$DIR/server.log"; exit 1

@@ -13,7 +13,7 @@ struct ServerFlags {
   std::string listen = "127.0.0.1:8080";
   std::string data_dir = "./var";
   std::string log_level = "info";
-  int io_threads = 2;
+  int io_threads = 0;  // 0: half the cores, at least 1 (http::Server::IoThreadsFor)
   std::string replica_transport = "unix";  // gateway -> local replicas: unix | tcp
   int warm_pool = 1;  // standby replica processes (engine loaded) for fast cold starts
   int max_running_jobs = 2;

@@ -31,7 +31,11 @@ int main(int argc, char** argv) {
   server->add_option("--data-dir", sf.data_dir, "data directory: database, artifacts, logs (env SSKAI_DATA_DIR)")
       ->capture_default_str()->envname("SSKAI_DATA_DIR");
   server->add_option("--log-level", sf.log_level, "debug|info|warn|error")->capture_default_str();
-  server->add_option("--io-threads", sf.io_threads, "HTTP I/O threads")->capture_default_str();
+  server->add_option("--io-threads", sf.io_threads,
+                     "HTTP I/O threads (0 = half the CPU cores, at least 1: replicas, workers and "
+                     "clients on this machine need the rest)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   server->add_option("--replica-transport", sf.replica_transport,
                      "how the gateway reaches local replicas: unix (a socket file under run/) | tcp "
                      "(loopback); Slurm replicas always use TCP")

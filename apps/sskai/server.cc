@@ -352,7 +352,8 @@ int RunServer(const ServerFlags& flags) {
   http::Server::Options so;
   so.host = listen->host;
   so.port = listen->port;
-  so.io_threads = flags.io_threads;
+  so.io_threads = http::Server::IoThreadsFor(flags.io_threads,
+                                             static_cast<int>(std::thread::hardware_concurrency()));
   so.temp_dir = (*blobs)->temp_dir();
   so.max_stream_body_bytes = static_cast<uint64_t>(flags.max_upload_gib * (1ull << 30));
   so.on_response = [](const http::Request& req, const http::RouteInfo* route, int status,
@@ -388,6 +389,7 @@ int RunServer(const ServerFlags& flags) {
   endpoints->Start();
   budget_enforcer.Start(&ledger, std::chrono::seconds(2));  // cost ledger
   SSKAI_LOG_INFO("data dir {}", data_dir.string());
+  SSKAI_LOG_INFO("http io threads {}", so.io_threads);
   std::cout << "sskai server listening on http://" << listen->host << ":" << (*server)->port()
             << std::endl;
   // Unreferenced blobs (replaced checkpoints, failed uploads) are collected every 10 minutes

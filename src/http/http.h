@@ -187,6 +187,11 @@ class Server {
     std::function<void(const Request&, const RouteInfo*, int status, double seconds)> on_response;
   };
 
+  // The io threads for a server that shares its machine with the processes it talks to
+  // (replicas, workers, clients): `requested` if > 0, else half of `cores`, at least 1. On 2
+  // cores one io thread proxies more requests per core than two (BENCHMARKS.md, "Serving").
+  static int IoThreadsFor(int requested, int cores);
+
   // Binds and starts the io threads. Errors: kInvalidArgument (bad host, io_threads < 1,
   // a streaming route without temp_dir), kUnavailable (address in use / cannot bind).
   static Result<std::unique_ptr<Server>> Create(Options options, std::shared_ptr<Router> router);

@@ -2,6 +2,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <thread>
 #include <type_traits>
 
@@ -106,6 +107,8 @@ Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Server::~Server() { Stop(); }
 
 uint16_t Server::port() const { return impl_->port; }
+
+int Server::IoThreadsFor(int requested, int cores) { return requested > 0 ? requested : std::max(1, cores / 2); }
 
 Result<std::unique_ptr<Server>> Server::Create(Options options, std::shared_ptr<Router> router) {
   if (!router) return Status::InvalidArgument("http server needs a router");

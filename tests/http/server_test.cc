@@ -65,6 +65,14 @@ TEST(ServerTest, SyncAndAsyncHandlersAnswer) {
   EXPECT_EQ(echo->headers["x-body-size"], "7");
 }
 
+TEST(ServerTest, IoThreadsDefaultToHalfTheCores) {
+  EXPECT_EQ(Server::IoThreadsFor(0, 1), 1);
+  EXPECT_EQ(Server::IoThreadsFor(0, 2), 1);
+  EXPECT_EQ(Server::IoThreadsFor(0, 16), 8);
+  EXPECT_EQ(Server::IoThreadsFor(0, 0), 1);  // hardware_concurrency() may not know
+  EXPECT_EQ(Server::IoThreadsFor(3, 2), 3);  // an explicit count wins
+}
+
 TEST(ServerTest, KeepAliveReusesTheConnection) {
   auto server = StartServer(DemoRouter());
   auto client = MakeClient(server->port());
