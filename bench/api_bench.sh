@@ -16,6 +16,7 @@ DURATION=${DURATION:-10s}
 trap 'kill $(cat $DIR/pid 2>/dev/null) 2>/dev/null || true; rm -rf $DIR' EXIT
 
 start() {
+  # shellcheck disable=SC2086
   "$BIN" server --listen 127.0.0.1:$PORT --data-dir "$DIR" --max-running-jobs 1 ${SERVER_FLAGS:-} >"$DIR/server.log" 2>&1 &
   echo $! >"$DIR/pid"
   for _ in $(seq 100); do curl -sf $URL/healthz >/dev/null && return; sleep 0.05; done

@@ -8,7 +8,8 @@
 #   bench/serving_bench.sh [BUILD_DIR]
 # Env: SECTIONS (default "cold gateway compare sweep": which parts run), DURATION, COLD_N,
 # FIXED_RATE, SWEEP_RATES, WIDE_RATES and WIDE_HIDDEN (the sweep's wide MLP), FASTAPI_WORKERS,
-# HOLD=1 (after setting up the endpoints, print how to reach them and wait, for profiling by hand).
+# HOLD=1 (after setting up the endpoints, print how to reach them and wait, for profiling by hand),
+# SERVER_FLAGS (extra `sskai server` flags, e.g. "--io-threads 2").
 set -euo pipefail
 BUILD=${1:-build}
 BIN=$BUILD/apps/sskai/sskai
@@ -24,7 +25,9 @@ PY=${PYTHON:-/usr/bin/python3}  # with Debian python3-fastapi python3-uvicorn py
 trap 'kill $(cat $DIR/pid 2>/dev/null) 2>/dev/null || true; rm -rf $DIR' EXIT
 
 start() {  # extra server flags...
-  "$BIN" server --listen 127.0.0.1:$PORT --data-dir "$DIR" --max-running-jobs 1 "$@" >>"$DIR/server.log" 2>&1 &
+  # shellcheck disable=SC2086
+  "$BIN" server --listen 127.0.0.1:$PORT --data-dir "$DIR" --max-running-jobs 1 "$@" ${SERVER_FLAGS:-} \
+    >>"$DIR/server.log" 2>&1 &
   echo $! >"$DIR/pid"
   for _ in $(seq 100); do curl -sf $URL/healthz >/dev/null && return; sleep 0.05; done
   echo "server did not start"; cat "$DIR/server.log"; exit 1

@@ -37,7 +37,9 @@ bool PoolKey(const std::string& base_url, std::string* host, std::string* port,
 }
 
 struct Conn {
-  explicit Conn(net::io_context& ioc) : stream(net::make_strand(ioc)) {}
+  // Room for a 16 KiB answer in one read (a buffer that starts empty reads 512 bytes at a time
+  // and never grows, see ReserveForBody).
+  explicit Conn(net::io_context& ioc) : stream(net::make_strand(ioc)) { buffer.reserve(16 * 1024); }
   AnyStream stream;  // TCP, or a Unix socket for "unix:" base urls
   beast::flat_buffer buffer;
 };

@@ -200,6 +200,8 @@ struct Client::Impl {
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(kNoBodyLimit);
     if (head) parser.skip(true);
+    // Room for 64 KiB per read, once per client (see ReserveForBody).
+    if (buffer.capacity() < kBodyReadBytes) buffer.reserve(kBodyReadBytes);
     beast::error_code ec =
         RunIo([&](auto& s, auto handler) { bhttp::async_read(s, buffer, parser, handler); });
     if (ec) {

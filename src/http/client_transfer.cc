@@ -43,6 +43,7 @@ Result<ClientResponse> Client::Stream(const std::string& method, const std::stri
       parser.get().body().data = buf;
       parser.get().body().size = sizeof(buf);
       c.tcp().expires_after(c.options.timeout);
+      ReserveForBody(c.buffer, parser);
       ec = c.RunIo([&](auto& s, auto handler) { bhttp::async_read_some(s, c.buffer, parser, handler); });
       if (ec == bhttp::error::need_buffer) ec = {};
       if (ec) return c.IoError(ec, "reading the response from");
@@ -136,6 +137,7 @@ Result<ClientResponse> Client::DownloadToFile(const std::string& target, const s
     if (status < 200 || status >= 300) {
       bhttp::response_parser<bhttp::string_body> parser(std::move(header_parser));
       parser.body_limit(kNoBodyLimit);
+      ReserveForBody(c.buffer, parser);
       ec = c.RunIo([&](auto& s, auto handler) { bhttp::async_read(s, c.buffer, parser, handler); });
       if (ec) return c.IoError(ec, "reading the response from");
       ClientResponse out{status, std::move(parser.get().body()), LowerHeaders(parser.get())};
@@ -153,6 +155,7 @@ Result<ClientResponse> Client::DownloadToFile(const std::string& target, const s
     }
     while (!parser.is_done()) {
       c.tcp().expires_after(c.options.timeout);
+      ReserveForBody(c.buffer, parser);
       ec = c.RunIo([&](auto& s, auto handler) { bhttp::async_read_some(s, c.buffer, parser, handler); });
       if (ec) {
         parser.get().body().close();

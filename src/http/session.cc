@@ -14,6 +14,7 @@ namespace sskai::http {
 namespace {
 
 constexpr size_t kHeaderLimitBytes = 64 * 1024;
+constexpr size_t kKeptBufferBytes = 16 * 1024;
 
 // The Responder's shared state: answers at most once, 500 if never called.
 struct ResponderState {
@@ -199,6 +200,7 @@ void Session::BeginBody() {
 
 template <class Parser>
 void Session::ReadBody(Parser& parser) {
+  ReserveForBody(buffer_, parser);
   stream_.expires_after(ctx_->options.idle_timeout);
   bhttp::async_read_some(stream_, buffer_, parser,
                          [self = shared_from_this(), &parser](beast::error_code ec, std::size_t) {
@@ -238,6 +240,8 @@ void Session::Dispatch() {
     req_->body_size = req_->body.size();
     string_parser_.reset();
   }
+  // An idle keep-alive connection keeps at most kKeptBufferBytes of read buffer.
+  if (buffer_.capacity() > kKeptBufferBytes && buffer_.size() == 0) buffer_.shrink_to_fit();
   awaiting_response_ = true;
   auto state = std::make_shared<ResponderState>(weak_from_this(), ctx_);
   if (match_.options->blocking) {

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "http/beast.h"
 #include "http/test_util.h"
 
 namespace sskai::http {
@@ -83,6 +84,73 @@ TEST(ServerTest, KeepAliveReusesTheConnection) {
   auto other = MakeClient(server->port())->Request("GET", "/peer");
   ASSERT_TRUE(other.ok());
   EXPECT_NE(other->body, first->body);
+}
+
+// Bodies of every size around the read sizes (512 bytes, 64 KiB) arrive whole and in order over
+// one keep-alive connection, also after a large one shrank the connection's buffer.
+TEST(ServerTest, BodiesAroundTheReadSizesArriveWhole) {
+  auto server = StartServer(DemoRouter());
+  auto client = MakeClient(server->port());
+  std::string previous_peer;
+  for (size_t size : {0, 1, 511, 512, 513, 3000, 65535, 65536, 65537, 300000, 2800, 70000, 5}) {
+    std::string body(size, '\0');
+    for (size_t i = 0; i < size; ++i) body[i] = static_cast<char>('a' + (i * 7 + size) % 26);
+    auto r = client->Request("POST", "/echo", body);
+    ASSERT_TRUE(r.ok()) << size << ": " << r.status().ToString();
+    EXPECT_EQ(r->status, 200) << size;
+    EXPECT_EQ(r->body.size(), size);
+    EXPECT_TRUE(r->body == body) << "body of " << size << " bytes came back changed";
+  }
+  auto peer = client->Request("GET", "/peer");
+  auto again = client->Request("GET", "/peer");
+  ASSERT_TRUE(peer.ok() && again.ok());
+  EXPECT_EQ(peer->body, again->body);  // still the one connection
+}
+
+// ReserveForBody: room for what the body still needs beyond the buffered bytes, at most 64 KiB;
+// 64 KiB when the length is unknown; nothing when the buffer already holds the rest.
+TEST(ServerTest, BodyReadsMakeRoomForTheRestOfTheBody) {
+  auto header_done = [](const std::string& head) {
+    auto parser = std::make_unique<bhttp::request_parser<bhttp::string_body>>();
+    parser->body_limit(kNoBodyLimit);
+    beast::error_code ec;
+    parser->put(net::buffer(head), ec);
+    EXPECT_FALSE(ec) << ec.message();
+    EXPECT_TRUE(parser->is_header_done());
+    return parser;
+  };
+  auto buffered = [](size_t n) {
+    auto buffer = std::make_unique<beast::flat_buffer>();
+    buffer->commit(net::buffer_copy(buffer->prepare(n), net::buffer(std::string(n, 'x'))));
+    return buffer;
+  };
+  {  // 3,000-byte body, 100 bytes already here: one read takes the other 2,900
+    auto parser = header_done("POST /x HTTP/1.1\r\nContent-Length: 3000\r\n\r\n");
+    auto buffer = buffered(100);
+    ReserveForBody(*buffer, *parser);
+    EXPECT_GE(buffer->capacity() - buffer->size(), 2900u);
+    EXPECT_EQ(buffer->size(), 100u);  // the buffered bytes stay
+  }
+  {  // 10 MB body: 64 KiB per read, not the whole body
+    auto parser = header_done("POST /x HTTP/1.1\r\nContent-Length: 10000000\r\n\r\n");
+    auto buffer = buffered(10);
+    ReserveForBody(*buffer, *parser);
+    EXPECT_GE(buffer->capacity() - buffer->size(), kBodyReadBytes);
+    EXPECT_LT(buffer->capacity(), 2 * kBodyReadBytes);
+  }
+  {  // chunked: the length is unknown
+    auto parser = header_done("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+    beast::flat_buffer buffer;
+    ReserveForBody(buffer, *parser);
+    EXPECT_GE(buffer.capacity(), kBodyReadBytes);
+  }
+  {  // the rest is already buffered: no new room
+    auto parser = header_done("POST /x HTTP/1.1\r\nContent-Length: 50\r\n\r\n");
+    auto buffer = buffered(50);
+    size_t before = buffer->capacity();
+    ReserveForBody(*buffer, *parser);
+    EXPECT_EQ(buffer->capacity(), before);
+  }
 }
 
 TEST(ServerTest, ClientReconnectsAfterServerClosedKeepAlive) {
