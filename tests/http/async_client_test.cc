@@ -41,6 +41,27 @@ TEST(AsyncClientTest, AnswersAndReusesConnections) {
   EXPECT_EQ(client.idle_count(url), 1u);  // sequential requests share one connection
 }
 
+// Bodies around the read sizes (512 bytes; the pooled connection's 16 KiB; 64 KiB) go out and
+// come back whole over one pooled connection.
+TEST(AsyncClientTest, LargeBodiesBothWaysOverOnePooledConnection) {
+  auto router = std::make_shared<Router>();
+  router->AddSync("POST", "/raw", [](Request& req) { return Response::Text(200, req.body); });
+  auto server = StartServer(router);
+  ASSERT_NE(server, nullptr);
+  std::string url = "http://127.0.0.1:" + std::to_string(server->port());
+  AsyncClient client(AsyncClient::Options{});
+  for (size_t size : {511, 513, 16383, 16385, 65537, 300000, 7}) {
+    std::string body(size, '\0');
+    for (size_t i = 0; i < size; ++i) body[i] = static_cast<char>('A' + (i * 13 + size) % 26);
+    auto r = Call(client, url, "/raw", body);
+    ASSERT_TRUE(r.ok()) << size << ": " << r.status().ToString();
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body.size(), size);
+    EXPECT_TRUE(r->body == body) << "answer of " << size << " bytes came back changed";
+  }
+  EXPECT_EQ(client.idle_count(url), 1u);
+}
+
 TEST(AsyncClientTest, ManyConcurrentRequests) {
   auto server = StartServer(EchoRouter());
   ASSERT_NE(server, nullptr);
