@@ -11,7 +11,9 @@
 # KEEP=1 (leave the servers up and print their pids/dirs), FLOOR=1 (each round also measures
 # the reference programs in bench/floor/, built here with gcc/g++: a raw epoll HTTP server, a
 # raw two-hop forwarder and a minimal Boost.Beast server and proxy, to show what this machine's
-# kernel and Beast cost per request before any sskai work).
+# kernel and Beast cost per request before any sskai work), NOISE=N (each side gets N small
+# datasets at setup, and each round adds a "+ list calls" row: the ~RATE/s gateway load while
+# one client lists 1,000 datasets ~20 times a second, the control plane's work beside predicts).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-5s} RATE=${RATE:-1000} PORT=${PORT:-18400}
@@ -49,6 +51,16 @@ setup() {  # label binary flags port
     sleep 0.1
   done
   echo '[{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}]' >"$dir/row.json"
+  for i in $(seq "${NOISE:-0}"); do
+    printf 'a,b\n1,2\n' | curl -sf -H "Authorization: Bearer $token" --data-binary @- \
+      "$url/v1/datasets/noise$i/versions" >/dev/null
+  done
+}
+
+list_calls() {  # side seconds: GET 1,000 datasets ~20 times a second (one keep-alive connection)
+  TOKEN=$(cat "${dirs[$1]}/admin.token") RATE=20 CONNECTIONS=1 METHOD=GET \
+    wrk -t1 -c1 -d"$2"s -s "$HERE/rate.lua" "http://127.0.0.1:${ports[$1]}/v1/datasets?limit=1000" |
+    grep RESULT | sed -E 's/.* rps=([0-9.]+).* p50_ms=([0-9.]+).* p99_ms=([0-9.]+).*/  (list calls: \1\/s, p50 \2 ms, p99 \3 ms)/'
 }
 
 one() {  # label side url rate
@@ -94,6 +106,11 @@ for round in $(seq "$ROUNDS"); do
             sed -E 's/.*"port":([0-9]+).*/\1/')
     one "${labels[$side]} direct ~$RATE/s" "$side" "http://127.0.0.1:$rport/predict" "$RATE"
     one "${labels[$side]} gateway ~$RATE/s" "$side" "$url/v1/endpoints/ded/predict" "$RATE"
+    if [ "${NOISE:-0}" -gt 0 ]; then
+      list_calls "$side" "${DURATION%s}" &
+      one "${labels[$side]} gateway ~$RATE/s + list calls" "$side" "$url/v1/endpoints/ded/predict" "$RATE"
+      wait $!
+    fi
     one "${labels[$side]} gateway closed" "$side" "$url/v1/endpoints/ded/predict" 0
   done
 done

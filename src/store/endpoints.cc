@@ -72,17 +72,10 @@ Result<Endpoint> Store::CreateEndpoint(const Endpoint& endpoint) {
 }
 
 Result<Endpoint> Store::GetEndpoint(int64_t owner_id, const std::string& name) {
-  std::lock_guard lock(impl_->mu);
-  auto& cached = impl_->rows.endpoints;
-  auto key = std::make_pair(owner_id, name);
-  if (auto it = cached.find(key); it != cached.end()) return it->second;
-  auto endpoint = impl_->GetOne(std::string(kSelect) + " WHERE owner_id = ? AND name = ?",
-                                {owner_id, name}, ReadEndpoint, NotFound(name));
-  if (endpoint.ok()) {
-    if (cached.size() >= Impl::ReadCache::kMaxEntries) cached.clear();
-    cached.emplace(std::move(key), *endpoint);
-  }
-  return endpoint;
+  return impl_->ReadThrough(&Impl::ReadCache::endpoints, {owner_id, name}, [&] {
+    return impl_->GetOne(std::string(kSelect) + " WHERE owner_id = ? AND name = ?",
+                         {owner_id, name}, ReadEndpoint, NotFound(name));
+  });
 }
 
 Result<Endpoint> Store::GetEndpointById(int64_t id) {

@@ -85,12 +85,16 @@ Result<Stmt> Store::Impl::Query(const std::string& sql, const std::vector<SqlArg
 void Store::Impl::NoteWrite(const std::string& sql) {
   auto names = [&sql](const char* table) { return sql.find(table) != std::string::npos; };
   bool rollback = sql == "ROLLBACK";
-  if (rollback || names("api_tokens") || names("users")) {
+  bool auth = rollback || names("api_tokens") || names("users");
+  bool endpoints = rollback || names("endpoints");
+  if (!auth && !endpoints) return;
+  std::lock_guard lock(rows_mu);
+  if (auth) {
     auth_generation.fetch_add(1, std::memory_order_release);
     rows.tokens.clear();
     rows.users.clear();
   }
-  if (rollback || names("endpoints")) rows.endpoints.clear();
+  if (endpoints) rows.endpoints.clear();
 }
 
 Result<int64_t> Store::Impl::Exec(const std::string& sql, const std::vector<SqlArg>& args) {

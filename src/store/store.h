@@ -6,7 +6,9 @@
 // The store never reads the clock: every timestamp (double seconds since the Unix epoch) is passed
 // in by the caller. JSON columns are opaque strings. Ids are int64 autoincrement (0 = none).
 //
-// Thread-safety: thread-safe (one connection behind a mutex; every call is atomic).
+// Thread-safety: thread-safe (one connection behind a mutex; every call is atomic). A cached
+// read (FindTokenByHash, GetUser, GetEndpoint after their first read) takes only the cache's own
+// lock, so it never waits behind another thread's long query or write transaction.
 // Errors common to all calls: kInternal (SQLite failure, message carries sqlite3_errmsg),
 // kUnavailable (database locked by another process for more than 5 s).
 // Owner scoping: calls taking `owner_id` only see that owner's rows; another owner's row is

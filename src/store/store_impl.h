@@ -83,18 +83,45 @@ struct Store::Impl {
   // auth, (owner, name) -> endpoint for the gateway). Every write statement goes through
   // Exec/Insert/ExecScript, which call NoteWrite: a statement that names one of the cached
   // tables drops that table's cache, so a revoked token or a deleted/patched endpoint takes
-  // effect on the very next read. Guarded by `mu` like the rest of Impl.
+  // effect on the very next read. Guarded by `rows_mu`, not `mu`: a hit never waits behind a
+  // long query or a write transaction (a cost report, a 1,000-row list, SQLite's busy wait),
+  // so a predict on an io thread is not stalled by the control plane.
   struct ReadCache {
     static constexpr size_t kMaxEntries = 4096;  // per map; cleared whole beyond
     std::unordered_map<std::string, ApiToken> tokens;  // by token_hash
     std::unordered_map<int64_t, User> users;           // by id
     std::map<std::pair<int64_t, std::string>, Endpoint> endpoints;  // by (owner_id, name)
   };
-  void NoteWrite(const std::string& sql);
+  void NoteWrite(const std::string& sql);  // caller holds `mu`
+
+  // The row of `key` in the cache map `map`: a hit takes only `rows_mu`; a miss runs `load`
+  // (returning Result<row>) under `mu` and caches a row it found. Misses are not cached.
+  // Lock order: `mu` before `rows_mu`; nothing waits for `mu` while holding `rows_mu`.
+  // Linearizable: a write clears the map (NoteWrite) before its statement runs, under `mu`,
+  // and a fill happens under `mu` too, so no fill can put back a row older than a write.
+  template <typename Map, typename Load>
+  auto ReadThrough(Map ReadCache::*map, const typename Map::key_type& key, Load load)
+      -> Result<typename Map::mapped_type> {
+    {
+      std::lock_guard hit(rows_mu);
+      auto& cached = rows.*map;
+      if (auto it = cached.find(key); it != cached.end()) return it->second;
+    }
+    std::lock_guard lock(mu);
+    auto row = load();
+    if (row.ok()) {
+      std::lock_guard fill(rows_mu);
+      auto& cached = rows.*map;
+      if (cached.size() >= ReadCache::kMaxEntries) cached.clear();
+      cached.emplace(key, *row);
+    }
+    return row;
+  }
 
   sqlite3* db = nullptr;
-  std::mutex mu;  // guards everything in Impl; held by every public Store method
+  std::mutex mu;  // guards everything in Impl but `rows`; held by every public Store method
   std::unordered_map<std::string, sqlite3_stmt*> cache;
+  std::mutex rows_mu;  // guards `rows`
   ReadCache rows;
   std::atomic<uint64_t> auth_generation{0};  // bumped by NoteWrite; see Store::AuthGeneration
 };

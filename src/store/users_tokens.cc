@@ -31,16 +31,10 @@ Result<User> Store::CreateUser(const std::string& name, bool is_admin, double no
 }
 
 Result<User> Store::GetUser(int64_t id) {
-  std::lock_guard lock(impl_->mu);
-  auto& cached = impl_->rows.users;
-  if (auto it = cached.find(id); it != cached.end()) return it->second;
-  auto user = impl_->GetOne(std::string(kUserSelect) + " WHERE id = ?", {id}, ReadUser,
-                            "user " + std::to_string(id) + " not found");
-  if (user.ok()) {
-    if (cached.size() >= Impl::ReadCache::kMaxEntries) cached.clear();
-    cached.emplace(id, *user);
-  }
-  return user;
+  return impl_->ReadThrough(&Impl::ReadCache::users, id, [&] {
+    return impl_->GetOne(std::string(kUserSelect) + " WHERE id = ?", {id}, ReadUser,
+                         "user " + std::to_string(id) + " not found");
+  });
 }
 
 Result<User> Store::GetUserByName(const std::string& name) {
@@ -85,16 +79,10 @@ uint64_t Store::AuthGeneration() const {
 }
 
 Result<ApiToken> Store::FindTokenByHash(const std::string& token_hash) {
-  std::lock_guard lock(impl_->mu);
-  auto& cached = impl_->rows.tokens;
-  if (auto it = cached.find(token_hash); it != cached.end()) return it->second;
-  auto token = impl_->GetOne(std::string(kTokenSelect) + " WHERE token_hash = ?", {token_hash},
-                             ReadToken, "token not found");
-  if (token.ok()) {
-    if (cached.size() >= Impl::ReadCache::kMaxEntries) cached.clear();
-    cached.emplace(token_hash, *token);
-  }
-  return token;
+  return impl_->ReadThrough(&Impl::ReadCache::tokens, token_hash, [&] {
+    return impl_->GetOne(std::string(kTokenSelect) + " WHERE token_hash = ?", {token_hash},
+                         ReadToken, "token not found");
+  });
 }
 
 Result<ListResult<ApiToken>> Store::ListTokens(int64_t user_id, const Page& page) {

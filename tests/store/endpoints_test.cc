@@ -1,3 +1,9 @@
+#include <sqlite3.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
 #include "store/store_fixture.h"
 
 namespace sskai::store {
@@ -102,6 +108,44 @@ TEST_F(EndpointTest, CachedLookupsSeeUpdatesAndDeletes) {
   auto recreated = store_->CreateEndpoint(MakeEndpoint(alice_, "hot"));
   ASSERT_TRUE(recreated.ok());
   EXPECT_EQ(store_->GetEndpoint(alice_, "hot")->id, recreated->id);
+}
+
+// The gateway's per-request lookups (token, user, endpoint) must not queue behind another
+// thread's store call: here a write that sits in SQLite's busy wait (another process holds the
+// write lock) while it holds the store's connection. Before the cache had its own lock, the
+// lookups waited until that write gave up (5 s) and the writer below had finished first.
+TEST_F(EndpointTest, CachedLookupsDoNotWaitForAWriterHoldingTheStore) {
+  ASSERT_TRUE(store_->CreateEndpoint(MakeEndpoint(alice_, "hot")).ok());
+  ASSERT_TRUE(store_->CreateToken(ApiToken{0, alice_, "t", std::string(64, 'e'), 1.0, 0}).ok());
+  ASSERT_TRUE(store_->GetEndpoint(alice_, "hot").ok());  // cached from here on
+  ASSERT_TRUE(store_->FindTokenByHash(std::string(64, 'e')).ok());
+  ASSERT_TRUE(store_->GetUser(alice_).ok());
+
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+  std::atomic<bool> writer_done{false};
+  Status written;
+  std::thread writer([&] {
+    DatasetVersion v;
+    v.blob_sha256 = std::string(64, 'f');
+    v.format = "csv";
+    written = store_->AddDatasetVersion(alice_, "while-locked", v).status();
+    writer_done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the writer is in its busy wait
+
+  auto endpoint = store_->GetEndpoint(alice_, "hot");
+  auto token = store_->FindTokenByHash(std::string(64, 'e'));
+  auto user = store_->GetUser(alice_);
+  EXPECT_FALSE(writer_done) << "the cached lookups waited for the blocked writer";
+  EXPECT_TRUE(endpoint.ok() && token.ok() && user.ok());
+
+  ASSERT_EQ(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  writer.join();
+  sqlite3_close(other);
+  EXPECT_TRUE(written.ok()) << written.ToString();  // it went through once the lock was gone
+  EXPECT_EQ(store_->GetEndpoint(alice_, "hot")->id, endpoint->id);
 }
 
 TEST_F(EndpointTest, NamesAreUniquePerOwner) {
